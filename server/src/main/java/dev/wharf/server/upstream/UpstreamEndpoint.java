@@ -1,0 +1,18 @@
+package dev.wharf.server.upstream;
+
+import dev.wharf.auth.Credentials;
+import io.netty.handler.ssl.SslContext;
+import java.net.URI;
+
+/**
+ * One upstream registry endpoint: {@code scheme://host[:port][/path]}. A path (e.g. {@code /v2/dockerhub} for a
+ * Harbor proxy project) is inserted after {@code /v2}: request {@code /v2/<name>/...} goes to
+ * {@code <path>/<name>/...}; a path not starting with {@code /v2} is simply prefixed.
+ *
+ * @param base        the configured URL
+ * @param sslContext  client TLS context (JDK trust store plus the project's CA file); null for http
+ * @param credentials configured upstream credentials, or null for anonymous
+ * @param project     the wharf project name, used in error messages and logs only
+ */
+public record UpstreamEndpoint(URI base, SslContext sslContext, Credentials credentials, String project) {
+}
