@@ -1,6 +1,29 @@
 package dev.wharf.auth;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.benmanes.caffeine.cache.AsyncCache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
+import java.util.Base64;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Token exchange for registry Bearer challenges (the distribution token spec), with a cache.
@@ -9,16 +32,252 @@ import java.util.concurrent.CompletableFuture;
  * Accepts {@code token} or {@code access_token}, {@code expires_in} (default 60 s) and {@code issued_at}. Tokens are
  * cached by (realm, service, scope, identity) until shortly before they expire, and one in-flight fetch serves every
  * concurrent caller of the same key. Uses the JDK HttpClient; never logs a token or a password.
+ *
+ * <p>Concurrency: all shared state is the Caffeine {@link AsyncCache}. {@code get} installs one future per key
+ * atomically, so concurrent callers of a key join the same fetch; a failed future is removed by the cache, so the
+ * next caller starts a new fetch. An entry expires (through the {@link Clock}-driven ticker) a little before its
+ * token does, so a returned token is always valid for a while. {@link #invalidate} may race with a fetch in
+ * flight: the fetch's callers still get its token, later callers start afresh, which is the wanted outcome.
  */
 public final class BearerTokens {
 
+    private static final Logger log = LoggerFactory.getLogger(BearerTokens.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The token spec's minimum lifetime: shorter {@code expires_in} values are raised to this. */
+    static final Duration MIN_LIFETIME = Duration.ofSeconds(60);
+    /** Refresh this much before expiry at most; otherwise 10% of the lifetime. */
+    static final Duration MAX_REFRESH_MARGIN = Duration.ofSeconds(30);
+    private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(30);
+    private static final long MAX_ENTRIES = 10_000;
+
+    private final HttpClient http;
+    private final Clock clock;
+    private final AsyncCache<Key, Token> cache;
+
+    /** Uses a fresh JDK HttpClient (no redirects followed, 10 s connect timeout) and the system clock. */
+    public BearerTokens() {
+        this(HttpClient.newBuilder()
+                .connectTimeout(Duration.ofSeconds(10))
+                // Redirects are not followed: the JDK client would carry our Basic header to wherever it points.
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .build(), Clock.systemUTC());
+    }
+
+    /** Uses {@code http} for token requests and {@code clock} for expiry (tests pass a fake clock). */
+    public BearerTokens(HttpClient http, Clock clock) {
+        if (http == null || clock == null) {
+            throw new NullPointerException("http and clock are required");
+        }
+        this.http = http;
+        this.clock = clock;
+        this.cache = Caffeine.newBuilder()
+                .maximumSize(MAX_ENTRIES)
+                .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
+                .expireAfter(new Expiry<Key, Token>() {
+                    @Override
+                    public long expireAfterCreate(Key key, Token token, long currentTime) {
+                        if (token.error != null) {
+                            return 0; // failures are not cached: gone as soon as their waiters have them
+                        }
+                        return Math.max(0, TimeUnit.MILLISECONDS.toNanos(token.refreshAtMillis) - currentTime);
+                    }
+
+                    @Override
+                    public long expireAfterUpdate(Key key, Token token, long currentTime, long currentDuration) {
+                        return expireAfterCreate(key, token, currentTime);
+                    }
+
+                    @Override
+                    public long expireAfterRead(Key key, Token token, long currentTime, long currentDuration) {
+                        return currentDuration;
+                    }
+                })
+                .buildAsync();
+    }
+
     /** Returns a token for the challenge and scope, from cache or a fresh exchange. credentials may be null. */
     public CompletableFuture<String> token(Challenge challenge, String scope, Credentials credentials) {
-        throw new UnsupportedOperationException("TODO");
+        final Key key;
+        try {
+            key = Key.of(challenge, scope, credentials);
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return cache.get(key, (k, executor) -> fetch(k, credentials)).thenApply(Token::valueOrThrow);
     }
 
     /** Drops a cached token (after the upstream rejected it) so the next call fetches a new one. */
     public void invalidate(Challenge challenge, String scope, Credentials credentials) {
-        throw new UnsupportedOperationException("TODO");
+        try {
+            cache.synchronous().invalidate(Key.of(challenge, scope, credentials));
+        } catch (IllegalArgumentException e) {
+            // no realm: nothing was ever cached for it
+        }
+    }
+
+    private CompletableFuture<Token> fetch(Key key, Credentials credentials) {
+        URI uri;
+        try {
+            uri = tokenUri(key);
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(
+                    new IOException("bad token realm " + key.realm + ": " + e.getMessage(), e));
+        }
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri)
+                .timeout(REQUEST_TIMEOUT)
+                .header("Accept", "application/json")
+                .header("User-Agent", "wharf/0.1")
+                .GET();
+        if (credentials != null) {
+            b.header("Authorization", basic(credentials));
+        }
+        log.debug("token request to {} service={} scope={} as {}", key.realm, key.service, key.scope, key.identity);
+        // The cached future always completes normally; a failure is a Token that expires at once. Caffeine would
+        // otherwise log every failed load with a stack trace, and the callers get the failure either way.
+        return http.sendAsync(b.build(), HttpResponse.BodyHandlers.ofByteArray())
+                .handle((resp, err) -> {
+                    if (err != null) {
+                        Throwable cause = err instanceof CompletionException && err.getCause() != null
+                                ? err.getCause() : err;
+                        return Token.failed(new IOException("token request to " + key.realm
+                                + " failed: " + describe(cause), cause));
+                    }
+                    try {
+                        return parse(key, resp);
+                    } catch (IOException e) {
+                        return Token.failed(e);
+                    }
+                });
+    }
+
+    private Token parse(Key key, HttpResponse<byte[]> resp) throws IOException {
+        int status = resp.statusCode();
+        if (status < 200 || status > 299) {
+            // Neither the body (may echo input) nor any header goes into the message: only realm and status.
+            throw new IOException("token request to " + key.realm + " as " + key.identity
+                    + " failed: HTTP " + status);
+        }
+        JsonNode body;
+        try {
+            body = JSON.readTree(resp.body());
+        } catch (IOException e) {
+            throw new IOException("token response from " + key.realm + " is not JSON (HTTP " + status + ")");
+        }
+        if (body == null || !body.isObject()) {
+            throw new IOException("token response from " + key.realm + " is not a JSON object");
+        }
+        String token = text(body, "token");
+        if (token == null) {
+            token = text(body, "access_token");
+        }
+        if (token == null) {
+            throw new IOException("token response from " + key.realm + " has neither token nor access_token");
+        }
+        long lifetimeSeconds = MIN_LIFETIME.toSeconds();
+        JsonNode expires = body.get("expires_in");
+        if (expires != null && expires.canConvertToLong()) {
+            lifetimeSeconds = Math.max(lifetimeSeconds, expires.asLong());
+        }
+        long now = clock.millis();
+        long issued = now;
+        String issuedAt = text(body, "issued_at");
+        if (issuedAt != null) {
+            try {
+                // Never later than now: a server clock ahead of ours must not stretch the lifetime.
+                issued = Math.min(now, OffsetDateTime.parse(issuedAt).toInstant().toEpochMilli());
+            } catch (DateTimeParseException e) {
+                log.debug("ignoring unparsable issued_at from {}", key.realm);
+            }
+        }
+        long lifetimeMillis = lifetimeSeconds * 1000;
+        long margin = Math.min(lifetimeMillis / 10, MAX_REFRESH_MARGIN.toMillis());
+        long refreshAt = issued + lifetimeMillis - margin;
+        if (refreshAt <= now) {
+            // issued_at far in the past means the clocks disagree: the token was minted just now, so count its
+            // lifetime from our receipt rather than never caching it.
+            refreshAt = now + lifetimeMillis - margin;
+        }
+        log.debug("token from {} for scope {} valid {} s, cached until {}", key.realm, key.scope, lifetimeSeconds,
+                Instant.ofEpochMilli(refreshAt));
+        return new Token(token, refreshAt, null);
+    }
+
+    private static String text(JsonNode body, String field) {
+        JsonNode n = body.get(field);
+        if (n == null || !n.isTextual() || n.asText().isEmpty()) {
+            return null;
+        }
+        return n.asText();
+    }
+
+    static URI tokenUri(Key key) {
+        StringBuilder q = new StringBuilder();
+        if (key.service != null) {
+            q.append("service=").append(URLEncoder.encode(key.service, StandardCharsets.UTF_8));
+        }
+        if (key.scope != null) {
+            if (q.length() > 0) {
+                q.append('&');
+            }
+            q.append("scope=").append(URLEncoder.encode(key.scope, StandardCharsets.UTF_8));
+        }
+        URI realm = URI.create(key.realm);
+        String scheme = realm.getScheme() == null ? "" : realm.getScheme().toLowerCase(Locale.ROOT);
+        if (!scheme.equals("https") && !scheme.equals("http") || realm.getHost() == null) {
+            throw new IllegalArgumentException("realm must be an http(s) URL");
+        }
+        if (q.length() == 0) {
+            return realm;
+        }
+        String sep = realm.getRawQuery() == null ? "?" : "&";
+        String s = key.realm;
+        int hash = s.indexOf('#');
+        if (hash >= 0) {
+            s = s.substring(0, hash);
+        }
+        return URI.create(s + sep + q);
+    }
+
+    static String basic(Credentials c) {
+        String user = c.username() == null ? "" : c.username();
+        String pass = c.password() == null ? "" : c.password();
+        return "Basic " + Base64.getEncoder().encodeToString((user + ":" + pass).getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static String describe(Throwable t) {
+        String m = t.getMessage();
+        return t.getClass().getSimpleName() + (m == null ? "" : ": " + m);
+    }
+
+    /** Cache key; identity is the username, or "anonymous". Holds no secret. */
+    record Key(String realm, String service, String scope, String identity) {
+        static Key of(Challenge challenge, String scope, Credentials credentials) {
+            if (challenge == null || challenge.realm() == null || challenge.realm().isBlank()) {
+                throw new IllegalArgumentException("Bearer challenge without realm");
+            }
+            String identity = credentials == null || credentials.username() == null
+                    ? "anonymous" : "user " + credentials.username();
+            return new Key(challenge.realm(), challenge.service(), scope, identity);
+        }
+    }
+
+    /** A token and when to stop handing it out, or the failure of its fetch. {@link #toString()} hides the value. */
+    private record Token(String value, long refreshAtMillis, IOException error) {
+        static Token failed(IOException error) {
+            return new Token(null, Long.MIN_VALUE, error);
+        }
+
+        String valueOrThrow() {
+            if (error != null) {
+                throw new CompletionException(error);
+            }
+            return value;
+        }
+
+        @Override
+        public String toString() {
+            return error != null ? "Token[failed: " + error.getMessage() + "]" : "Token[***, refreshAt=" + refreshAtMillis + "]";
+        }
     }
 }

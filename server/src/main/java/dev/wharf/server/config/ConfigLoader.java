@@ -1,0 +1,290 @@
+package dev.wharf.server.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Reads the YAML config into immutable records. Every unknown key and every bad value stops start-up with a
+ * message naming the key (as a path such as {@code projects[2].tagTtl}) and the file.
+ */
+public final class ConfigLoader {
+    /** Resource holding the embedded defaults used when no config file is given. */
+    public static final String DEFAULTS_RESOURCE = "/wharf-defaults.yaml";
+
+    private static final Duration DEFAULT_TAG_TTL = Duration.ofMinutes(5);
+    private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
+    private static final Pattern PROJECT_NAME = Pattern.compile("[a-z0-9]+([._-][a-z0-9]+)*");
+    private static final Set<String> TOP_KEYS = Set.of("listen", "storage", "defaultProject", "projects");
+    private static final Set<String> STORAGE_KEYS = Set.of("path");
+    private static final Set<String> PROJECT_KEYS = Set.of("name", "upstream", "aliases", "tagTtl", "caFile");
+
+    private final String source;
+
+    private ConfigLoader(String source) {
+        this.source = source;
+    }
+
+    /** Loads a config file. */
+    public static WharfConfig load(Path file) {
+        String source = file.toString();
+        if (!Files.isRegularFile(file)) {
+            throw new ConfigException("config file " + source + " does not exist or is not a file");
+        }
+        try (InputStream in = Files.newInputStream(file)) {
+            return new ConfigLoader(source).parse(in, file.toAbsolutePath().getParent());
+        } catch (IOException e) {
+            throw new ConfigException("cannot read config file " + source + ": " + e.getMessage());
+        }
+    }
+
+    /** Loads the embedded defaults. */
+    public static WharfConfig defaults() {
+        try (InputStream in = ConfigLoader.class.getResourceAsStream(DEFAULTS_RESOURCE)) {
+            if (in == null) {
+                throw new IllegalStateException("embedded defaults " + DEFAULTS_RESOURCE + " missing from the jar");
+            }
+            return new ConfigLoader("embedded defaults").parse(in, Path.of("."));
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read embedded defaults", e);
+        }
+    }
+
+    /** Parses YAML text; for tests. */
+    public static WharfConfig parse(String yaml, String source) {
+        try {
+            return new ConfigLoader(source).parse(new java.io.ByteArrayInputStream(
+                    yaml.getBytes(java.nio.charset.StandardCharsets.UTF_8)), Path.of("."));
+        } catch (IOException e) {
+            throw new ConfigException(source + ": " + e.getMessage());
+        }
+    }
+
+    private WharfConfig parse(InputStream in, Path baseDir) throws IOException {
+        JsonNode root;
+        try {
+            root = new ObjectMapper(new YAMLFactory()).readTree(in);
+        } catch (IOException e) {
+            throw fail("", "is not valid YAML: " + firstLine(e.getMessage()));
+        }
+        if (root == null || root.isMissingNode() || root.isNull()) {
+            throw fail("", "is empty");
+        }
+        ObjectNode top = object(root, "");
+        checkKeys(top, "", TOP_KEYS);
+
+        HostPort listen = new HostPort("0.0.0.0", 5000);
+        if (top.has("listen")) {
+            String text = string(top.get("listen"), "listen");
+            try {
+                listen = HostPort.parse(text);
+            } catch (IllegalArgumentException e) {
+                throw fail("listen", e.getMessage());
+            }
+        }
+
+        Path storage = Path.of("./data");
+        if (top.has("storage")) {
+            ObjectNode s = object(top.get("storage"), "storage");
+            checkKeys(s, "storage", STORAGE_KEYS);
+            if (s.has("path")) {
+                String p = string(s.get("path"), "storage.path");
+                if (p.isBlank()) {
+                    throw fail("storage.path", "must not be empty");
+                }
+                storage = Path.of(p);
+            }
+        }
+
+        List<ProjectConfig> projects = new ArrayList<>();
+        if (top.has("projects")) {
+            JsonNode list = top.get("projects");
+            if (!list.isArray()) {
+                throw fail("projects", "must be a list");
+            }
+            for (int i = 0; i < list.size(); i++) {
+                projects.add(project(list.get(i), "projects[" + i + "]", baseDir));
+            }
+        }
+        checkUnique(projects);
+
+        String defaultProject = null;
+        if (top.has("defaultProject") && !top.get("defaultProject").isNull()) {
+            defaultProject = string(top.get("defaultProject"), "defaultProject");
+            String wanted = defaultProject;
+            if (projects.stream().noneMatch(p -> p.name().equals(wanted))) {
+                throw fail("defaultProject", "names '" + wanted + "', which is not a configured project");
+            }
+        }
+        return new WharfConfig(listen, storage, defaultProject, projects, source);
+    }
+
+    private ProjectConfig project(JsonNode node, String path, Path baseDir) {
+        ObjectNode p = object(node, path);
+        checkKeys(p, path, PROJECT_KEYS);
+        if (!p.has("name")) {
+            throw fail(path + ".name", "is required");
+        }
+        String name = string(p.get("name"), path + ".name");
+        if (name.length() > 64 || !PROJECT_NAME.matcher(name).matches()) {
+            throw fail(path + ".name", "'" + name + "' must be lower-case letters, digits and . _ - (at most 64)");
+        }
+        if (!p.has("upstream")) {
+            throw fail(path + ".upstream", "is required");
+        }
+        URI upstream = upstream(string(p.get("upstream"), path + ".upstream"), path + ".upstream");
+        List<String> aliases = new ArrayList<>();
+        if (p.has("aliases")) {
+            JsonNode a = p.get("aliases");
+            if (!a.isArray()) {
+                throw fail(path + ".aliases", "must be a list of strings");
+            }
+            for (int i = 0; i < a.size(); i++) {
+                String alias = string(a.get(i), path + ".aliases[" + i + "]");
+                if (alias.isBlank()) {
+                    throw fail(path + ".aliases[" + i + "]", "must not be empty");
+                }
+                aliases.add(alias.toLowerCase(Locale.ROOT));
+            }
+        }
+        Duration ttl = DEFAULT_TAG_TTL;
+        if (p.has("tagTtl")) {
+            ttl = duration(string(p.get("tagTtl"), path + ".tagTtl"), path + ".tagTtl");
+        }
+        Path ca = null;
+        if (p.has("caFile")) {
+            ca = baseDir.resolve(string(p.get("caFile"), path + ".caFile"));
+            if (!Files.isReadable(ca)) {
+                throw fail(path + ".caFile", "file " + ca + " is not readable");
+            }
+        }
+        return new ProjectConfig(name, upstream, aliases, ttl, ca);
+    }
+
+    private URI upstream(String text, String key) {
+        URI uri;
+        try {
+            uri = new URI(text);
+        } catch (URISyntaxException e) {
+            throw fail(key, "'" + text + "' is not a URL: " + e.getMessage());
+        }
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        if (!scheme.equals("http") && !scheme.equals("https")) {
+            throw fail(key, "'" + text + "' must start with http:// or https://");
+        }
+        if (uri.getHost() == null || uri.getHost().isEmpty()) {
+            throw fail(key, "'" + text + "' has no host");
+        }
+        if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
+            throw fail(key, "'" + text + "' must not have a query or fragment");
+        }
+        if (uri.getRawUserInfo() != null) {
+            throw fail(key, "must not carry credentials in the URL");
+        }
+        return uri;
+    }
+
+    /** Parses {@code 500ms}, {@code 30s}, {@code 5m}, {@code 1h}, {@code 7d}, or a combination like {@code 1h30m}. */
+    public static Duration parseDuration(String text) {
+        if (text == null || text.isEmpty()) {
+            throw new IllegalArgumentException("empty duration");
+        }
+        Matcher m = DURATION.matcher(text);
+        Duration total = Duration.ZERO;
+        int pos = 0;
+        while (pos < text.length()) {
+            if (!m.find(pos) || m.start() != pos) {
+                throw new IllegalArgumentException("'" + text + "' is not a duration such as 30s, 5m, 1h or 7d");
+            }
+            long n = Long.parseLong(m.group(1));
+            total = total.plus(switch (m.group(2)) {
+                case "ms" -> Duration.ofMillis(n);
+                case "s" -> Duration.ofSeconds(n);
+                case "m" -> Duration.ofMinutes(n);
+                case "h" -> Duration.ofHours(n);
+                default -> Duration.ofDays(n);
+            });
+            pos = m.end();
+        }
+        return total;
+    }
+
+    private Duration duration(String text, String key) {
+        try {
+            return parseDuration(text);
+        } catch (IllegalArgumentException | ArithmeticException e) {
+            throw fail(key, e.getMessage());
+        }
+    }
+
+    private void checkUnique(List<ProjectConfig> projects) {
+        Set<String> names = new HashSet<>();
+        Set<String> aliases = new HashSet<>();
+        for (int i = 0; i < projects.size(); i++) {
+            ProjectConfig p = projects.get(i);
+            if (!names.add(p.name())) {
+                throw fail("projects[" + i + "].name", "'" + p.name() + "' is used by two projects");
+            }
+            for (String a : p.aliases()) {
+                if (!aliases.add(a)) {
+                    throw fail("projects[" + i + "].aliases", "'" + a + "' is an alias of two projects");
+                }
+            }
+        }
+    }
+
+    private ObjectNode object(JsonNode node, String key) {
+        if (node == null || !node.isObject()) {
+            throw fail(key, "must be a mapping");
+        }
+        return (ObjectNode) node;
+    }
+
+    private String string(JsonNode node, String key) {
+        if (node == null || node.isNull() || node.isContainerNode()) {
+            throw fail(key, "must be a string");
+        }
+        return node.asText();
+    }
+
+    private void checkKeys(ObjectNode node, String path, Set<String> allowed) {
+        Iterator<Map.Entry<String, JsonNode>> it = node.fields();
+        while (it.hasNext()) {
+            String k = it.next().getKey();
+            if (!allowed.contains(k)) {
+                String where = path.isEmpty() ? k : path + "." + k;
+                throw fail(where, "is not a known key (known here: " + String.join(", ", allowed.stream().sorted().toList()) + ")");
+            }
+        }
+    }
+
+    private ConfigException fail(String key, String message) {
+        String where = key.isEmpty() ? "" : " key '" + key + "'";
+        return new ConfigException("config " + source + ":" + where + " " + message);
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}

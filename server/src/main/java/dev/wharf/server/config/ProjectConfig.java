@@ -1,0 +1,26 @@
+package dev.wharf.server.config;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * One project: a path prefix routed to one upstream registry.
+ *
+ * @param name     first path segment, {@code /v2/<name>/...}
+ * @param upstream the upstream registry URL, possibly with a path ({@code https://harbor.example.com/v2/dockerhub})
+ * @param aliases  extra {@code ?ns=} values routed here
+ * @param tagTtl   how long a tag is trusted without revalidation
+ * @param caFile   extra PEM CA bundle trusted for this upstream, or null
+ */
+public record ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile) {
+    public ProjectConfig {
+        aliases = List.copyOf(aliases);
+    }
+
+    /** True when the upstream is Docker Hub, which adds {@code library/} to one-segment names. */
+    public boolean isDockerHub() {
+        return DockerHub.isDockerHubHost(upstream.getHost());
+    }
+}

@@ -1,0 +1,28 @@
+package dev.wharf.server.config;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The whole configuration, immutable after start-up. No code reads the YAML tree after {@link ConfigLoader}.
+ *
+ * @param listen         the registry listen address
+ * @param storagePath    the storage root
+ * @param defaultProject project for requests with no project prefix and no {@code ns}, or null
+ * @param projects       the projects, in file order
+ * @param source         where this config came from (a file path, or "embedded defaults"), for messages
+ */
+public record WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
+                          String source) {
+    public WharfConfig {
+        projects = List.copyOf(projects);
+    }
+
+    public WharfConfig withListen(HostPort newListen) {
+        return new WharfConfig(newListen, storagePath, defaultProject, projects, source);
+    }
+
+    public WharfConfig withStoragePath(Path newPath) {
+        return new WharfConfig(listen, newPath, defaultProject, projects, source);
+    }
+}

@@ -1,0 +1,240 @@
+package dev.wharf.server.http;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.wharf.server.registry.ErrorCode;
+import dev.wharf.server.registry.RegistryException;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.DefaultFileRegion;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One request and its response on one connection. Every response goes out through here, so the error JSON is
+ * written in exactly one place ({@link #error}) and the connection's keep-alive bookkeeping in one place
+ * ({@link #finish}).
+ *
+ * <p>Threading: created on the connection's event loop; the send methods may be called from any thread (Netty
+ * hands writes from other threads to the event loop in order). Exactly one response is sent; later attempts are
+ * ignored, so a racing error after a success cannot corrupt the stream.
+ */
+public final class Exchange {
+    private static final Logger LOG = LoggerFactory.getLogger(Exchange.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final ChannelHandlerContext ctx;
+    private final HttpRequest request;
+    private final boolean keepAlive;
+    private final boolean head;
+    private final AtomicBoolean responded = new AtomicBoolean();
+    private final Runnable onFinish;
+    private volatile int status;
+    private volatile long bytesSent;
+
+    Exchange(ChannelHandlerContext ctx, HttpRequest request, Runnable onFinish) {
+        this.ctx = ctx;
+        this.request = request;
+        this.keepAlive = HttpUtil.isKeepAlive(request);
+        this.head = request.method().equals(HttpMethod.HEAD);
+        this.onFinish = onFinish;
+    }
+
+    public HttpRequest request() {
+        return request;
+    }
+
+    public ChannelHandlerContext ctx() {
+        return ctx;
+    }
+
+    public boolean isHead() {
+        return head;
+    }
+
+    public int status() {
+        return status;
+    }
+
+    public long bytesSent() {
+        return bytesSent;
+    }
+
+    /** Sends the OCI error JSON for {@code e}. This is the only place that writes error bodies. */
+    public void error(RegistryException e) {
+        ObjectNode root = JSON.createObjectNode();
+        ArrayNode errors = root.putArray("errors");
+        ObjectNode err = errors.addObject();
+        err.put("code", e.code().name());
+        err.put("message", e.getMessage() == null ? e.code().description() : e.getMessage());
+        err.putNull("detail");
+        byte[] body;
+        try {
+            body = JSON.writeValueAsBytes(root);
+        } catch (IOException ex) {
+            body = ("{\"errors\":[{\"code\":\"" + e.code().name() + "\"}]}").getBytes(StandardCharsets.UTF_8);
+        }
+        HttpHeaders h = e.headers().copy();
+        h.set(HttpHeaderNames.CONTENT_TYPE, "application/json; charset=utf-8");
+        bytes(e.status(), h, body);
+    }
+
+    /** Turns any failure into a response: a RegistryException as is, anything else as 500 with a log line. */
+    public void fail(Throwable t) {
+        Throwable cause = Failures.unwrap(t);
+        if (cause instanceof RegistryException re) {
+            error(re);
+        } else {
+            LOG.error("internal error on {} {}", request.method(), request.uri(), cause);
+            error(new RegistryException(ErrorCode.UNAVAILABLE, HttpResponseStatus.INTERNAL_SERVER_ERROR,
+                    "internal error: " + cause.getClass().getSimpleName()));
+        }
+    }
+
+    /** A complete response with a small body (a HEAD sends the headers and Content-Length only). */
+    public void bytes(HttpResponseStatus st, HttpHeaders headers, byte[] body) {
+        if (!responded.compareAndSet(false, true)) {
+            return;
+        }
+        FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, st,
+                head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body));
+        resp.headers().set(headers);
+        resp.headers().set(HttpHeaderNames.CONTENT_LENGTH, body.length);
+        prepare(resp);
+        status = st.code();
+        bytesSent = head ? 0 : body.length;
+        ctx.writeAndFlush(resp).addListener(this::finish);
+    }
+
+    /** Headers only, with an explicit Content-Length (HEAD answers for content that is not read here). */
+    public void headersOnly(HttpResponseStatus st, HttpHeaders headers, long contentLength) {
+        if (!responded.compareAndSet(false, true)) {
+            return;
+        }
+        FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, st, Unpooled.EMPTY_BUFFER);
+        resp.headers().set(headers);
+        resp.headers().set(HttpHeaderNames.CONTENT_LENGTH, contentLength);
+        prepare(resp);
+        status = st.code();
+        ctx.writeAndFlush(resp).addListener(this::finish);
+    }
+
+    /** Serves {@code length} bytes of a committed file from {@code offset}, zero-copy. */
+    public void file(HttpResponseStatus st, HttpHeaders headers, Path file, long offset, long length) {
+        if (head) {
+            headersOnly(st, headers, length);
+            return;
+        }
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(file, StandardOpenOption.READ);
+        } catch (IOException e) {
+            fail(e);
+            return;
+        }
+        if (!responded.compareAndSet(false, true)) {
+            closeQuietly(ch);
+            return;
+        }
+        HttpResponse resp = new DefaultHttpResponse(HttpVersion.HTTP_1_1, st);
+        resp.headers().set(headers);
+        resp.headers().set(HttpHeaderNames.CONTENT_LENGTH, length);
+        prepare(resp);
+        status = st.code();
+        ctx.write(resp);
+        ctx.write(new DefaultFileRegion(ch, offset, length));
+        bytesSent = length;
+        ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(this::finish);
+    }
+
+    /**
+     * Starts a streamed response: sends the headers now; the caller writes the body and then calls
+     * {@link #endStream()} or {@link #abort()}. Returns false if a response was already sent.
+     */
+    public boolean startStream(HttpResponseStatus st, HttpHeaders headers, long contentLength) {
+        if (!responded.compareAndSet(false, true)) {
+            return false;
+        }
+        HttpResponse resp = new DefaultHttpResponse(HttpVersion.HTTP_1_1, st);
+        resp.headers().set(headers);
+        resp.headers().set(HttpHeaderNames.CONTENT_LENGTH, contentLength);
+        prepare(resp);
+        status = st.code();
+        ctx.writeAndFlush(resp);
+        return true;
+    }
+
+    /** Counts streamed body bytes (for the access log and metrics). */
+    public void addBytesSent(long n) {
+        bytesSent += n;
+    }
+
+    /** Ends a streamed body normally. */
+    public void endStream() {
+        ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(this::finish);
+    }
+
+    /**
+     * Cuts the connection mid-body: the headers are gone, so closing without the last chunk is the only honest
+     * signal that the body is not whole.
+     */
+    public void abort() {
+        responded.set(true);
+        ctx.channel().close();
+        onFinish.run();
+    }
+
+    private void prepare(HttpResponse resp) {
+        resp.headers().set("Docker-Distribution-API-Version", "registry/2.0");
+        if (keepAlive) {
+            resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        } else {
+            resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
+    }
+
+    private void finish(io.netty.util.concurrent.Future<? super Void> f) {
+        if (!f.isSuccess() || !keepAlive) {
+            ctx.channel().close();
+        }
+        onFinish.run();
+    }
+
+    static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // nothing useful to do
+        }
+    }
+
+    /** Marks a listener that closes the channel on failure; for body writes. */
+    static final ChannelFutureListener CLOSE_ON_FAILURE = ChannelFutureListener.CLOSE_ON_FAILURE;
+
+    /** The channel's write future for a body part; exposed for streamers. */
+    ChannelFuture writeBody(Object msg) {
+        return ctx.writeAndFlush(msg);
+    }
+}

@@ -1,0 +1,17 @@
+package dev.wharf.server.http;
+
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+
+/** Unwraps the wrappers that futures put around a failure. */
+public final class Failures {
+    private Failures() {
+    }
+
+    public static Throwable unwrap(Throwable t) {
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t;
+    }
+}

@@ -1,0 +1,104 @@
+package dev.wharf.server.http;
+
+import dev.wharf.storage.BlobFill;
+import io.netty.channel.EventLoop;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Streams bytes {@code [offset, end)} of a blob that a {@link BlobFill} is still writing, to one client, at that
+ * client's pace: at most one slice is in flight at a time, and the next is written only when the previous one
+ * reached the socket. A slow client therefore holds nothing but its own file position; the fill and the other
+ * clients never wait for it.
+ *
+ * <p>Threading: every step runs on the client channel's event loop; the fill's callback only schedules the next
+ * step there. If the fill fails after the headers went out, the connection is aborted (closed without the last
+ * chunk) because that is the only signal left that the body is not whole. If the client goes away, only this
+ * stream stops; the fill goes on for the others and for the cache.
+ */
+public final class FillStream {
+    private static final Logger LOG = LoggerFactory.getLogger(FillStream.class);
+
+    private final Exchange exchange;
+    private final BlobFill fill;
+    private final FileChannel file;
+    private final long end;
+    private final EventLoop loop;
+    private final io.netty.util.concurrent.GenericFutureListener<io.netty.util.concurrent.Future<? super Void>> onClose;
+    private long offset;
+    private boolean done;
+
+    private FillStream(Exchange exchange, BlobFill fill, FileChannel file, long offset, long end) {
+        this.exchange = exchange;
+        this.fill = fill;
+        this.file = file;
+        this.offset = offset;
+        this.end = end;
+        this.loop = exchange.ctx().channel().eventLoop();
+        this.onClose = f -> loop.execute(this::clientGone);
+    }
+
+    /** Starts streaming; the response headers must already be sent with {@link Exchange#startStream}. */
+    public static void start(Exchange exchange, BlobFill fill, long offset, long end) {
+        FileChannel ch;
+        try {
+            ch = fill.openReader();
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("cannot read fill of {}: {}", fill.digest(), e.toString());
+            exchange.abort();
+            return;
+        }
+        FillStream s = new FillStream(exchange, fill, ch, offset, end);
+        exchange.ctx().channel().closeFuture().addListener(s.onClose);
+        s.loop.execute(s::step);
+    }
+
+    private void step() {
+        if (done) {
+            return;
+        }
+        if (offset >= end) {
+            finish();
+            exchange.endStream();
+            return;
+        }
+        if (fill.state() == BlobFill.State.FAILED) {
+            LOG.warn("fill of {} failed after {} of {} bytes were sent; aborting the client connection",
+                    fill.digest(), offset, end);
+            finish();
+            exchange.abort();
+            return;
+        }
+        long available = Math.min(fill.available(), end);
+        if (available > offset) {
+            long count = available - offset;
+            long start = offset;
+            offset = available;
+            exchange.writeBody(new FileSegment(file, start, count)).addListener(f -> {
+                if (f.isSuccess()) {
+                    exchange.addBytesSent(count);
+                    step();
+                } else {
+                    clientGone();
+                }
+            });
+            return;
+        }
+        fill.whenAvailable(offset, () -> loop.execute(this::step));
+    }
+
+    private void clientGone() {
+        if (!done) {
+            finish();
+            exchange.abort();
+        }
+    }
+
+    private void finish() {
+        done = true;
+        exchange.ctx().channel().closeFuture().removeListener(onClose);
+        Exchange.closeQuietly(file);
+    }
+}

@@ -1,0 +1,41 @@
+package dev.wharf.server.registry;
+
+import java.util.Locale;
+
+/** Content negotiation for manifests. */
+public final class MediaTypes {
+    private MediaTypes() {
+    }
+
+    /** True if a client that sent {@code accept} takes {@code mediaType}; no Accept header takes anything. */
+    public static boolean accepts(String accept, String mediaType) {
+        if (accept == null || accept.isBlank()) {
+            return true;
+        }
+        String type = base(mediaType);
+        for (String part : accept.split(",")) {
+            String range = base(part);
+            if (range.equals("*/*") || range.equals(type)
+                    || (range.endsWith("/*") && type.startsWith(range.substring(0, range.length() - 1)))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * True if an answer to {@code accept} is what any client would get: the client takes index types (or
+     * anything). Only such answers may update the tag index; an answer negotiated down to one platform's
+     * manifest must not replace a multi-arch index for everyone else.
+     */
+    public static boolean isBroad(String accept) {
+        return accepts(accept, "application/vnd.oci.image.index.v1+json")
+                || accepts(accept, "application/vnd.docker.distribution.manifest.list.v2+json");
+    }
+
+    private static String base(String mediaRange) {
+        int semi = mediaRange.indexOf(';');
+        String s = semi >= 0 ? mediaRange.substring(0, semi) : mediaRange;
+        return s.trim().toLowerCase(Locale.ROOT);
+    }
+}

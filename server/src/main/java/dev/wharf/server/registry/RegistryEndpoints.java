@@ -1,0 +1,41 @@
+package dev.wharf.server.registry;
+
+import dev.wharf.server.http.Endpoints;
+import dev.wharf.server.http.Exchange;
+import dev.wharf.server.http.Route;
+
+/** Wires the endpoint handlers to the router. */
+public final class RegistryEndpoints implements Endpoints {
+    private final ManifestHandler manifests;
+    private final BlobHandler blobs;
+    private final TagListHandler tags;
+    private final ReferrersHandler referrers;
+
+    public RegistryEndpoints(ManifestHandler manifests, BlobHandler blobs, TagListHandler tags,
+                             ReferrersHandler referrers) {
+        this.manifests = manifests;
+        this.blobs = blobs;
+        this.tags = tags;
+        this.referrers = referrers;
+    }
+
+    @Override
+    public void manifest(Exchange exchange, Route route) {
+        manifests.handle(exchange, route);
+    }
+
+    @Override
+    public void blob(Exchange exchange, Route route) {
+        blobs.handle(exchange, route);
+    }
+
+    @Override
+    public void tags(Exchange exchange, Route route) {
+        tags.handle(exchange, route);
+    }
+
+    @Override
+    public void referrers(Exchange exchange, Route route) {
+        referrers.handle(exchange, route);
+    }
+}
