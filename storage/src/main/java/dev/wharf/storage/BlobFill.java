@@ -43,6 +43,8 @@ import org.slf4j.LoggerFactory;
  * the offset it gave, or {@link #result()} is done. {@link #state()} turns FAILED as soon as the fill fails;
  * {@code result()} fails and the waiters are woken a moment later, once the temp file is deleted (after the append in
  * progress, if any). A reader that joins after the commit reads the committed file through {@link #openReader}.
+ * A reader must not end its response before {@link #result()} completes: until the digest is compared, the last
+ * bytes of a bad blob look just like those of a good one, and an abort is the only honest signal of a bad one.
  *
  * <h2>Concurrency</h2>
  * Three kinds of thread meet here.

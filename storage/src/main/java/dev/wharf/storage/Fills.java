@@ -24,7 +24,11 @@ public final class Fills {
     private final Executor io;
     private final ConcurrentHashMap<Digest, BlobFill> fills = new ConcurrentHashMap<>();
 
-    /** {@code io} runs the appends, fsync and rename; it must be bounded and must not be a Netty event loop. */
+    /**
+     * {@code io} runs the appends, fsync and rename; it must be bounded and must not be a Netty event loop. A task it
+     * rejects fails that fill (nothing is ever written on the caller's thread), so give it a queue rather than a
+     * rejecting hand-off.
+     */
     public Fills(ContentStore store, Executor io) {
         this.store = Objects.requireNonNull(store, "store");
         this.io = Objects.requireNonNull(io, "io");

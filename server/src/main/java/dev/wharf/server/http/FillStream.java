@@ -25,12 +25,14 @@ public final class FillStream {
     private final BlobFill fill;
     private final FileChannel file;
     private final long end;
+    private final long size;
     private final EventLoop loop;
     private final io.netty.util.concurrent.GenericFutureListener<io.netty.util.concurrent.Future<? super Void>> onClose;
     private long offset;
     private boolean done;
 
-    private FillStream(Exchange exchange, BlobFill fill, FileChannel file, long offset, long end) {
+    private FillStream(Exchange exchange, BlobFill fill, FileChannel file, long offset, long end, long size) {
+        this.size = size;
         this.exchange = exchange;
         this.fill = fill;
         this.file = file;
@@ -41,7 +43,7 @@ public final class FillStream {
     }
 
     /** Starts streaming; the response headers must already be sent with {@link Exchange#startStream}. */
-    public static void start(Exchange exchange, BlobFill fill, long offset, long end) {
+    public static void start(Exchange exchange, BlobFill fill, long offset, long end, long size) {
         FileChannel ch;
         try {
             ch = fill.openReader();
@@ -50,7 +52,7 @@ public final class FillStream {
             exchange.abort();
             return;
         }
-        FillStream s = new FillStream(exchange, fill, ch, offset, end);
+        FillStream s = new FillStream(exchange, fill, ch, offset, end, size);
         exchange.ctx().channel().closeFuture().addListener(s.onClose);
         s.loop.execute(s::step);
     }
@@ -60,8 +62,26 @@ public final class FillStream {
             return;
         }
         if (offset >= end) {
-            finish();
-            exchange.endStream();
+            if (end < size) {
+                // A range that stops short of the end cannot wait for the digest of the whole blob.
+                finish();
+                exchange.endStream();
+                return;
+            }
+            // The last byte is out, but the body is whole only if the digest matches: end the response only then,
+            // and abort it (no last chunk) if the fill fails its check.
+            done = true;
+            fill.result().whenComplete((path, err) -> loop.execute(() -> {
+                done = false;
+                finish();
+                if (err == null) {
+                    exchange.endStream();
+                } else {
+                    LOG.warn("fill of {} failed its check after the whole body was sent; aborting the client "
+                            + "connection: {}", fill.digest(), err.getMessage());
+                    exchange.abort();
+                }
+            }));
             return;
         }
         if (fill.state() == BlobFill.State.FAILED) {

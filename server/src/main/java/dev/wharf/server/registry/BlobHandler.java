@@ -128,7 +128,7 @@ public final class BlobHandler {
                 status = HttpResponseStatus.PARTIAL_CONTENT;
             }
             if (ex.startStream(status, h, end - start)) {
-                FillStream.start(ex, fill, start, end);
+                FillStream.start(ex, fill, start, end, size);
             }
         });
     }
