@@ -277,7 +277,8 @@ public final class BearerTokens {
 
         @Override
         public String toString() {
-            return error != null ? "Token[failed: " + error.getMessage() + "]" : "Token[***, refreshAt=" + refreshAtMillis + "]";
+            return error != null ? "Token[failed: " + error.getMessage() + "]"
+                    : "Token[***, refreshAt=" + refreshAtMillis + "]";
         }
     }
 }

@@ -68,7 +68,7 @@ public final class WharfServer implements AutoCloseable {
         store = new ContentStore(config.storagePath());
         store.cleanTemp();
         Fills fills = new Fills(store, storageIo);
-        upstreamClient = new UpstreamClient(upstreamLoops, new BearerTokens(), Duration.ofSeconds(10), Duration.ofSeconds(60));
+        upstreamClient = new UpstreamClient(upstreamLoops, new BearerTokens(), Duration.ofSeconds(10), Duration.ofSeconds(60), null);
         List<Project> projects = new ArrayList<>();
         for (ProjectConfig pc : config.projects()) {
             projects.add(new Project(pc, new UpstreamEndpoint(pc.upstream(), UpstreamSsl.forProject(pc), null, pc.name())));

@@ -290,7 +290,7 @@ public final class ImageSeeder implements AutoCloseable {
             for (Layer layer : layers) {
                 diffIds.add(layer.diffId);
                 layerDescriptors.add(descriptor(layer.mediaType, layer.digest, layer.size));
-                history.add(ordered("created", CREATED, "created_by", "wharf ImageSeeder " + layer.file.getFileName()));
+                history.add(ordered("created", CREATED, "created_by", "wharf ImageSeeder " + layer.name));
             }
             Map<String, Object> config = new LinkedHashMap<>();
             config.put("created", CREATED);
@@ -341,7 +341,7 @@ public final class ImageSeeder implements AutoCloseable {
 
     // ---------------------------------------------------------------------------------------------- layers
 
-    private record Layer(Path file, String mediaType, String digest, long size, String diffId) {
+    private record Layer(String name, Path file, String mediaType, String digest, long size, String diffId) {
     }
 
     private Layer baseLayer(long seed, Platform platform, String format, boolean docker) {
@@ -398,7 +398,7 @@ public final class ImageSeeder implements AutoCloseable {
             String diffId = "sha256:" + HexFormat.of().formatHex(uncompressed.digest());
             String digest = "sha256:" + HexFormat.of().formatHex(compressed.digest());
             String mediaType = docker ? DOCKER_LAYER_GZIP : gzip ? OCI_LAYER_GZIP : OCI_LAYER_TAR;
-            return new Layer(file, mediaType, digest, Files.size(file), diffId);
+            return new Layer(name, file, mediaType, digest, Files.size(file), diffId);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

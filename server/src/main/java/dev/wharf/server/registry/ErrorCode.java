@@ -2,7 +2,7 @@ package dev.wharf.server.registry;
 
 /**
  * OCI distribution error codes (spec section "Error Codes"), plus the few wharf needs that the spec leaves open:
- * TAG_INVALID (as CNCF distribution names it), RANGE_INVALID and UNAVAILABLE (an upstream wharf cannot reach).
+ * RANGE_INVALID, PAGINATION_NUMBER_INVALID and UNAVAILABLE (an upstream wharf cannot reach).
  */
 public enum ErrorCode {
     BLOB_UNKNOWN("blob unknown to registry"),
@@ -19,7 +19,6 @@ public enum ErrorCode {
     DENIED("requested access to the resource is denied"),
     UNSUPPORTED("the operation is unsupported"),
     TOOMANYREQUESTS("too many requests"),
-    TAG_INVALID("invalid tag"),
     RANGE_INVALID("requested range not satisfiable"),
     PAGINATION_NUMBER_INVALID("invalid number of results requested"),
     UNAVAILABLE("upstream registry unavailable");
