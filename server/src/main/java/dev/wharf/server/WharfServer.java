@@ -1,6 +1,7 @@
 package dev.wharf.server;
 
 import dev.wharf.auth.BearerTokens;
+import dev.wharf.auth.Credentials;
 import dev.wharf.server.config.ProjectConfig;
 import dev.wharf.server.config.WharfConfig;
 import dev.wharf.server.http.RequestHandler;
@@ -71,7 +72,9 @@ public final class WharfServer implements AutoCloseable {
         upstreamClient = new UpstreamClient(upstreamLoops, new BearerTokens(), Duration.ofSeconds(10), Duration.ofSeconds(60), null);
         List<Project> projects = new ArrayList<>();
         for (ProjectConfig pc : config.projects()) {
-            projects.add(new Project(pc, new UpstreamEndpoint(pc.upstream(), UpstreamSsl.forProject(pc), null, pc.name())));
+            Credentials credentials = pc.username() == null ? null : new Credentials(pc.username(), pc.password());
+            projects.add(new Project(pc, new UpstreamEndpoint(pc.upstream(), UpstreamSsl.forProject(pc), credentials,
+                    pc.name())));
         }
         Projects all = new Projects(projects, config.defaultProject());
         Upstreams upstreams = new Upstreams(upstreamClient);

@@ -34,12 +34,20 @@ public final class ConfigLoader {
     private static final Pattern PROJECT_NAME = Pattern.compile("[a-z0-9]+([._-][a-z0-9]+)*");
     private static final Set<String> TOP_KEYS = Set.of("listen", "storage", "defaultProject", "projects");
     private static final Set<String> STORAGE_KEYS = Set.of("path");
-    private static final Set<String> PROJECT_KEYS = Set.of("name", "upstream", "aliases", "tagTtl", "caFile");
+    private static final Set<String> PROJECT_KEYS = Set.of("name", "upstream", "aliases", "tagTtl", "caFile",
+            "username", "password", "passwordFile");
+    private static final Pattern ENV_REF = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)}");
 
     private final String source;
+    private final java.util.function.Function<String, String> env;
 
     private ConfigLoader(String source) {
+        this(source, System::getenv);
+    }
+
+    private ConfigLoader(String source, java.util.function.Function<String, String> env) {
         this.source = source;
+        this.env = env;
     }
 
     /** Loads a config file. */
@@ -69,8 +77,13 @@ public final class ConfigLoader {
 
     /** Parses YAML text; for tests. */
     public static WharfConfig parse(String yaml, String source) {
+        return parse(yaml, source, System::getenv);
+    }
+
+    /** Parses YAML text with {@code ${VAR}} references resolved through {@code env}; for tests. */
+    public static WharfConfig parse(String yaml, String source, java.util.function.Function<String, String> env) {
         try {
-            return new ConfigLoader(source).parse(new java.io.ByteArrayInputStream(
+            return new ConfigLoader(source, env).parse(new java.io.ByteArrayInputStream(
                     yaml.getBytes(java.nio.charset.StandardCharsets.UTF_8)), Path.of("."));
         } catch (IOException e) {
             throw new ConfigException(source + ": " + e.getMessage());
@@ -175,7 +188,44 @@ public final class ConfigLoader {
                 throw fail(path + ".caFile", "file " + ca + " is not readable");
             }
         }
-        return new ProjectConfig(name, upstream, aliases, ttl, ca);
+        String username = p.has("username") ? expand(string(p.get("username"), path + ".username"), path + ".username") : null;
+        String password = null;
+        if (p.has("password") && p.has("passwordFile")) {
+            throw fail(path + ".passwordFile", "cannot be used together with password");
+        }
+        if (p.has("password")) {
+            password = expand(string(p.get("password"), path + ".password"), path + ".password");
+        } else if (p.has("passwordFile")) {
+            Path file = baseDir.resolve(string(p.get("passwordFile"), path + ".passwordFile"));
+            try {
+                // A mounted Kubernetes secret often ends with a newline that is not part of the secret.
+                password = Files.readString(file).strip();
+            } catch (IOException e) {
+                throw fail(path + ".passwordFile", "file " + file + " cannot be read: " + e.getClass().getSimpleName());
+            }
+        }
+        if (password != null && username == null) {
+            throw fail(path + ".username", "is required when a password is set");
+        }
+        if (username != null && password == null) {
+            throw fail(path + ".password", "is required when a username is set (or use passwordFile)");
+        }
+        return new ProjectConfig(name, upstream, aliases, ttl, ca, username, password);
+    }
+
+    /** Replaces {@code ${VAR}} with the environment's value; an unset variable stops start-up. */
+    private String expand(String value, String key) {
+        Matcher m = ENV_REF.matcher(value);
+        StringBuilder out = new StringBuilder();
+        while (m.find()) {
+            String v = env.apply(m.group(1));
+            if (v == null) {
+                throw fail(key, "refers to environment variable " + m.group(1) + ", which is not set");
+            }
+            m.appendReplacement(out, Matcher.quoteReplacement(v));
+        }
+        m.appendTail(out);
+        return out.toString();
     }
 
     private URI upstream(String text, String key) {

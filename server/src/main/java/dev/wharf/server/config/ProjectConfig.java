@@ -13,10 +13,25 @@ import java.util.List;
  * @param aliases  extra {@code ?ns=} values routed here
  * @param tagTtl   how long a tag is trusted without revalidation
  * @param caFile   extra PEM CA bundle trusted for this upstream, or null
+ * @param username upstream user name, or null for anonymous pulls
+ * @param password upstream password or token (already read from {@code passwordFile} or the environment); never
+ *                 printed: {@link #toString()} masks it
  */
-public record ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile) {
+public record ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile,
+                            String username, String password) {
     public ProjectConfig {
         aliases = List.copyOf(aliases);
+    }
+
+    public ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile) {
+        this(name, upstream, aliases, tagTtl, caFile, null, null);
+    }
+
+    @Override
+    public String toString() {
+        return "ProjectConfig[name=" + name + ", upstream=" + upstream + ", aliases=" + aliases + ", tagTtl=" + tagTtl
+                + ", caFile=" + caFile + ", username=" + username + ", password=" + (password == null ? "none" : "***")
+                + "]";
     }
 
     /** True when the upstream is Docker Hub, which adds {@code library/} to one-segment names. */

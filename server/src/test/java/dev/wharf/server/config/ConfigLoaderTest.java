@@ -75,6 +75,43 @@ class ConfigLoaderTest {
         assertTrue(e.getMessage().contains(expected), e.getMessage());
     }
 
+    @Test
+    void credentialsFromEnvironmentAndFile(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path secret = dir.resolve("pw");
+        java.nio.file.Files.writeString(secret, "from-file\n");
+        WharfConfig c = ConfigLoader.parse("""
+                projects:
+                  - name: a
+                    upstream: https://x
+                    username: ${USER_A}
+                    password: pre-${PW_A}-post
+                  - name: b
+                    upstream: https://y
+                    username: bob
+                    passwordFile: %s
+                """.formatted(secret), "t.yaml", java.util.Map.of("USER_A", "alice", "PW_A", "s3cret")::get);
+        assertEquals("alice", c.projects().get(0).username());
+        assertEquals("pre-s3cret-post", c.projects().get(0).password());
+        assertEquals("from-file", c.projects().get(1).password());
+        assertTrue(!c.projects().get(0).toString().contains("s3cret"), c.projects().get(0).toString());
+        assertTrue(!c.toString().contains("from-file"), "a config's string form must not show secrets");
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "projects: [{name: a, upstream: 'http://x', username: u, password: '${NOPE_UNSET_VAR}'}] | key 'projects[0].password' refers to environment variable NOPE_UNSET_VAR",
+            "projects: [{name: a, upstream: 'http://x', password: p}]                                | key 'projects[0].username' is required",
+            "projects: [{name: a, upstream: 'http://x', username: u}]                                | key 'projects[0].password' is required",
+            "projects: [{name: a, upstream: 'http://x', username: u, passwordFile: /nonexistent/x}]  | key 'projects[0].passwordFile'",
+            "projects: [{name: a, upstream: 'http://x', username: u, password: p, passwordFile: f}]  | cannot be used together",
+    })
+    void badCredentials(String yaml, String expected) {
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse(yaml, "bad.yaml", java.util.Map.<String, String>of()::get));
+        assertTrue(e.getMessage().contains(expected), e.getMessage());
+        assertTrue(!e.getMessage().contains("p,") && !e.getMessage().contains("'p'"), e.getMessage());
+    }
+
     @ParameterizedTest
     @CsvSource({"500ms, 500", "30s, 30000", "5m, 300000", "1h, 3600000", "7d, 604800000", "1h30m, 5400000"})
     void durations(String text, long millis) {
