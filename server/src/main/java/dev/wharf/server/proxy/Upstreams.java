@@ -5,6 +5,7 @@ import dev.wharf.server.registry.ErrorCode;
 import dev.wharf.server.registry.RegistryException;
 import dev.wharf.server.upstream.ResponseListener;
 import dev.wharf.server.upstream.UpstreamClient;
+import dev.wharf.server.upstream.UpstreamException;
 import dev.wharf.server.upstream.UpstreamRequest;
 import dev.wharf.server.upstream.UpstreamResponse;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
@@ -95,7 +96,9 @@ public final class Upstreams {
             return re;
         }
         String msg = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+        // The upstream client's own messages already name the project and the upstream URL; say it once.
+        boolean named = cause instanceof UpstreamException && msg.contains("of project " + project.name() + ":");
         return new RegistryException(ErrorCode.UNAVAILABLE, HttpResponseStatus.BAD_GATEWAY,
-                project.describe() + " is unreachable: " + msg);
+                named ? msg : project.describe() + ": " + msg);
     }
 }
