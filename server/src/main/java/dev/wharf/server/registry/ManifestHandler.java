@@ -55,6 +55,8 @@ public final class ManifestHandler {
     private final Clock clock;
     private final ConcurrentHashMap<String, CompletableFuture<Manifest>> inflight = new ConcurrentHashMap<>();
     private final Cache<String, Optional<TagEntry>> tags = Caffeine.newBuilder().maximumSize(200_000).build();
+    /** (project@digest) → media type, for manifests the project's upstream served or confirmed. */
+    private final Cache<String, String> linkedTypes = Caffeine.newBuilder().maximumSize(200_000).build();
     private final Cache<Digest, byte[]> bodies = Caffeine.newBuilder()
             .maximumWeight(128L << 20).weigher((Digest d, byte[] b) -> b.length + 64).build();
 
@@ -98,6 +100,13 @@ public final class ManifestHandler {
 
     private CompletableFuture<Manifest> byDigest(Route route, Digest digest, String accept, boolean head) {
         Project project = route.project();
+        String linkKey = project.name() + "@" + digest;
+        String linkedType = linkedTypes.getIfPresent(linkKey);
+        byte[] hotBody = linkedType == null ? null : bodies.getIfPresent(digest);
+        if (hotBody != null) {
+            // Hot path (HEAD/GET by digest of a manifest this project has seen): no disk, no executor hop.
+            return CompletableFuture.completedFuture(Manifest.of(digest, linkedType, hotBody));
+        }
         return CompletableFuture.supplyAsync(() -> cached(project, digest), io).thenCompose(found -> {
             if (found.isPresent()) {
                 return CompletableFuture.completedFuture(found.get());
@@ -132,8 +141,11 @@ public final class ManifestHandler {
         if (link.isEmpty()) {
             return Optional.empty();
         }
-        return storedBody(digest).map(body -> Manifest.of(digest,
-                link.get().mediaType() == null ? sniff(body) : link.get().mediaType(), body));
+        return storedBody(digest).map(body -> {
+            String type = link.get().mediaType() == null ? sniff(body) : link.get().mediaType();
+            linkedTypes.put(project.name() + "@" + digest, type);
+            return Manifest.of(digest, type, body);
+        });
     }
 
     private Optional<byte[]> storedBody(Digest digest) {
@@ -346,6 +358,7 @@ public final class ManifestHandler {
     private void link(Project project, Digest digest, String mediaType) {
         try {
             store.link(project.name(), digest, mediaType);
+            linkedTypes.put(project.name() + "@" + digest, mediaType);
         } catch (IOException e) {
             LOG.warn("cannot link manifest {} to project {}: {}", digest, project.name(), e.toString());
         }
