@@ -15,6 +15,8 @@ public final class Main {
               serve      run the pull-through cache (with the embedded defaults when no --config is given)
             """;
 
+    private static final java.time.Duration DRAIN_TIMEOUT = java.time.Duration.ofSeconds(30);
+
     private Main() {
     }
 
@@ -78,9 +80,23 @@ public final class Main {
         }
         WharfServer server = new WharfServer(config).start();
         CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
+        // SIGTERM (and SIGINT) drain: stop accepting, finish responses in flight, then exit 0. Handled as a signal
+        // rather than only a shutdown hook, because a JVM stopped by a signal through its hooks exits 143.
+        Runnable drain = () -> {
+            server.drainAndClose(DRAIN_TIMEOUT);
             stopped.countDown();
+        };
+        for (String sig : new String[] {"TERM", "INT"}) {
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> new Thread(drain, "wharf-drain").start());
+            } catch (IllegalArgumentException e) {
+                // the signal is not available on this platform; the shutdown hook below still closes the server
+            }
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (stopped.getCount() > 0) {
+                server.close();
+            }
         }, "wharf-shutdown"));
         stopped.await();
         return 0;

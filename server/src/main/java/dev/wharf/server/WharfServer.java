@@ -53,6 +53,9 @@ public final class WharfServer implements AutoCloseable {
     private final EventLoopGroup upstreamLoops = new NioEventLoopGroup(0, new DefaultThreadFactory("wharf-upstream", true));
     private final ThreadPoolExecutor storageIo;
     private final AtomicBoolean draining = new AtomicBoolean();
+    private final java.util.concurrent.atomic.AtomicInteger active = new java.util.concurrent.atomic.AtomicInteger();
+    private final io.netty.channel.group.ChannelGroup clients =
+            new io.netty.channel.group.DefaultChannelGroup(io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
     private UpstreamClient upstreamClient;
     private ContentStore store;
     private Channel serverChannel;
@@ -94,8 +97,10 @@ public final class WharfServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        clients.add(ch);
                         ch.pipeline().addLast("codec", new HttpServerCodec(8192, 16384, 8192));
-                        ch.pipeline().addLast("registry", new RequestHandler(router, endpoints, WharfServer.this::isReady));
+                        ch.pipeline().addLast("registry",
+                                new RequestHandler(router, endpoints, WharfServer.this::isReady, active));
                     }
                 });
         serverChannel = b.bind(new InetSocketAddress(config.listen().host(), config.listen().port())).sync().channel();
@@ -115,12 +120,45 @@ public final class WharfServer implements AutoCloseable {
                 && Files.isWritable(config.storagePath());
     }
 
+    /**
+     * Graceful stop: stop accepting, let responses in flight finish (up to {@code timeout}), then close. Readiness
+     * turns false at once so a load balancer stops sending.
+     */
+    public void drainAndClose(Duration timeout) {
+        draining.set(true);
+        if (serverChannel != null) {
+            serverChannel.close().awaitUninterruptibly();
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        int left;
+        while ((left = active.get()) > 0 && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (left > 0) {
+            LOG.warn("stopping with {} responses still in flight after {}", left, timeout);
+        } else {
+            LOG.info("all responses finished; stopping");
+        }
+        close();
+    }
+
+    /** Requests whose responses are not finished. */
+    public int inFlight() {
+        return active.get();
+    }
+
     @Override
     public void close() {
         draining.set(true);
         if (serverChannel != null) {
             serverChannel.close().awaitUninterruptibly();
         }
+        clients.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         workers.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly();
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
         if (upstreamClient != null) {

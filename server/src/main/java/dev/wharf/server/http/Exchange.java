@@ -50,6 +50,7 @@ public final class Exchange {
     private final boolean keepAlive;
     private final boolean head;
     private final AtomicBoolean responded = new AtomicBoolean();
+    private final AtomicBoolean finished = new AtomicBoolean();
     private final Runnable onFinish;
     private volatile int status;
     private volatile long bytesSent;
@@ -203,7 +204,9 @@ public final class Exchange {
     public void abort() {
         responded.set(true);
         ctx.channel().close();
-        onFinish.run();
+        if (finished.compareAndSet(false, true)) {
+            onFinish.run();
+        }
     }
 
     private void prepare(HttpResponse resp) {
@@ -219,7 +222,9 @@ public final class Exchange {
         if (!f.isSuccess() || !keepAlive) {
             ctx.channel().close();
         }
-        onFinish.run();
+        if (finished.compareAndSet(false, true)) {
+            onFinish.run();
+        }
     }
 
     static void closeQuietly(AutoCloseable c) {

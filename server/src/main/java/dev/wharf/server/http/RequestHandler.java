@@ -31,13 +31,17 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
     private final Router router;
     private final Endpoints endpoints;
     private final BooleanSupplier ready;
+    private final java.util.concurrent.atomic.AtomicInteger active;
     /** A response is being produced; touched on the event loop only. */
     private boolean inFlight;
 
-    public RequestHandler(Router router, Endpoints endpoints, BooleanSupplier ready) {
+    /** {@code active} counts requests whose responses are not finished yet (shared by all connections). */
+    public RequestHandler(Router router, Endpoints endpoints, BooleanSupplier ready,
+                          java.util.concurrent.atomic.AtomicInteger active) {
         this.router = router;
         this.endpoints = endpoints;
         this.ready = ready;
+        this.active = active;
     }
 
     @Override
@@ -68,7 +72,11 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void handle(ChannelHandlerContext ctx, HttpRequest req) {
-        Exchange ex = new Exchange(ctx, req, () -> readNext(ctx));
+        active.incrementAndGet();
+        Exchange ex = new Exchange(ctx, req, () -> {
+            active.decrementAndGet();
+            readNext(ctx);
+        });
         DecoderResult dr = req.decoderResult();
         if (dr.isFailure()) {
             ex.error(RegistryException.badRequest(ErrorCode.UNSUPPORTED, "malformed HTTP request"));
