@@ -165,7 +165,11 @@ public final class Exchange {
         prepare(resp);
         status = st.code();
         ctx.write(resp);
-        ctx.write(new DefaultFileRegion(ch, offset, length));
+        if (length > 0) {
+            ctx.write(new DefaultFileRegion(ch, offset, length));
+        } else {
+            closeQuietly(ch);
+        }
         bytesSent = length;
         ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(this::finish);
     }
