@@ -56,6 +56,7 @@ public final class WharfServer implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicInteger active = new java.util.concurrent.atomic.AtomicInteger();
     private final io.netty.channel.group.ChannelGroup clients =
             new io.netty.channel.group.DefaultChannelGroup(io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
+    private final dev.wharf.server.metrics.WharfMetrics metrics = new dev.wharf.server.metrics.WharfMetrics();
     private UpstreamClient upstreamClient;
     private ContentStore store;
     private Channel serverChannel;
@@ -72,6 +73,7 @@ public final class WharfServer implements AutoCloseable {
         store = new ContentStore(config.storagePath());
         store.cleanTemp();
         Fills fills = new Fills(store, storageIo);
+        metrics.gauge("wharf_fills_inflight", fills::inFlight);
         upstreamClient = new UpstreamClient(upstreamLoops, new BearerTokens(), Duration.ofSeconds(10), Duration.ofSeconds(60), null);
         List<Project> projects = new ArrayList<>();
         for (ProjectConfig pc : config.projects()) {
@@ -100,7 +102,7 @@ public final class WharfServer implements AutoCloseable {
                         clients.add(ch);
                         ch.pipeline().addLast("codec", new HttpServerCodec(8192, 16384, 8192));
                         ch.pipeline().addLast("registry",
-                                new RequestHandler(router, endpoints, WharfServer.this::isReady, active));
+                                new RequestHandler(router, endpoints, WharfServer.this::isReady, active, metrics));
                     }
                 });
         serverChannel = b.bind(new InetSocketAddress(config.listen().host(), config.listen().port())).sync().channel();

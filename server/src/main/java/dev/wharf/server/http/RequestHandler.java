@@ -32,12 +32,14 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
     private final Endpoints endpoints;
     private final BooleanSupplier ready;
     private final java.util.concurrent.atomic.AtomicInteger active;
+    private final dev.wharf.server.metrics.WharfMetrics metrics;
     /** A response is being produced; touched on the event loop only. */
     private boolean inFlight;
 
     /** {@code active} counts requests whose responses are not finished yet (shared by all connections). */
     public RequestHandler(Router router, Endpoints endpoints, BooleanSupplier ready,
-                          java.util.concurrent.atomic.AtomicInteger active) {
+                          java.util.concurrent.atomic.AtomicInteger active, dev.wharf.server.metrics.WharfMetrics metrics) {
+        this.metrics = metrics;
         this.router = router;
         this.endpoints = endpoints;
         this.ready = ready;
@@ -73,10 +75,15 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
 
     private void handle(ChannelHandlerContext ctx, HttpRequest req) {
         active.incrementAndGet();
+        long start = System.nanoTime();
+        String[] labels = {"none", "other"};
+        Exchange[] self = new Exchange[1];
         Exchange ex = new Exchange(ctx, req, () -> {
             active.decrementAndGet();
+            metrics.request(labels[0], labels[1], req.method().name(), self[0].status(), System.nanoTime() - start);
             readNext(ctx);
         });
+        self[0] = ex;
         DecoderResult dr = req.decoderResult();
         if (dr.isFailure()) {
             ex.error(RegistryException.badRequest(ErrorCode.UNSUPPORTED, "malformed HTTP request"));
@@ -87,6 +94,11 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         String path = uri.indexOf('?') >= 0 ? uri.substring(0, uri.indexOf('?')) : uri;
         if (path.equals("/healthz")) {
             text(ex, HttpResponseStatus.OK, "ok\n");
+            return;
+        }
+        if (path.equals("/metrics")) {
+            ex.bytes(HttpResponseStatus.OK, new DefaultHttpHeaders().set(HttpHeaderNames.CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8"), metrics.scrape().getBytes(StandardCharsets.UTF_8));
             return;
         }
         if (path.equals("/readyz")) {
@@ -104,6 +116,8 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             Route route = router.route(uri);
+            labels[0] = route.project() == null ? "none" : route.project().name();
+            labels[1] = route.kindLabel();
             switch (route.kind()) {
                 case BASE -> ex.bytes(HttpResponseStatus.OK, jsonHeaders(), "{}".getBytes(StandardCharsets.UTF_8));
                 case MANIFEST -> endpoints.manifest(ex, route);
