@@ -68,7 +68,10 @@ public final class ManifestHandler {
     }
 
     public void handle(Exchange ex, Route route) {
-        String accept = ex.request().headers().get(HttpHeaderNames.ACCEPT);
+        // Clients built on containers/image (skopeo, podman, CRI-O) send one Accept header per media type: the
+        // header fields together are the list (RFC 9110 5.3), so join them; the first alone is a different question.
+        java.util.List<String> accepts = ex.request().headers().getAll(HttpHeaderNames.ACCEPT);
+        String accept = accepts.isEmpty() ? null : String.join(", ", accepts);
         CompletableFuture<Manifest> result = route.reference().isDigest()
                 ? byDigest(route, route.reference().digest(), accept, ex.isHead())
                 : byTag(route, route.reference().tag(), accept, ex.isHead());
