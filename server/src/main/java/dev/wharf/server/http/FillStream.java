@@ -14,9 +14,9 @@ import org.slf4j.LoggerFactory;
  * clients never wait for it.
  *
  * <p>Threading: every step runs on the client channel's event loop; the fill's callback only schedules the next
- * step there. If the fill fails after the headers went out, the connection is aborted (closed without the last
- * chunk) because that is the only signal left that the body is not whole. If the client goes away, only this
- * stream stops; the fill goes on for the others and for the cache.
+ * step there. If the fill fails after the headers went out, the connection is aborted (closed with the blob's
+ * last byte still held back) because that is the only signal left that the body is not whole. If the client goes
+ * away, only this stream stops; the fill goes on for the others and for the cache.
  */
 public final class FillStream {
     private static final Logger LOG = LoggerFactory.getLogger(FillStream.class);
@@ -61,26 +61,45 @@ public final class FillStream {
         if (done) {
             return;
         }
-        if (offset >= end) {
+        // The response has a Content-Length, so a client takes the body as whole once it holds every byte, whatever
+        // the connection does next. The blob's last byte is therefore held back until the digest is checked: on a
+        // mismatch the abort leaves the client one byte short, which it must report as an error.
+        long limit = end < size ? end : Math.max(end - 1, 0);
+        if (offset >= limit) {
             if (end < size) {
                 // A range that stops short of the end cannot wait for the digest of the whole blob.
                 finish();
                 exchange.endStream();
                 return;
             }
-            // The last byte is out, but the body is whole only if the digest matches: end the response only then,
-            // and abort it (no last chunk) if the fill fails its check.
+            // All but the last byte is out, but the body is whole only if the digest matches: send the rest and end
+            // the response only then, and abort it (one byte short) if the fill fails its check.
             done = true;
             fill.result().whenComplete((path, err) -> loop.execute(() -> {
-                done = false;
-                finish();
-                if (err == null) {
-                    exchange.endStream();
-                } else {
-                    LOG.warn("fill of {} failed its check after the whole body was sent; aborting the client "
+                if (err != null) {
+                    finish();
+                    LOG.warn("fill of {} failed its check before the last byte was sent; aborting the client "
                             + "connection: {}", fill.digest(), err.getMessage());
                     exchange.abort();
+                    return;
                 }
+                long start = offset;
+                long count = end - offset;
+                offset = end;
+                if (count == 0) {
+                    finish();
+                    exchange.endStream();
+                    return;
+                }
+                exchange.writeBody(new FileSegment(file, start, count)).addListener(f -> {
+                    finish();
+                    if (f.isSuccess()) {
+                        exchange.addBytesSent(count);
+                        exchange.endStream();
+                    } else {
+                        exchange.abort();
+                    }
+                });
             }));
             return;
         }
@@ -91,7 +110,7 @@ public final class FillStream {
             exchange.abort();
             return;
         }
-        long available = Math.min(fill.available(), end);
+        long available = Math.min(fill.available(), limit);
         if (available > offset) {
             long count = available - offset;
             long start = offset;

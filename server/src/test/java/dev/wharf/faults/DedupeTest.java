@@ -1,0 +1,73 @@
+package dev.wharf.faults;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wharf.testing.DistributionRegistry;
+import dev.wharf.testing.ImageSeeder;
+import dev.wharf.testing.InProcessWharf;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Eight clients ask for one uncached 256 MiB blob at once: the upstream serves it exactly once. */
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
+class DedupeTest {
+    private static final int CLIENTS = 8;
+    private static final long SIZE = 256 * Kit.MiB;
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void eightConcurrentClientsShareOneUpstreamFetch() throws Exception {
+        try (DistributionRegistry registry = DistributionRegistry.start();
+                ImageSeeder seeder = new ImageSeeder()) {
+            ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "faults/dedupe", SIZE, 8001);
+            Path storage = tmp.resolve("store");
+            ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
+            try (InProcessWharf wharf = InProcessWharf.start(storage, Kit.project("up", registry.url().toString(), null))) {
+                URI uri = wharf.url().resolve("/v2/up/faults/dedupe/blobs/" + blob.digest());
+                CountDownLatch go = new CountDownLatch(1);
+                List<Future<Kit.Fetch>> futures = new ArrayList<>();
+                for (int i = 0; i < CLIENTS; i++) {
+                    futures.add(clients.submit(() -> {
+                        go.await();
+                        return Kit.get(uri, null, null, Duration.ofMinutes(2));
+                    }));
+                }
+                long start = System.nanoTime();
+                go.countDown();
+                List<Kit.Fetch> results = new ArrayList<>();
+                for (Future<Kit.Fetch> f : futures) {
+                    results.add(Kit.result(f, Duration.ofMinutes(3)));
+                }
+                for (int i = 0; i < CLIENTS; i++) {
+                    Kit.Fetch r = results.get(i);
+                    assertTrue(r.clean(), "client " + i + ": " + r.describe());
+                    assertEquals(SIZE, r.contentLength(), "client " + i + " Content-Length");
+                    assertEquals(SIZE, r.bytes(), "client " + i + " bytes");
+                    assertEquals(blob.digest(), r.digest(), "client " + i + " digest");
+                }
+                long slowest = results.stream().mapToLong(Kit.Fetch::doneNanos).max().orElseThrow();
+                System.out.printf("[DedupeTest] %d clients x %d MiB done in %.2f s%n", CLIENTS, SIZE / Kit.MiB,
+                        Kit.seconds(slowest - start));
+                assertEquals(1, registry.countRequests("GET", "/blobs/" + blob.digest()),
+                        "upstream GETs of the blob: " + registry.requests());
+                assertEquals(SIZE, Kit.size(Kit.blobFile(storage, blob.digest())), "committed blob size");
+            } finally {
+                clients.shutdownNow();
+            }
+        }
+    }
+}

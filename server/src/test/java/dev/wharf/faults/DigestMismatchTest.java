@@ -1,0 +1,262 @@
+package dev.wharf.faults;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.wharf.testing.InProcessWharf;
+import dev.wharf.testing.RandomBytes;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * An upstream that answers a blob GET with the wrong bytes, or cuts the body short: the client's stream is aborted,
+ * nothing is committed, and the next request fetches again.
+ *
+ * <p>The upstream here is a fake (the JDK's com.sun.net.httpserver on 127.0.0.1), not the real registry the other
+ * tests use, on purpose: a real registry verifies what it stores and will never serve bytes that do not match the
+ * digest it is asked for, nor cut a body short on command. Those are exactly the faults under test (a corrupt
+ * upstream cache, a proxy or network that truncates), so only a fake can produce them.
+ */
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
+class DigestMismatchTest {
+    private static final int SIZE = 4 << 20;
+    private static final String NAME = "faults/mismatch";
+
+    enum Mode { WRONG, SLOW_WRONG, CUT, RIGHT }
+
+    @TempDir
+    Path tmp;
+
+    private HttpServer fake;
+    private final AtomicReference<Mode> mode = new AtomicReference<>(Mode.RIGHT);
+    private final AtomicInteger blobGets = new AtomicInteger();
+    private byte[] right;
+    private byte[] wrong;
+    private String digest;
+    private InProcessWharf wharf;
+    private Path storage;
+
+    @BeforeEach
+    void start() throws Exception {
+        right = bytes(SIZE, 101);
+        wrong = bytes(SIZE, 202);
+        assertFalse(Arrays.equals(right, wrong));
+        digest = Kit.sha256(right);
+        fake = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        fake.setExecutor(Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "fake-upstream");
+            t.setDaemon(true);
+            return t;
+        }));
+        fake.createContext("/v2/", this::handle);
+        fake.start();
+        storage = tmp.resolve("store");
+        wharf = InProcessWharf.start(storage, Kit.project("fake", "http://127.0.0.1:" + fake.getAddress().getPort(), null));
+    }
+
+    @AfterEach
+    void stop() {
+        if (wharf != null) {
+            wharf.close();
+        }
+        if (fake != null) {
+            fake.stop(0);
+        }
+    }
+
+    private void handle(HttpExchange ex) throws IOException {
+        String path = ex.getRequestURI().getPath();
+        String expected = "/v2/" + NAME + "/blobs/" + digest;
+        try (ex) {
+            if (path.equals("/v2/") || path.equals("/v2")) {
+                ex.sendResponseHeaders(200, -1);
+                return;
+            }
+            if (!path.equals(expected)) {
+                ex.sendResponseHeaders(404, -1);
+                return;
+            }
+            ex.getResponseHeaders().set("Content-Type", "application/octet-stream");
+            // The fake claims the requested digest, as a corrupt upstream cache would.
+            ex.getResponseHeaders().set("Docker-Content-Digest", digest);
+            if (ex.getRequestMethod().equals("HEAD")) {
+                ex.getResponseHeaders().set("Content-Length", Integer.toString(SIZE));
+                ex.sendResponseHeaders(200, -1);
+                return;
+            }
+            blobGets.incrementAndGet();
+            Mode m = mode.get();
+            ex.sendResponseHeaders(200, SIZE);
+            OutputStream out = ex.getResponseBody();
+            switch (m) {
+                case RIGHT -> out.write(right);
+                case WRONG -> out.write(wrong);
+                case SLOW_WRONG -> {
+                    // Slowly enough (~0.5 s) that clients sent together all join the one fill.
+                    for (int off = 0; off < SIZE; off += 256 << 10) {
+                        out.write(wrong, off, 256 << 10);
+                        out.flush();
+                        sleep(30);
+                    }
+                }
+                case CUT -> {
+                    out.write(right, 0, SIZE / 2);
+                    out.flush();
+                    // Closing a fixed-length body short throws "insufficient bytes written"; letting that escape the
+                    // handler makes the server close the connection: the upstream cut mid-blob.
+                    out.close();
+                }
+            }
+        }
+    }
+
+    private URI blobUri() {
+        return wharf.url().resolve("/v2/fake/" + NAME + "/blobs/" + digest);
+    }
+
+    @Test
+    void wrongBytesAbortTheClientCommitNothingAndAreFetchedAgain() throws Exception {
+        mode.set(Mode.WRONG);
+        Kit.Fetch first = Kit.get(blobUri(), null, null, Duration.ofSeconds(60));
+        assertAborted(first);
+        assertNothingCommitted();
+        assertEquals(1, blobGets.get(), "upstream blob GETs after the first request");
+
+        Kit.Fetch second = Kit.get(blobUri(), null, null, Duration.ofSeconds(60));
+        assertAborted(second);
+        assertEquals(2, blobGets.get(), "a failed fill is not cached: the next request fetches again");
+        assertNothingCommitted();
+
+        mode.set(Mode.RIGHT);
+        Kit.Fetch third = Kit.get(blobUri(), null, null, Duration.ofSeconds(60));
+        assertTrue(third.clean(), third.describe());
+        assertEquals(digest, third.digest());
+        assertEquals(3, blobGets.get());
+        assertCommitted();
+
+        Kit.Fetch warm = Kit.get(blobUri(), null, null, Duration.ofSeconds(60));
+        assertTrue(warm.clean(), warm.describe());
+        assertEquals(digest, warm.digest());
+        assertEquals(3, blobGets.get(), "a committed blob is served from the store");
+    }
+
+    @Test
+    void aConnectionCutMidBlobAbortsTheClientCommitsNothingAndIsFetchedAgain() throws Exception {
+        mode.set(Mode.CUT);
+        Kit.Fetch cut = Kit.get(blobUri(), null, null, Duration.ofSeconds(60));
+        assertAborted(cut);
+        assertTrue(cut.bytes() <= SIZE / 2, "at most the bytes the upstream sent reach the client: " + cut.describe());
+        assertNothingCommitted();
+        assertEquals(1, blobGets.get());
+
+        mode.set(Mode.RIGHT);
+        Kit.Fetch again = Kit.get(blobUri(), null, null, Duration.ofSeconds(60));
+        assertTrue(again.clean(), again.describe());
+        assertEquals(digest, again.digest());
+        assertEquals(2, blobGets.get(), "the request after the cut fetched the blob again");
+        assertCommitted();
+    }
+
+    @Test
+    void everyClientOfABadFillIsAbortedAndTheUpstreamIsAskedOnce() throws Exception {
+        mode.set(Mode.SLOW_WRONG);
+        int clients = 4;
+        ExecutorService pool = Executors.newFixedThreadPool(clients);
+        try {
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<Kit.Fetch>> futures = new ArrayList<>();
+            for (int i = 0; i < clients; i++) {
+                futures.add(pool.submit(() -> {
+                    go.await();
+                    return Kit.get(blobUri(), null, null, Duration.ofSeconds(60));
+                }));
+            }
+            go.countDown();
+            for (Future<Kit.Fetch> f : futures) {
+                assertAborted(Kit.result(f, Duration.ofSeconds(60)));
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertEquals(1, blobGets.get(), "the clients should have shared one fill");
+        assertNothingCommitted();
+
+        mode.set(Mode.RIGHT);
+        Kit.Fetch good = Kit.get(blobUri(), null, null, Duration.ofSeconds(60));
+        assertTrue(good.clean(), good.describe());
+        assertEquals(digest, good.digest());
+        assertEquals(2, blobGets.get());
+        assertCommitted();
+    }
+
+    /** The client must not see a complete, clean response: an IOException or fewer bytes than Content-Length. */
+    private static void assertAborted(Kit.Fetch f) {
+        boolean wholeAndClean = f.eof() && f.error() == null && f.contentLength() >= 0 && f.bytes() == f.contentLength();
+        assertFalse(wholeAndClean, "the client received a complete, clean response for a bad blob: " + f.describe());
+        assertTrue(f.error() != null || f.bytes() < f.contentLength() || f.status() >= 500,
+                "the client was neither cut off nor given an error: " + f.describe());
+    }
+
+    private void assertNothingCommitted() throws InterruptedException {
+        Kit.assertNoOpenFilesUnder(ProcessHandle.current().pid(), storage, "after a failed fill");
+        Path tmpDir = storage.resolve("tmp");
+        boolean tmpEmpty = Kit.await(Duration.ofSeconds(5), () -> Kit.files(tmpDir).isEmpty());
+        assertTrue(tmpEmpty, "tmp/ still holds " + Kit.files(tmpDir));
+        List<Path> blobs = Kit.files(storage.resolve("blobs"));
+        assertTrue(blobs.isEmpty(), "a bad blob was committed: " + blobs);
+        assertFalse(Files.exists(Kit.blobFile(storage, digest)));
+    }
+
+    private void assertCommitted() throws Exception {
+        Path committed = Kit.blobFile(storage, digest);
+        assertTrue(Kit.await(Duration.ofSeconds(5), () -> Files.isRegularFile(committed)), "not committed: " + committed);
+        assertEquals(digest, Kit.sha256(Files.readAllBytes(committed)));
+        assertTrue(Kit.await(Duration.ofSeconds(5), () -> Kit.files(storage.resolve("tmp")).isEmpty()),
+                "tmp/ still holds " + Kit.files(storage.resolve("tmp")));
+        Kit.assertNoOpenFilesUnder(ProcessHandle.current().pid(), storage, "after a committed fill");
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static byte[] bytes(int size, long seed) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(size);
+        try {
+            RandomBytes.write(out, size, seed);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+}

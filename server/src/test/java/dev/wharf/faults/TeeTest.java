@@ -1,0 +1,95 @@
+package dev.wharf.faults;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wharf.testing.DistributionRegistry;
+import dev.wharf.testing.ImageSeeder;
+import dev.wharf.testing.InProcessWharf;
+import dev.wharf.testing.ThrottledHop;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Stream-tee: with the upstream throttled to 8 MiB/s by a real TCP hop, a client of a cold 64 MiB blob gets its
+ * first bytes while the upstream transfer is still running, and a client that joins mid-fill gets the whole blob.
+ */
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
+class TeeTest {
+    private static final long SIZE = 64 * Kit.MiB;
+    private static final long RATE = 8 * Kit.MiB;
+    /** "Well before": the transfer takes ~8 s; the first MiB must arrive at least this much before it ends. */
+    private static final long MARGIN_NANOS = TimeUnit.SECONDS.toNanos(3);
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void clientsReadWhileTheUpstreamTransferRuns() throws Exception {
+        ExecutorService clients = Executors.newFixedThreadPool(2);
+        try (DistributionRegistry registry = DistributionRegistry.start();
+                ImageSeeder seeder = new ImageSeeder();
+                ThrottledHop hop = new ThrottledHop(new InetSocketAddress("127.0.0.1", registry.port()), RATE)) {
+            ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "faults/tee", SIZE, 8002);
+            Path storage = tmp.resolve("store");
+            try (InProcessWharf wharf = InProcessWharf.start(storage, Kit.project("up", hop.url(), null))) {
+                URI uri = wharf.url().resolve("/v2/up/faults/tee/blobs/" + blob.digest());
+                AtomicLong firstProgress = new AtomicLong();
+                Future<Kit.Fetch> first = clients.submit(() -> Kit.get(uri, null, firstProgress, Duration.ofSeconds(90)));
+
+                // Join mid-fill: once the first client has a quarter of the blob.
+                assertTrue(Kit.await(Duration.ofSeconds(30), () -> firstProgress.get() >= SIZE / 4),
+                        "the first client got only " + firstProgress.get() + " bytes in 30 s");
+                long upstreamAtJoin = hop.downstreamBytes();
+                boolean committedAtJoin = Files.exists(Kit.blobFile(storage, blob.digest()));
+                Future<Kit.Fetch> second = clients.submit(() -> Kit.get(uri, null, null, Duration.ofSeconds(90)));
+
+                Kit.Fetch a = Kit.result(first, Duration.ofSeconds(100));
+                Kit.Fetch b = Kit.result(second, Duration.ofSeconds(100));
+                long upstreamEnd = hop.lastDownstreamNanos();
+
+                assertTrue(a.clean(), "first client: " + a.describe());
+                assertEquals(blob.digest(), a.digest());
+                assertEquals(SIZE, a.bytes());
+                assertTrue(b.clean(), "second client: " + b.describe());
+                assertEquals(blob.digest(), b.digest());
+                assertEquals(SIZE, b.bytes());
+
+                assertFalse(committedAtJoin, "the second client was meant to join mid-fill, but the blob was committed");
+                assertTrue(upstreamAtJoin < SIZE, "the upstream had already sent " + upstreamAtJoin + " bytes at the join");
+                assertTrue(b.startNanos() < upstreamEnd, "the second client started after the upstream transfer ended");
+
+                System.out.printf("[TeeTest] first MiB at %.2f s, upstream last byte at %.2f s, first client done at "
+                                + "%.2f s, second client (joined at %.2f s with %d MiB upstream) done at %.2f s%n",
+                        Kit.seconds(a.firstMiBNanos() - a.startNanos()), Kit.seconds(upstreamEnd - a.startNanos()),
+                        Kit.seconds(a.doneNanos() - a.startNanos()), Kit.seconds(b.startNanos() - a.startNanos()),
+                        upstreamAtJoin / Kit.MiB, Kit.seconds(b.doneNanos() - a.startNanos()));
+                assertTrue(a.firstMiBNanos() > 0, "no first MiB time recorded");
+                assertTrue(a.firstMiBNanos() + MARGIN_NANOS < upstreamEnd,
+                        "the client's first MiB came only " + Kit.seconds(upstreamEnd - a.firstMiBNanos())
+                                + " s before the upstream transfer ended: wharf is not streaming while it fills");
+                assertTrue(a.firstMiBNanos() + MARGIN_NANOS < a.doneNanos(),
+                        "the client's first MiB came only " + Kit.seconds(a.doneNanos() - a.firstMiBNanos())
+                                + " s before its own completion");
+                assertEquals(1, registry.countRequests("GET", "/blobs/" + blob.digest()),
+                        "the joining client must share the running fill");
+                assertTrue(hop.downstreamBytes() >= SIZE && hop.downstreamBytes() < SIZE + Kit.MiB,
+                        "bytes through the hop: " + hop.downstreamBytes());
+            }
+        } finally {
+            clients.shutdownNow();
+        }
+    }
+}
