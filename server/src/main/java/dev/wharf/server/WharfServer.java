@@ -89,6 +89,7 @@ public final class WharfServer implements AutoCloseable {
                 new TagListHandler(upstreams),
                 new ReferrersHandler(upstreams));
         Router router = new Router(all);
+        dev.wharf.server.admin.AdminApi admin = new dev.wharf.server.admin.AdminApi();
 
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
@@ -102,7 +103,7 @@ public final class WharfServer implements AutoCloseable {
                         clients.add(ch);
                         ch.pipeline().addLast("codec", new HttpServerCodec(8192, 16384, 8192));
                         ch.pipeline().addLast("registry",
-                                new RequestHandler(router, endpoints, WharfServer.this::isReady, active, metrics));
+                                new RequestHandler(router, endpoints, WharfServer.this::isReady, active, metrics, admin));
                     }
                 });
         serverChannel = b.bind(new InetSocketAddress(config.listen().host(), config.listen().port())).sync().channel();

@@ -32,10 +32,17 @@ public final class ConfigLoader {
     private static final Duration DEFAULT_TAG_TTL = Duration.ofMinutes(5);
     private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
     private static final Pattern PROJECT_NAME = Pattern.compile("[a-z0-9]+([._-][a-z0-9]+)*");
-    private static final Set<String> TOP_KEYS = Set.of("listen", "storage", "defaultProject", "projects");
-    private static final Set<String> STORAGE_KEYS = Set.of("path");
+    private static final Set<String> TOP_KEYS = Set.of("listen", "storage", "defaultProject", "projects",
+            "retention", "admin", "accessLog", "egress");
+    private static final Set<String> STORAGE_KEYS = Set.of("path", "maxSize", "highWatermark", "lowWatermark");
+    private static final Set<String> RETENTION_KEYS = Set.of("unusedFor");
+    private static final Set<String> ADMIN_KEYS = Set.of("listen", "token", "tokenFile");
+    private static final Set<String> ACCESS_LOG_KEYS = Set.of("enabled", "path");
+    private static final Set<String> EGRESS_KEYS = Set.of("proxy", "noProxy");
+    private static final Set<String> ECR_KEYS = Set.of("region", "endpoint", "accessKeyId", "secretAccessKey");
+    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(B|KiB|MiB|GiB|TiB|KB|MB|GB|TB)?");
     private static final Set<String> PROJECT_KEYS = Set.of("name", "upstream", "aliases", "tagTtl", "caFile",
-            "username", "password", "passwordFile");
+            "username", "password", "passwordFile", "upstreams", "insecureSkipVerify", "ecr");
     private static final Pattern ENV_REF = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)}");
 
     private final String source;
@@ -114,6 +121,9 @@ public final class ConfigLoader {
         }
 
         Path storage = Path.of("./data");
+        long maxSize = 0;
+        double high = OperationsConfig.DEFAULTS.highWatermark();
+        double low = OperationsConfig.DEFAULTS.lowWatermark();
         if (top.has("storage")) {
             ObjectNode s = object(top.get("storage"), "storage");
             checkKeys(s, "storage", STORAGE_KEYS);
@@ -124,7 +134,80 @@ public final class ConfigLoader {
                 }
                 storage = Path.of(p);
             }
+            if (s.has("maxSize")) {
+                maxSize = size(string(s.get("maxSize"), "storage.maxSize"), "storage.maxSize");
+            }
+            if (s.has("highWatermark")) {
+                high = fraction(s.get("highWatermark"), "storage.highWatermark");
+            }
+            if (s.has("lowWatermark")) {
+                low = fraction(s.get("lowWatermark"), "storage.lowWatermark");
+            }
+            if (low >= high) {
+                throw fail("storage.lowWatermark", "must be below storage.highWatermark (" + high + ")");
+            }
         }
+        Duration unusedFor = null;
+        if (top.has("retention")) {
+            ObjectNode r = object(top.get("retention"), "retention");
+            checkKeys(r, "retention", RETENTION_KEYS);
+            if (r.has("unusedFor")) {
+                unusedFor = duration(string(r.get("unusedFor"), "retention.unusedFor"), "retention.unusedFor");
+                if (unusedFor.isZero()) {
+                    throw fail("retention.unusedFor", "must be longer than 0");
+                }
+            }
+        }
+        HostPort adminListen = null;
+        String adminToken = null;
+        if (top.has("admin")) {
+            ObjectNode a = object(top.get("admin"), "admin");
+            checkKeys(a, "admin", ADMIN_KEYS);
+            if (a.has("listen")) {
+                try {
+                    adminListen = HostPort.parse(string(a.get("listen"), "admin.listen"));
+                } catch (IllegalArgumentException e) {
+                    throw fail("admin.listen", e.getMessage());
+                }
+            }
+            adminToken = secret(a, "token", "tokenFile", "admin", baseDir);
+            if (adminToken != null && adminToken.length() < 16) {
+                throw fail("admin.token", "must be at least 16 characters");
+            }
+        }
+        boolean accessLog = true;
+        String accessLogPath = "stdout";
+        if (top.has("accessLog")) {
+            ObjectNode l = object(top.get("accessLog"), "accessLog");
+            checkKeys(l, "accessLog", ACCESS_LOG_KEYS);
+            if (l.has("enabled")) {
+                if (!l.get("enabled").isBoolean()) {
+                    throw fail("accessLog.enabled", "must be true or false");
+                }
+                accessLog = l.get("enabled").asBoolean();
+            }
+            if (l.has("path")) {
+                accessLogPath = string(l.get("path"), "accessLog.path");
+                if (accessLogPath.isBlank()) {
+                    throw fail("accessLog.path", "must be stdout, stderr or a file path");
+                }
+            }
+        }
+        String egressProxy = null;
+        List<String> noProxy = null;
+        if (top.has("egress")) {
+            ObjectNode e = object(top.get("egress"), "egress");
+            checkKeys(e, "egress", EGRESS_KEYS);
+            if (e.has("proxy")) {
+                egressProxy = upstream(expand(string(e.get("proxy"), "egress.proxy"), "egress.proxy"), "egress.proxy")
+                        .toString();
+            }
+            if (e.has("noProxy")) {
+                noProxy = stringList(e.get("noProxy"), "egress.noProxy");
+            }
+        }
+        OperationsConfig operations = new OperationsConfig(maxSize, high, low, unusedFor, adminListen, adminToken,
+                accessLog, accessLogPath, egressProxy, noProxy);
 
         List<ProjectConfig> projects = new ArrayList<>();
         if (top.has("projects")) {
@@ -146,7 +229,7 @@ public final class ConfigLoader {
                 throw fail("defaultProject", "names '" + wanted + "', which is not a configured project");
             }
         }
-        return new WharfConfig(listen, storage, defaultProject, projects, source);
+        return new WharfConfig(listen, storage, defaultProject, projects, source, operations);
     }
 
     private ProjectConfig project(JsonNode node, String path, Path baseDir) {
@@ -159,10 +242,24 @@ public final class ConfigLoader {
         if (name.length() > 64 || !PROJECT_NAME.matcher(name).matches()) {
             throw fail(path + ".name", "'" + name + "' must be lower-case letters, digits and . _ - (at most 64)");
         }
-        if (!p.has("upstream")) {
+        List<URI> upstreams = new ArrayList<>();
+        if (p.has("upstream") && p.has("upstreams")) {
+            throw fail(path + ".upstreams", "cannot be used together with upstream");
+        }
+        if (p.has("upstreams")) {
+            List<String> list = stringList(p.get("upstreams"), path + ".upstreams");
+            if (list.isEmpty()) {
+                throw fail(path + ".upstreams", "must list at least one URL");
+            }
+            for (int i = 0; i < list.size(); i++) {
+                upstreams.add(upstream(list.get(i), path + ".upstreams[" + i + "]"));
+            }
+        } else if (p.has("upstream")) {
+            upstreams.add(upstream(string(p.get("upstream"), path + ".upstream"), path + ".upstream"));
+        } else {
             throw fail(path + ".upstream", "is required");
         }
-        URI upstream = upstream(string(p.get("upstream"), path + ".upstream"), path + ".upstream");
+        URI upstream = upstreams.get(0);
         List<String> aliases = new ArrayList<>();
         if (p.has("aliases")) {
             JsonNode a = p.get("aliases");
@@ -189,28 +286,110 @@ public final class ConfigLoader {
             }
         }
         String username = p.has("username") ? expand(string(p.get("username"), path + ".username"), path + ".username") : null;
-        String password = null;
-        if (p.has("password") && p.has("passwordFile")) {
-            throw fail(path + ".passwordFile", "cannot be used together with password");
-        }
-        if (p.has("password")) {
-            password = expand(string(p.get("password"), path + ".password"), path + ".password");
-        } else if (p.has("passwordFile")) {
-            Path file = baseDir.resolve(string(p.get("passwordFile"), path + ".passwordFile"));
-            try {
-                // A mounted Kubernetes secret often ends with a newline that is not part of the secret.
-                password = Files.readString(file).strip();
-            } catch (IOException e) {
-                throw fail(path + ".passwordFile", "file " + file + " cannot be read: " + e.getClass().getSimpleName());
-            }
-        }
+        // A mounted Kubernetes secret often ends with a newline that is not part of the secret: secret() strips it.
+        String password = secret(p, "password", "passwordFile", path, baseDir);
         if (password != null && username == null) {
             throw fail(path + ".username", "is required when a password is set");
         }
         if (username != null && password == null) {
             throw fail(path + ".password", "is required when a username is set (or use passwordFile)");
         }
-        return new ProjectConfig(name, upstream, aliases, ttl, ca, username, password);
+        boolean insecure = false;
+        if (p.has("insecureSkipVerify")) {
+            if (!p.get("insecureSkipVerify").isBoolean()) {
+                throw fail(path + ".insecureSkipVerify", "must be true or false");
+            }
+            insecure = p.get("insecureSkipVerify").asBoolean();
+        }
+        EcrConfig ecr = null;
+        if (p.has("ecr")) {
+            ObjectNode e = object(p.get("ecr"), path + ".ecr");
+            checkKeys(e, path + ".ecr", ECR_KEYS);
+            String region = e.has("region") ? string(e.get("region"), path + ".ecr.region") : null;
+            URI endpoint = e.has("endpoint")
+                    ? upstream(string(e.get("endpoint"), path + ".ecr.endpoint"), path + ".ecr.endpoint") : null;
+            String keyId = e.has("accessKeyId")
+                    ? expand(string(e.get("accessKeyId"), path + ".ecr.accessKeyId"), path + ".ecr.accessKeyId") : null;
+            String secret = e.has("secretAccessKey")
+                    ? expand(string(e.get("secretAccessKey"), path + ".ecr.secretAccessKey"), path + ".ecr.secretAccessKey")
+                    : null;
+            if ((keyId == null) != (secret == null)) {
+                throw fail(path + ".ecr", "accessKeyId and secretAccessKey go together");
+            }
+            ecr = new EcrConfig(region, endpoint, keyId, secret);
+        }
+        return new ProjectConfig(name, upstream, aliases, ttl, ca, username, password, upstreams, insecure, ecr);
+    }
+
+    /** A secret given inline (with ${VAR}) or as a file (trailing newline dropped); null if neither. */
+    private String secret(ObjectNode node, String key, String fileKey, String path, Path baseDir) {
+        if (node.has(key) && node.has(fileKey)) {
+            throw fail(path + "." + fileKey, "cannot be used together with " + key);
+        }
+        if (node.has(key)) {
+            return expand(string(node.get(key), path + "." + key), path + "." + key);
+        }
+        if (node.has(fileKey)) {
+            Path file = baseDir.resolve(string(node.get(fileKey), path + "." + fileKey));
+            try {
+                return Files.readString(file).strip();
+            } catch (IOException e) {
+                throw fail(path + "." + fileKey, "file " + file + " cannot be read: " + e.getClass().getSimpleName());
+            }
+        }
+        return null;
+    }
+
+    private List<String> stringList(JsonNode node, String key) {
+        if (node == null || !node.isArray()) {
+            throw fail(key, "must be a list of strings");
+        }
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < node.size(); i++) {
+            out.add(string(node.get(i), key + "[" + i + "]"));
+        }
+        return out;
+    }
+
+    private double fraction(JsonNode node, String key) {
+        if (node == null || !node.isNumber() || node.asDouble() <= 0 || node.asDouble() > 1) {
+            throw fail(key, "must be a number above 0 and at most 1");
+        }
+        return node.asDouble();
+    }
+
+    /** Parses {@code 512MiB}, {@code 100GiB}, {@code 1TiB}, {@code 10GB} or a plain number of bytes. */
+    public static long parseSize(String text) {
+        Matcher m = SIZE.matcher(text.trim());
+        if (!m.matches()) {
+            throw new IllegalArgumentException("'" + text + "' is not a size such as 512MiB, 100GiB or 1TiB");
+        }
+        long n = Long.parseLong(m.group(1));
+        String unit = m.group(2) == null ? "B" : m.group(2);
+        long mult = switch (unit) {
+            case "KiB" -> 1L << 10;
+            case "MiB" -> 1L << 20;
+            case "GiB" -> 1L << 30;
+            case "TiB" -> 1L << 40;
+            case "KB" -> 1_000L;
+            case "MB" -> 1_000_000L;
+            case "GB" -> 1_000_000_000L;
+            case "TB" -> 1_000_000_000_000L;
+            default -> 1L;
+        };
+        return Math.multiplyExact(n, mult);
+    }
+
+    private long size(String text, String key) {
+        try {
+            long v = parseSize(text);
+            if (v <= 0) {
+                throw new IllegalArgumentException("must be larger than 0");
+            }
+            return v;
+        } catch (IllegalArgumentException | ArithmeticException e) {
+            throw fail(key, e.getMessage());
+        }
     }
 
     /** Replaces {@code ${VAR}} with the environment's value; an unset variable stops start-up. */

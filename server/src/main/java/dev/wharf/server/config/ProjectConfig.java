@@ -16,22 +16,33 @@ import java.util.List;
  * @param username upstream user name, or null for anonymous pulls
  * @param password upstream password or token (already read from {@code passwordFile} or the environment); never
  *                 printed: {@link #toString()} masks it
+ * @param upstreams all upstream endpoints in failover order; the first is {@code upstream}
+ *                 ({@code upstreams:} in the file, or just {@code upstream:})
+ * @param insecureSkipVerify skip TLS certificate verification for this upstream (logged loudly at start-up)
+ * @param ecr      AWS ECR token settings, or null
  */
 public record ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile,
-                            String username, String password) {
+                            String username, String password, List<URI> upstreams, boolean insecureSkipVerify,
+                            EcrConfig ecr) {
     public ProjectConfig {
         aliases = List.copyOf(aliases);
+        upstreams = upstreams == null || upstreams.isEmpty() ? List.of(upstream) : List.copyOf(upstreams);
     }
 
     public ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile) {
-        this(name, upstream, aliases, tagTtl, caFile, null, null);
+        this(name, upstream, aliases, tagTtl, caFile, null, null, null, false, null);
+    }
+
+    public ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile,
+                         String username, String password) {
+        this(name, upstream, aliases, tagTtl, caFile, username, password, null, false, null);
     }
 
     @Override
     public String toString() {
         return "ProjectConfig[name=" + name + ", upstream=" + upstream + ", aliases=" + aliases + ", tagTtl=" + tagTtl
                 + ", caFile=" + caFile + ", username=" + username + ", password=" + (password == null ? "none" : "***")
-                + "]";
+                + ", upstreams=" + upstreams + ", insecureSkipVerify=" + insecureSkipVerify + ", ecr=" + ecr + "]";
     }
 
     /** True when the upstream is Docker Hub, which adds {@code library/} to one-segment names. */

@@ -11,18 +11,25 @@ import java.util.List;
  * @param defaultProject project for requests with no project prefix and no {@code ns}, or null
  * @param projects       the projects, in file order
  * @param source         where this config came from (a file path, or "embedded defaults"), for messages
+ * @param operations     storage bounds, retention, admin endpoint, access log, egress proxy
  */
 public record WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
-                          String source) {
+                          String source, OperationsConfig operations) {
     public WharfConfig {
         projects = List.copyOf(projects);
+        operations = operations == null ? OperationsConfig.DEFAULTS : operations;
+    }
+
+    public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
+                       String source) {
+        this(listen, storagePath, defaultProject, projects, source, OperationsConfig.DEFAULTS);
     }
 
     public WharfConfig withListen(HostPort newListen) {
-        return new WharfConfig(newListen, storagePath, defaultProject, projects, source);
+        return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations);
     }
 
     public WharfConfig withStoragePath(Path newPath) {
-        return new WharfConfig(listen, newPath, defaultProject, projects, source);
+        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations);
     }
 }

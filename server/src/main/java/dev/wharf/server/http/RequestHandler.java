@@ -33,13 +33,16 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
     private final BooleanSupplier ready;
     private final java.util.concurrent.atomic.AtomicInteger active;
     private final dev.wharf.server.metrics.WharfMetrics metrics;
+    private final dev.wharf.server.admin.AdminApi admin;
     /** A response is being produced; touched on the event loop only. */
     private boolean inFlight;
 
     /** {@code active} counts requests whose responses are not finished yet (shared by all connections). */
     public RequestHandler(Router router, Endpoints endpoints, BooleanSupplier ready,
-                          java.util.concurrent.atomic.AtomicInteger active, dev.wharf.server.metrics.WharfMetrics metrics) {
+                          java.util.concurrent.atomic.AtomicInteger active, dev.wharf.server.metrics.WharfMetrics metrics,
+                          dev.wharf.server.admin.AdminApi admin) {
         this.metrics = metrics;
+        this.admin = admin;
         this.router = router;
         this.endpoints = endpoints;
         this.ready = ready;
@@ -94,6 +97,17 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         String path = uri.indexOf('?') >= 0 ? uri.substring(0, uri.indexOf('?')) : uri;
         if (path.equals("/healthz")) {
             text(ex, HttpResponseStatus.OK, "ok\n");
+            return;
+        }
+        if (path.equals("/api/v1") || path.startsWith("/api/v1/")) {
+            labels[1] = "admin";
+            try {
+                admin.handle(ex);
+            } catch (RegistryException e) {
+                ex.error(e);
+            } catch (RuntimeException e) {
+                ex.fail(e);
+            }
             return;
         }
         if (path.equals("/metrics")) {

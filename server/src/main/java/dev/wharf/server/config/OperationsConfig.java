@@ -1,0 +1,42 @@
+package dev.wharf.server.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The operational settings (issue: operations): storage bounds, retention, the admin endpoint, the access log and
+ * outbound proxying. Immutable; parsed by {@link ConfigLoader}.
+ *
+ * @param maxSize         storage cap in bytes, or 0 for unbounded ({@code storage.maxSize})
+ * @param highWatermark   fraction of maxSize above which eviction starts ({@code storage.highWatermark}, 0.95)
+ * @param lowWatermark    fraction of maxSize eviction goes down to ({@code storage.lowWatermark}, 0.85)
+ * @param unusedFor       evict blobs not pulled for this long, or null ({@code retention.unusedFor})
+ * @param adminListen     separate address for /metrics, /healthz, /readyz and /api/v1, or null to serve them on
+ *                        the registry address ({@code admin.listen})
+ * @param adminToken      bearer token guarding /api/v1, or null (then /api/v1 answers 401 to everyone)
+ *                        ({@code admin.token} or {@code admin.tokenFile}); never printed
+ * @param accessLog       whether to write one JSON line per request ({@code accessLog.enabled}, true)
+ * @param accessLogPath   {@code stdout}, {@code stderr} or a file path ({@code accessLog.path}, stdout)
+ * @param egressProxy     outbound HTTP(S) proxy URL ({@code egress.proxy}), or null for HTTPS_PROXY/HTTP_PROXY
+ * @param noProxy         hosts (or {@code .suffix}es) reached directly ({@code egress.noProxy}), or null for NO_PROXY
+ */
+public record OperationsConfig(long maxSize, double highWatermark, double lowWatermark, Duration unusedFor,
+                               HostPort adminListen, String adminToken, boolean accessLog, String accessLogPath,
+                               String egressProxy, List<String> noProxy) {
+    public static final OperationsConfig DEFAULTS =
+            new OperationsConfig(0, 0.95, 0.85, null, null, null, true, "stdout", null, null);
+
+    @Override
+    public String toString() {
+        return "OperationsConfig[maxSize=" + maxSize + ", highWatermark=" + highWatermark + ", lowWatermark="
+                + lowWatermark + ", unusedFor=" + unusedFor + ", adminListen=" + adminListen + ", adminToken="
+                + (adminToken == null ? "none" : "***") + ", accessLog=" + accessLog + ", accessLogPath="
+                + accessLogPath + ", egressProxy=" + egressProxy + ", noProxy=" + noProxy + "]";
+    }
+
+    /** Where the access log goes, as a path; null for stdout/stderr. */
+    public Path accessLogFile() {
+        return accessLogPath.equals("stdout") || accessLogPath.equals("stderr") ? null : Path.of(accessLogPath);
+    }
+}
