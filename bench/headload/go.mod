@@ -1,0 +1,3 @@
+module wharf.dev/bench/headload
+
+go 1.21

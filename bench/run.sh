@@ -1,0 +1,657 @@
+#!/usr/bin/env bash
+# wharf beside its peers, in one run. See bench/README.md.
+#
+#   bash bench/run.sh                        # full run: 1 GiB blob, cold x3, fast x5 (~10-20 min on 2 cores)
+#   BLOB_MB=64 REPEAT=1 bash bench/run.sh    # smoke run (writes bench/work/RESULTS-smoke.md)
+#
+# Starts on free 127.0.0.1 ports, under bench/work/: the upstream (docker-registry, filesystem storage), wharf
+# (./wharf serve --config), the peer (a second docker-registry in proxy mode) and nginx serving the same blob as
+# a static file. Seeds the upstream, measures, writes the results. Every process it starts is stopped by PID on
+# exit; every loop and every client is bounded in count and time.
+set -euo pipefail
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$BENCH/.." && pwd)"
+WORK="$BENCH/work"
+
+BLOB_MB="${BLOB_MB:-1024}"              # size of the big blob, MiB
+REPEAT="${REPEAT:-3}"                   # repetitions of the slow (cold 1 GiB) measurements
+if [ -z "${REPEAT_FAST:-}" ]; then      # repetitions of the fast ones (warm throughput, HEAD rates)
+  if [ "$REPEAT" -le 1 ]; then REPEAT_FAST=1; elif [ "$REPEAT" -lt 5 ]; then REPEAT_FAST=5; else REPEAT_FAST="$REPEAT"; fi
+fi
+if [ -z "${REPEAT_WARM:-}" ]; then     # warm throughput: a repetition is short, so more of them (damps noise)
+  if [ "$REPEAT_FAST" -ge 5 ]; then REPEAT_WARM=$((2 * REPEAT_FAST - 1)); else REPEAT_WARM="$REPEAT_FAST"; fi
+fi
+PARALLEL="${PARALLEL:-8}"               # concurrent clients / streams
+HEAD_CONNS="${HEAD_CONNS:-64}"          # keep-alive connections of the HEAD load generator
+HEAD_SECONDS="${HEAD_SECONDS:-10}"      # measured seconds per HEAD run (after 1 s of warm-up)
+JAVA_OPTS="${JAVA_OPTS:-}"              # passed to wharf's JVM by ./wharf
+KEEP_WORK="${KEEP_WORK:-0}"             # 1: keep the blob copies and caches under bench/work/ after the run
+if [ -z "${RESULTS_FILE:-}" ]; then
+  if [ "$BLOB_MB" -eq 1024 ] && [ "$REPEAT" -ge 3 ]; then RESULTS_FILE="$BENCH/RESULTS.md"
+  else RESULTS_FILE="$WORK/RESULTS-smoke.md"; fi
+fi
+export JAVA_OPTS
+
+BLOB_BYTES=$((BLOB_MB * 1024 * 1024))
+REPO_BIG="test/big"
+REPO_SMALL="test/small"
+PROJECT="bench"
+START_EPOCH=$(date +%s)
+CURL_MAX=600                            # seconds: no single client runs longer
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "FATAL: $*"; exit 1; }
+now_ns() { date +%s%N; }
+secs_since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# processes: every PID we start is recorded; the EXIT trap stops exactly those
+PIDS=()
+cleanup() {
+  local rc=$?
+  set +e
+  for pid in "${PIDS[@]}"; do
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
+  done
+  for pid in "${PIDS[@]}"; do
+    [ -n "$pid" ] || continue
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  done
+  if [ "$KEEP_WORK" != 1 ] && [ -d "$WORK" ]; then
+    rm -rf "$WORK/upstream-data" "$WORK/wharf-data" "$WORK/peer-data" "$WORK/nginx/www" "$WORK/small"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+forget_pid() { local p="$1" i; for i in "${!PIDS[@]}"; do [ "${PIDS[$i]}" = "$p" ] && PIDS[$i]=""; done; return 0; }
+
+stop_pid() {  # stop_pid PID: SIGTERM, wait up to 10 s, then SIGKILL
+  local pid="$1"
+  [ -n "$pid" ] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+  forget_pid "$pid"
+}
+
+wait_http() {  # wait_http URL PID SECONDS [expected code]: until URL answers (bounded); fails if PID dies
+  local url="$1" pid="$2" secs="$3" want="${4:-200}" code i
+  for i in $(seq 1 $((secs * 10))); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)
+    [ "$code" = "$want" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+free_port() { "$WORK/headload" -freeport; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# statistics
+median() {  # median of the arguments (n/a when none)
+  [ $# -gt 0 ] || { echo "n/a"; return; }
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.6g", v[(NR + 1) / 2]; else printf "%.6g", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+calc() { awk "BEGIN { x = $1; printf \"${2:-%.3f}\", x }"; }
+isnum() { [[ "$1" =~ ^[0-9.eE+-]+$ ]]; }
+ratio() { if isnum "$1" && isnum "$2" && [ "$(calc "$2 != 0" %d)" = 1 ]; then calc "$1 / $2" "%.2f"; else echo "n/a"; fi; }
+fmt() { if isnum "$1"; then calc "$1" "${2:-%.2f}"; else echo "$1"; fi; }
+fmt_int() {  # 173000.4 -> 173,000
+  if isnum "$1"; then
+    awk -v x="$1" 'BEGIN { s = sprintf("%.0f", x); r = ""; while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } print s r }'
+  else echo "$1"; fi
+}
+list() { if [ $# -eq 0 ]; then echo "-"; else local IFS=' '; echo "$*"; fi; }
+
+# the machine may be shared: the 1-minute load average is noted at the start of each phase
+LOADS=()
+note_load() { LOADS+=("$1 $(cut -d' ' -f1 /proc/loadavg)"); }
+
+# failures are appended to a file: measurements run in command substitutions (subshells)
+FAIL_FILE="$WORK/logs/failures.txt"
+fail_note() { log "FAILED: $*"; printf '%s\n' "$*" >>"$FAIL_FILE"; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# set-up
+command -v docker-registry >/dev/null || die "docker-registry not found (apt-get install docker-registry)"
+command -v nginx >/dev/null || die "nginx not found (apt-get install nginx-light)"
+command -v go >/dev/null || die "go not found (needed to build bench/headload)"
+command -v java >/dev/null || die "java not found"
+[ "$BLOB_MB" -ge 1 ] && [ "$REPEAT" -ge 1 ] && [ "$REPEAT_FAST" -ge 1 ] || die "BLOB_MB, REPEAT, REPEAT_FAST must be >= 1"
+
+case "$WORK" in */bench/work) ;; *) die "unexpected work dir $WORK" ;; esac
+rm -rf "$WORK"
+mkdir -p "$WORK"/{upstream-data,wharf-data,peer-data,nginx/www,nginx/logs,nginx/tmp,small,logs}
+: >"$FAIL_FILE"
+note_load "start"
+log "work dir $WORK; blob ${BLOB_MB} MiB; cold repeats $REPEAT; fast repeats $REPEAT_FAST"
+
+log "building bench/headload (Go, standard library only)"
+(cd "$BENCH/headload" && GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off go build -o "$WORK/headload" .) \
+  || die "go build of bench/headload failed"
+
+log "building wharf if needed (./wharf --help)"
+(cd "$ROOT" && ./wharf --help >/dev/null 2>"$WORK/logs/wharf-build.log") \
+  || { tail -30 "$WORK/logs/wharf-build.log" >&2; die "./wharf could not build or start"; }
+# One build for the whole run: the jar ./wharf just built is copied, and every wharf of the run is started the way
+# the launcher starts it (exec java $JAVA_OPTS -jar wharf.jar serve ...), so a source edit during the run cannot
+# trigger a rebuild between repetitions. WHARF_LAUNCHER=1 runs ./wharf serve itself every time instead.
+cp "$ROOT/server/target/wharf.jar" "$WORK/wharf.jar"
+
+UP_PORT=$(free_port); WHARF_PORT=$(free_port); PEER_PORT=$(free_port); NGINX_PORT=$(free_port)
+while [ "$WHARF_PORT" = "$UP_PORT" ] || [ "$PEER_PORT" = "$UP_PORT" ] || [ "$PEER_PORT" = "$WHARF_PORT" ] \
+      || [ "$NGINX_PORT" = "$UP_PORT" ] || [ "$NGINX_PORT" = "$WHARF_PORT" ] || [ "$NGINX_PORT" = "$PEER_PORT" ]; do
+  WHARF_PORT=$(free_port); PEER_PORT=$(free_port); NGINX_PORT=$(free_port)
+done
+UP="http://127.0.0.1:$UP_PORT"; WHARF="http://127.0.0.1:$WHARF_PORT"
+PEER="http://127.0.0.1:$PEER_PORT"; NGINX="http://127.0.0.1:$NGINX_PORT"
+log "ports: upstream $UP_PORT, wharf $WHARF_PORT, peer $PEER_PORT, nginx $NGINX_PORT"
+
+# --- the upstream: docker-registry, filesystem storage, apache-style access log on stdout (used to count bytes)
+cat >"$WORK/upstream.yml" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: $WORK/upstream-data
+  cache:
+    blobdescriptor: inmemory
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$UP_PORT
+EOF
+UP_LOG="$WORK/logs/upstream.log"
+docker-registry serve "$WORK/upstream.yml" >"$UP_LOG" 2>&1 &
+UP_PID=$!; PIDS+=("$UP_PID")
+wait_http "$UP/v2/" "$UP_PID" 30 || { tail -20 "$UP_LOG" >&2; die "upstream registry did not start"; }
+
+# --- seed: the big blob (random bytes) and a small image tagged latest
+BLOB_FILE="$WORK/nginx/www/blob.bin"   # the same file nginx serves
+log "generating ${BLOB_MB} MiB of random bytes"
+head -c "$BLOB_BYTES" /dev/urandom >"$BLOB_FILE"
+BLOB_DIGEST="sha256:$(sha256sum "$BLOB_FILE" | cut -d' ' -f1)"
+
+push_blob() {  # push_blob REPO FILE DIGEST: monolithic upload (POST, then PUT ?digest= streaming the file)
+  local repo="$1" file="$2" digest="$3" loc sep code
+  loc=$(curl -sS --max-time 30 -o /dev/null -D - -X POST "$UP/v2/$repo/blobs/uploads/" \
+        | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
+  [ -n "$loc" ] || die "upload POST to $UP/v2/$repo/blobs/uploads/ gave no Location"
+  case "$loc" in http*) ;; *) loc="$UP$loc" ;; esac
+  case "$loc" in *\?*) sep='&' ;; *) sep='?' ;; esac
+  code=$(curl -sS --max-time "$CURL_MAX" -o "$WORK/logs/push.out" -w '%{http_code}' -X PUT \
+         -H 'Content-Type: application/octet-stream' -T "$file" "$loc${sep}digest=$digest")
+  [ "$code" = 201 ] || { cat "$WORK/logs/push.out" >&2; die "blob PUT for $repo $digest gave $code"; }
+}
+log "pushing the big blob $BLOB_DIGEST to $REPO_BIG"
+push_blob "$REPO_BIG" "$BLOB_FILE" "$BLOB_DIGEST"
+
+# the small image: one tiny gzip layer, an image config, an OCI manifest tagged latest
+S="$WORK/small"
+printf 'wharf bench\n' >"$S/hello.txt"
+tar -C "$S" -cf "$S/layer.tar" hello.txt
+DIFF_ID="sha256:$(sha256sum "$S/layer.tar" | cut -d' ' -f1)"
+gzip -n -c "$S/layer.tar" >"$S/layer.tar.gz"
+LAYER_DIGEST="sha256:$(sha256sum "$S/layer.tar.gz" | cut -d' ' -f1)"; LAYER_SIZE=$(stat -c %s "$S/layer.tar.gz")
+printf '{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["%s"]}}' \
+  "$DIFF_ID" >"$S/config.json"
+CONFIG_DIGEST="sha256:$(sha256sum "$S/config.json" | cut -d' ' -f1)"; CONFIG_SIZE=$(stat -c %s "$S/config.json")
+MT_MANIFEST="application/vnd.oci.image.manifest.v1+json"
+printf '{"schemaVersion":2,"mediaType":"%s","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":%d}]}' \
+  "$MT_MANIFEST" "$CONFIG_DIGEST" "$CONFIG_SIZE" "$LAYER_DIGEST" "$LAYER_SIZE" >"$S/manifest.json"
+MANIFEST_DIGEST="sha256:$(sha256sum "$S/manifest.json" | cut -d' ' -f1)"
+push_blob "$REPO_SMALL" "$S/layer.tar.gz" "$LAYER_DIGEST"
+push_blob "$REPO_SMALL" "$S/config.json" "$CONFIG_DIGEST"
+code=$(curl -sS --max-time 30 -o "$WORK/logs/push.out" -w '%{http_code}' -X PUT -H "Content-Type: $MT_MANIFEST" \
+       --data-binary @"$S/manifest.json" "$UP/v2/$REPO_SMALL/manifests/latest")
+[ "$code" = 201 ] || { cat "$WORK/logs/push.out" >&2; die "manifest PUT gave $code"; }
+cp "$S/manifest.json" "$WORK/nginx/www/manifest.json"   # nginx's small file for the HEAD ceiling
+ACCEPT="Accept: $MT_MANIFEST, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json"
+code=$(curl -s --max-time 30 -o /dev/null -w '%{http_code}' -I -H "$ACCEPT" "$UP/v2/$REPO_SMALL/manifests/latest" || true)
+[ "$code" = 200 ] || die "upstream HEAD of $REPO_SMALL:latest gave $code"
+log "seeded: blob $BLOB_DIGEST ($BLOB_BYTES bytes), $REPO_SMALL:latest = $MANIFEST_DIGEST"
+
+# --- nginx serving the same blob as a static file
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  log_not_found off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000000;
+  keepalive_timeout 65s;
+  types { application/octet-stream bin; application/vnd.oci.image.manifest.v1+json json; }
+  default_type application/octet-stream;
+  client_body_temp_path $WORK/nginx/tmp;
+  proxy_temp_path $WORK/nginx/tmp;
+  fastcgi_temp_path $WORK/nginx/tmp;
+  uwsgi_temp_path $WORK/nginx/tmp;
+  scgi_temp_path $WORK/nginx/tmp;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $WORK/nginx/www;
+  }
+}
+EOF
+nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' >"$WORK/logs/nginx.log" 2>&1 &
+NGINX_PID=$!; PIDS+=("$NGINX_PID")
+wait_http "$NGINX/manifest.json" "$NGINX_PID" 20 || { cat "$WORK/logs/nginx.log" >&2; die "nginx did not start"; }
+
+# --- wharf and the peer: (re)started with an emptied storage dir whenever a cold cache is needed
+cat >"$WORK/wharf.yml" <<EOF
+listen: 127.0.0.1:$WHARF_PORT
+storage:
+  path: $WORK/wharf-data
+projects:
+  - name: $PROJECT
+    upstream: $UP
+    tagTtl: 1h
+EOF
+cat >"$WORK/peer.yml" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $WORK/peer-data
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: 127.0.0.1:$PEER_PORT
+proxy:
+  remoteurl: $UP
+EOF
+
+WHARF_PID=""; WHARF_RUNS=0; WHARF_HWM_MAX_KB=0; WHARF_HWM_LAST_KB=0; WHARF_HWMS=()
+wharf_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+wharf_stop() {
+  [ -n "$WHARF_PID" ] || return 0
+  local hwm; hwm=$(wharf_hwm_kb "$WHARF_PID"); hwm=${hwm:-0}
+  WHARF_HWM_LAST_KB=$hwm
+  WHARF_HWMS+=("$((hwm / 1024))")
+  [ "$hwm" -gt "$WHARF_HWM_MAX_KB" ] && WHARF_HWM_MAX_KB=$hwm
+  stop_pid "$WHARF_PID"; WHARF_PID=""
+}
+wharf_start_fresh() {
+  wharf_stop
+  rm -rf "$WORK/wharf-data"; mkdir -p "$WORK/wharf-data"
+  WHARF_RUNS=$((WHARF_RUNS + 1))
+  local wlog="$WORK/logs/wharf-$WHARF_RUNS.log"
+  if [ "${WHARF_LAUNCHER:-0}" = 1 ]; then
+    (cd "$ROOT" && exec ./wharf serve --config "$WORK/wharf.yml") >"$wlog" 2>&1 &
+  else
+    # shellcheck disable=SC2086
+    (cd "$ROOT" && exec java ${JAVA_OPTS} -jar "$WORK/wharf.jar" serve --config "$WORK/wharf.yml") >"$wlog" 2>&1 &
+  fi
+  WHARF_PID=$!; PIDS+=("$WHARF_PID")
+  wait_http "$WHARF/readyz" "$WHARF_PID" 300 || { tail -30 "$wlog" >&2; die "wharf did not become ready (log: $wlog)"; }
+}
+PEER_PID=""; PEER_RUNS=0
+peer_stop() { [ -n "$PEER_PID" ] || return 0; stop_pid "$PEER_PID"; PEER_PID=""; }
+peer_start_fresh() {
+  peer_stop
+  rm -rf "$WORK/peer-data"; mkdir -p "$WORK/peer-data"
+  PEER_RUNS=$((PEER_RUNS + 1))
+  docker-registry serve "$WORK/peer.yml" >"$WORK/logs/peer-$PEER_RUNS.log" 2>&1 &
+  PEER_PID=$!; PIDS+=("$PEER_PID")
+  wait_http "$PEER/v2/" "$PEER_PID" 30 || { tail -20 "$WORK/logs/peer-$PEER_RUNS.log" >&2; die "peer did not start"; }
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# measuring helpers
+
+# upstream bytes: the sum of the byte counts of the upstream access log's GET lines for the big blob, from a line
+# offset on. The log line is written when a response ends (also when it is cut short).
+up_lines() { wc -l <"$UP_LOG"; }
+up_blob_bytes_since() {
+  tail -n +"$(($1 + 1))" "$UP_LOG" | awk -v d="$BLOB_DIGEST" '
+    $6 == "\"GET" && index($7, "/blobs/" d) > 0 && $8 ~ /^HTTP/ && $10 ~ /^[0-9]+$/ { s += $10 }
+    END { printf "%.0f", s + 0 }'
+}
+up_io() { awk '/^(rchar|wchar):/ { s += $2 } END { printf "%.0f", s }' "/proc/$UP_PID/io" 2>/dev/null || echo 0; }
+wait_upstream_idle() {  # until the upstream has read+written < 1 MiB in a second, 3 times in a row (max 120 s)
+  local a b calm=0 i
+  a=$(up_io)
+  for i in $(seq 1 240); do
+    sleep 0.5; b=$(up_io)
+    if [ $((b - a)) -lt 524288 ]; then calm=$((calm + 1)); else calm=0; fi
+    a=$b
+    [ "$calm" -ge 6 ] && return 0
+  done
+  log "upstream still busy after 120 s"
+}
+
+# fetch URL OUT: GET with curl to /dev/null; writes "http_code size_download" to OUT
+fetch() { curl -s --max-time "$CURL_MAX" -o /dev/null -w '%{http_code} %{size_download}\n' "$1" >"$2" 2>&1 || true; }
+check_fetch() {  # check_fetch OUT WHAT URL: 200 and the whole blob, or a recorded failure with the response
+  local got; got=$(cat "$1" 2>/dev/null || echo "none")
+  if [ "$got" = "200 $BLOB_BYTES" ]; then return 0; fi
+  [ -n "${4:-}" ] && return 1   # quiet: the caller reports
+  local resp; resp=$(curl -s --max-time 10 -D - -r 0-199 "$3" 2>&1 | tr -d '\r' | tr '\n' ' ' | head -c 700 || true)
+  fail_note "$2: GET $3 -> '$got' (want '200 $BLOB_BYTES'); a GET of bytes 0-199 now answers: $resp"
+  return 1
+}
+
+# pull_timed URL WHAT: one GET of the big blob; prints wall seconds
+pull_timed() {
+  local t0 s out="$WORK/logs/fetch.out"
+  t0=$(now_ns); fetch "$1" "$out"; s=$(secs_since "$t0")
+  check_fetch "$out" "$2" "$1" || return 1
+  echo "$s"
+}
+# pull_parallel URL N WHAT: N GETs at once; prints wall seconds until all N are done
+pull_parallel() {
+  local url="$1" n="$2" what="$3" t0 s i pids=()
+  t0=$(now_ns)
+  for i in $(seq 1 "$n"); do fetch "$url" "$WORK/logs/fetch.$i.out" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || true; done
+  s=$(secs_since "$t0")
+  local bad=0 first=0
+  for i in $(seq 1 "$n"); do
+    if ! check_fetch "$WORK/logs/fetch.$i.out" "" "$url" quiet; then bad=$((bad + 1)); [ "$first" = 0 ] && first=$i; fi
+  done
+  if [ "$bad" -gt 0 ]; then
+    check_fetch "$WORK/logs/fetch.$first.out" "$what: $bad of $n clients failed, e.g. client $first" "$url" || true
+    return 1
+  fi
+  echo "$s"
+}
+mbps() { isnum "$2" && calc "$1 / $2 / 1e6" "%.1f" || echo "n/a"; }   # MB/s, MB = 10^6 bytes
+
+W_BLOB="$WHARF/v2/$PROJECT/$REPO_BIG/blobs/$BLOB_DIGEST"
+P_BLOB="$PEER/v2/$REPO_BIG/blobs/$BLOB_DIGEST"
+U_BLOB="$UP/v2/$REPO_BIG/blobs/$BLOB_DIGEST"
+N_BLOB="$NGINX/blob.bin"
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1. one cold pull: wharf, peer, direct. Cold = wharf / the peer restarted on an emptied storage dir before every
+#    repetition. The upstream's file stays in the page cache throughout (it was just written), for all three.
+COLD_DIRECT=(); COLD_WHARF=(); COLD_PEER=(); UPX1_WHARF=(); UPX1_PEER=()
+note_load "1-cold"
+log "1. one cold pull x$REPEAT (direct, wharf, peer)"
+for r in $(seq 1 "$REPEAT"); do
+  sync
+  if t=$(pull_timed "$U_BLOB" "direct pull"); then COLD_DIRECT+=("$t"); fi
+
+  wharf_start_fresh; sync
+  off=$(up_lines)
+  ok=0; if t=$(pull_timed "$W_BLOB" "wharf cold pull"); then COLD_WHARF+=("$t"); ok=1; fi
+  wait_upstream_idle; wharf_stop; sleep 0.5
+  [ "$ok" = 0 ] || UPX1_WHARF+=("$(calc "$(up_blob_bytes_since "$off") / $BLOB_BYTES")")
+
+  peer_start_fresh; sync
+  off=$(up_lines)
+  ok=0; if t=$(pull_timed "$P_BLOB" "peer cold pull"); then COLD_PEER+=("$t"); ok=1; fi
+  wait_upstream_idle; peer_stop; sleep 0.5
+  [ "$ok" = 0 ] || UPX1_PEER+=("$(calc "$(up_blob_bytes_since "$off") / $BLOB_BYTES")")
+  log "  rep $r: direct ${COLD_DIRECT[*]: -1} s, wharf ${COLD_WHARF[*]: -1} s (${UPX1_WHARF[*]: -1}x up), peer ${COLD_PEER[*]: -1} s (${UPX1_PEER[*]: -1}x up)"
+done
+
+# ---------------------------------------------------------------------------------------------------------------
+# 3. PARALLEL concurrent cold clients of the same blob: wharf and the peer, fresh caches each repetition
+CONC_WHARF=(); CONC_PEER=(); UPXN_WHARF=(); UPXN_PEER=()
+note_load "3-concurrent-cold"
+log "3. $PARALLEL concurrent cold clients x$REPEAT (wharf, peer)"
+for r in $(seq 1 "$REPEAT"); do
+  wharf_start_fresh; sync
+  off=$(up_lines)
+  ok=0; if t=$(pull_parallel "$W_BLOB" "$PARALLEL" "wharf $PARALLEL concurrent cold"); then CONC_WHARF+=("$t"); ok=1; fi
+  wait_upstream_idle; wharf_stop; sleep 0.5
+  [ "$ok" = 0 ] || UPXN_WHARF+=("$(calc "$(up_blob_bytes_since "$off") / $BLOB_BYTES")")
+
+  peer_start_fresh; sync
+  off=$(up_lines)
+  ok=0; if t=$(pull_parallel "$P_BLOB" "$PARALLEL" "peer $PARALLEL concurrent cold"); then CONC_PEER+=("$t"); ok=1; fi
+  wait_upstream_idle; peer_stop; sleep 0.5
+  [ "$ok" = 0 ] || UPXN_PEER+=("$(calc "$(up_blob_bytes_since "$off") / $BLOB_BYTES")")
+  log "  rep $r: wharf ${CONC_WHARF[*]: -1} s (${UPXN_WHARF[*]: -1}x up), peer ${CONC_PEER[*]: -1} s (${UPXN_PEER[*]: -1}x up)"
+done
+
+# ---------------------------------------------------------------------------------------------------------------
+# warm caches for 2. and 4.: one wharf and one peer, filled once, then kept for the rest of the run
+log "warming wharf and the peer (blob, manifest by tag and by digest)"
+wharf_start_fresh
+peer_start_fresh
+W_MAN_TAG="$WHARF/v2/$PROJECT/$REPO_SMALL/manifests/latest"
+W_MAN_DIG="$WHARF/v2/$PROJECT/$REPO_SMALL/manifests/$MANIFEST_DIGEST"
+P_MAN_TAG="$PEER/v2/$REPO_SMALL/manifests/latest"
+P_MAN_DIG="$PEER/v2/$REPO_SMALL/manifests/$MANIFEST_DIGEST"
+N_SMALL="$NGINX/manifest.json"
+WARM_OK=1
+if ! pull_timed "$W_BLOB" "wharf warm-up pull" >/dev/null; then WARM_OK=0; fi
+pull_timed "$P_BLOB" "peer warm-up pull" >/dev/null || true
+wait_upstream_idle
+# content check: what wharf serves warm is the blob (outside any timing)
+got=$(curl -s --max-time "$CURL_MAX" "$W_BLOB" | sha256sum | cut -d' ' -f1 || true)
+[ "sha256:$got" = "$BLOB_DIGEST" ] || { fail_note "wharf warm blob content: sha256:$got, want $BLOB_DIGEST"; WARM_OK=0; }
+for u in "$W_MAN_TAG" "$W_MAN_DIG" "$P_MAN_TAG" "$P_MAN_DIG"; do
+  resp=$(curl -s --max-time 30 -H "$ACCEPT" -D - -o "$WORK/logs/manifest.out" "$u" | tr -d '\r' || true)
+  code=$(printf '%s\n' "$resp" | head -1 | awk '{ print $2 }')
+  dcd=$(printf '%s\n' "$resp" | awk 'tolower($1) == "docker-content-digest:" { print $2 }')
+  if [ "$code" != 200 ] || ! cmp -s "$WORK/logs/manifest.out" "$S/manifest.json"; then
+    fail_note "manifest GET $u -> $(printf '%s\n' "$resp" | head -1), body $(head -c 300 "$WORK/logs/manifest.out")"
+  elif [ "$dcd" != "$MANIFEST_DIGEST" ]; then
+    fail_note "manifest GET $u: Docker-Content-Digest '$dcd', want $MANIFEST_DIGEST"
+  fi
+  hcode=$(curl -s --max-time 30 -I -H "$ACCEPT" -o /dev/null -w '%{http_code}' "$u" || true)
+  [ "$hcode" = 200 ] || fail_note "manifest HEAD $u -> $hcode"
+done
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2. warm throughput: wharf vs nginx static, 1 stream and PARALLEL streams (total bytes / wall time)
+WARM1_WHARF=(); WARM1_NGINX=(); WARMN_WHARF=(); WARMN_NGINX=()
+note_load "2-warm"
+log "2. warm throughput x$REPEAT_WARM (1 and $PARALLEL streams, wharf and nginx)"
+for r in $(seq 1 "$REPEAT_WARM"); do
+  if [ "$WARM_OK" = 1 ] && t=$(pull_timed "$W_BLOB" "wharf warm 1 stream"); then WARM1_WHARF+=("$(mbps "$BLOB_BYTES" "$t")"); fi
+  if t=$(pull_timed "$N_BLOB" "nginx 1 stream"); then WARM1_NGINX+=("$(mbps "$BLOB_BYTES" "$t")"); fi
+  if [ "$WARM_OK" = 1 ] && t=$(pull_parallel "$W_BLOB" "$PARALLEL" "wharf warm $PARALLEL streams"); then
+    WARMN_WHARF+=("$(mbps "$((BLOB_BYTES * PARALLEL))" "$t")"); fi
+  if t=$(pull_parallel "$N_BLOB" "$PARALLEL" "nginx $PARALLEL streams"); then
+    WARMN_NGINX+=("$(mbps "$((BLOB_BYTES * PARALLEL))" "$t")"); fi
+  log "  rep $r: 1 stream wharf ${WARM1_WHARF[*]: -1} MB/s nginx ${WARM1_NGINX[*]: -1} MB/s; $PARALLEL streams wharf ${WARMN_WHARF[*]: -1} MB/s nginx ${WARMN_NGINX[*]: -1} MB/s"
+done
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4. manifest HEAD rate on a warm cache: bench/headload, HEAD_CONNS keep-alive connections, HEAD_SECONDS each
+note_load "4-head"
+log "4. HEAD rates x$REPEAT_FAST (${HEAD_CONNS} connections, ${HEAD_SECONDS} s each)"
+# the load generator checked against nginx first: a file that exists is all 2xx, one that does not is all non-2xx
+chk_ok=$("$WORK/headload" -url "$N_SMALL" -c 8 -d 1s -warmup 0s)
+chk_404=$("$WORK/headload" -url "$NGINX/missing" -c 8 -d 1s -warmup 0s)
+kv() { printf '%s\n' "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+if [ "$(kv "$chk_ok" non2xx)" != 0 ] || [ "$(kv "$chk_ok" ok)" -lt 100 ] || [ "$(kv "$chk_404" ok)" != 0 ] \
+   || [ "$(kv "$chk_404" non2xx)" -lt 100 ]; then
+  die "headload self-check against nginx failed: '$chk_ok' / '$chk_404'"
+fi
+log "  headload self-check: nginx 200: $chk_ok; nginx 404: $chk_404"
+declare -A HEAD_RPS=() HEAD_NON2XX=() HEAD_ERR=()
+head_run() {  # head_run KEY URL
+  local out
+  out=$("$WORK/headload" -url "$2" -H "$ACCEPT" -c "$HEAD_CONNS" -d "${HEAD_SECONDS}s" -warmup 1s) || out="rps=n/a non2xx=n/a errors=n/a"
+  printf '%s %s\n' "$1" "$out" >>"$WORK/logs/headload.log"
+  HEAD_RPS[$1]+="$(kv "$out" rps) "
+  local n e; n=$(kv "$out" non2xx); e=$(kv "$out" errors)
+  [[ "$n" =~ ^[0-9]+$ ]] && [[ "$e" =~ ^[0-9]+$ ]] || { fail_note "headload $1 $2: $out"; n=0; e=0; }
+  [ "$n" = 0 ] || fail_note "headload $1 $2: $n non-2xx responses ($out)"
+  HEAD_NON2XX[$1]=$(( ${HEAD_NON2XX[$1]:-0} + n ))
+  HEAD_ERR[$1]=$(( ${HEAD_ERR[$1]:-0} + e ))
+}
+for r in $(seq 1 "$REPEAT_FAST"); do
+  head_run wharf_tag "$W_MAN_TAG"
+  head_run wharf_digest "$W_MAN_DIG"
+  head_run peer_tag "$P_MAN_TAG"
+  head_run peer_digest "$P_MAN_DIG"
+  head_run nginx "$N_SMALL"
+  log "  rep $r: $(for k in wharf_tag wharf_digest peer_tag peer_digest nginx; do printf '%s %s/s  ' "$k" "$(echo "${HEAD_RPS[$k]}" | awk '{ print $NF }')"; done)"
+done
+
+# ---------------------------------------------------------------------------------------------------------------
+# 5. peak RSS of wharf: VmHWM of every wharf process, read just before it is stopped
+wharf_stop
+peer_stop
+END_EPOCH=$(date +%s)
+note_load "end"
+
+# ---------------------------------------------------------------------------------------------------------------
+# results
+m() { local name="$1[@]"; local a=("${!name}"); if [ ${#a[@]} -eq 0 ]; then echo "n/a"; else median "${a[@]}"; fi; }
+all() { local name="$1[@]"; local a=("${!name}"); list "${a[@]}"; }
+hm() { local v; v=$(echo "${HEAD_RPS[$1]:-}" | xargs); if [ -z "$v" ] || [[ "$v" == *n/a* ]]; then echo "n/a"; else median $v; fi; }
+met() {  # met EXPR-with-numbers... ; prints met / NOT met / n/a
+  local e="$1"; shift
+  for v in "$@"; do isnum "$v" || { echo "n/a (not measured)"; return; }; done
+  if [ "$(calc "$e" %d)" = 1 ]; then echo "**met**"; else echo "**NOT met**"; fi
+}
+C_DIRECT=$(m COLD_DIRECT); C_WHARF=$(m COLD_WHARF); C_PEER=$(m COLD_PEER)
+U1_WHARF=$(m UPX1_WHARF); U1_PEER=$(m UPX1_PEER)
+N_WHARF=$(m CONC_WHARF); N_PEER=$(m CONC_PEER); UN_WHARF=$(m UPXN_WHARF); UN_PEER=$(m UPXN_PEER)
+W1_WHARF=$(m WARM1_WHARF); W1_NGINX=$(m WARM1_NGINX); WN_WHARF=$(m WARMN_WHARF); WN_NGINX=$(m WARMN_NGINX)
+H_WT=$(hm wharf_tag); H_WD=$(hm wharf_digest); H_PT=$(hm peer_tag); H_PD=$(hm peer_digest); H_NG=$(hm nginx)
+RSS_MAX_MB=$(calc "$WHARF_HWM_MAX_KB / 1024" %.0f); RSS_LAST_MB=$(calc "$WHARF_HWM_LAST_KB / 1024" %.0f)
+
+T_UP1=$(met "$U1_WHARF <= 1.005" "$U1_WHARF")
+T_UPN=$(met "$UN_WHARF <= 1.005" "$UN_WHARF")
+T_HT=$(met "$H_WT >= 50 * $H_PT" "$H_WT" "$H_PT")
+T_HD=$(met "$H_WD >= 50 * $H_PD" "$H_WD" "$H_PD")
+T_W1=$(met "$W1_WHARF >= 0.9 * $W1_NGINX" "$W1_WHARF" "$W1_NGINX")
+T_WN=$(met "$WN_WHARF >= 0.9 * $WN_NGINX" "$WN_WHARF" "$WN_NGINX")
+T_CN=$(met "$N_WHARF < $N_PEER" "$N_WHARF" "$N_PEER")
+nz() { local k="$1"; local n="${HEAD_NON2XX[$k]:-0}" e="${HEAD_ERR[$k]:-0}"; echo "$n / $e"; }
+
+MEM_GIB=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+BLOB_DESC="$BLOB_MB MiB ($BLOB_BYTES bytes)"
+CMD="bash bench/run.sh"
+if [ "$BLOB_MB" -ne 1024 ] || [ "$REPEAT" -ne 3 ]; then CMD="BLOB_MB=$BLOB_MB REPEAT=$REPEAT bash bench/run.sh"; fi
+
+if [ "${WHARF_LAUNCHER:-0}" = 1 ]; then WHARF_HOW='each wharf started with `./wharf serve --config ...`'
+else WHARF_HOW='jar built by `./wharf` at the start, each wharf started as the launcher starts it: `java $JAVA_OPTS -jar wharf.jar serve --config ...`'; fi
+mkdir -p "$(dirname "$RESULTS_FILE")"
+tmp="$RESULTS_FILE.tmp"
+{
+cat <<EOF
+# wharf benchmark results
+
+Produced by \`$CMD\` on $(date -u '+%Y-%m-%d %H:%M UTC') (run took $(( (END_EPOCH - START_EPOCH) / 60 )) min $(( (END_EPOCH - START_EPOCH) % 60 )) s).
+Machine: $(nproc) cores ($CPU), $MEM_GIB GiB memory, Linux $(uname -r). Everything ran on this one machine over
+127.0.0.1: the upstream, wharf, the peer, nginx and the clients share the $(nproc) cores. 1-minute load average at
+the start of each phase: $(printf '%s, ' "${LOADS[@]}" | sed 's/, $//'). A load average well above the benchmark's own
+share means other work (builds, test suites) was running on the machine at the same time, which adds noise to
+every number below; the medians damp it, the per-repetition values at the end show it.
+
+Software: wharf $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(cd "$ROOT" && git status --porcelain -- storage auth server pom.xml 2>/dev/null | head -1)" ] && echo ' (with uncommitted changes)') ($WHARF_HOW) on $(java -version 2>&1 | head -1)$( [ -n "$JAVA_OPTS" ] && echo ", JAVA_OPTS=\"$JAVA_OPTS\""),
+upstream and peer: $(docker-registry --version 2>/dev/null | awk '{ print $2, $3 }'), $(nginx -v 2>&1 | sed 's/.*: //'), $(curl --version | head -1 | awk '{ print $1, $2 }').
+
+Blob: $BLOB_DESC of random bytes. Medians of $REPEAT repetitions for the cold pulls, $REPEAT_WARM for the warm
+throughput and $REPEAT_FAST for the HEAD rates. MB = 10^6 bytes.
+
+**Cold** means an empty cache: before every cold repetition wharf (or the peer) is stopped, its storage directory
+is emptied and it is started again (so wharf's JVM is also fresh). The upstream's copy of the blob stays in the
+page cache throughout, the same for all three paths.
+
+## Results
+
+| # | measurement | wharf | peer (distribution proxy) | direct upstream / nginx | ratio | target | |
+|---|---|---|---|---|---|---|---|
+| 1 | one cold pull, wall time (s) | $(fmt "$C_WHARF") | $(fmt "$C_PEER") | direct $(fmt "$C_DIRECT") | wharf/direct $(ratio "$C_WHARF" "$C_DIRECT"), peer/direct $(ratio "$C_PEER" "$C_DIRECT") | - | |
+| 1 | upstream bytes for one cold pull (x blob size) | $(fmt "$U1_WHARF") | $(fmt "$U1_PEER") | - | - | wharf 1.0x (peer 2.0x) | $T_UP1 |
+| 2 | warm throughput, 1 stream (MB/s) | $(fmt "$W1_WHARF" %.0f) | - | nginx $(fmt "$W1_NGINX" %.0f) | wharf/nginx $(ratio "$W1_WHARF" "$W1_NGINX") | >= 0.9x nginx | $T_W1 |
+| 2 | warm throughput, $PARALLEL streams (MB/s, total) | $(fmt "$WN_WHARF" %.0f) | - | nginx $(fmt "$WN_NGINX" %.0f) | wharf/nginx $(ratio "$WN_WHARF" "$WN_NGINX") | >= 0.9x nginx (nginx ~3,000 MB/s) | $T_WN |
+| 3 | $PARALLEL concurrent cold clients, wall time until all done (s) | $(fmt "$N_WHARF") | $(fmt "$N_PEER") | - | wharf/peer $(ratio "$N_WHARF" "$N_PEER") | faster than the peer (peer 7.3 s) | $T_CN |
+| 3 | upstream bytes for $PARALLEL concurrent cold clients (x blob size) | $(fmt "$UN_WHARF") | $(fmt "$UN_PEER") | - | - | wharf 1.0x (peer 9.0x) | $T_UPN |
+| 4 | manifest HEAD by tag, warm (req/s) | $(fmt_int "$H_WT") | $(fmt_int "$H_PT") | nginx static HEAD $(fmt_int "$H_NG") | wharf/peer $(ratio "$H_WT" "$H_PT"), wharf/nginx $(ratio "$H_WT" "$H_NG") | >= 50x the peer (peer 274/s) | $T_HT |
+| 4 | manifest HEAD by digest, warm (req/s) | $(fmt_int "$H_WD") | $(fmt_int "$H_PD") | nginx static HEAD $(fmt_int "$H_NG") | wharf/peer $(ratio "$H_WD" "$H_PD"), wharf/nginx $(ratio "$H_WD" "$H_NG") | >= 50x the peer (peer 981/s) | $T_HD |
+| 5 | wharf peak RSS (VmHWM, MiB) | $RSS_MAX_MB | - | - | - | - | |
+
+Targets for comparison (from the project's brief): peer upstream bytes 2.0x for one cold pull and 9.0x for 8
+concurrent cold pulls; peer HEAD by tag 274/s, by digest 981/s; 8 concurrent cold clients of 1 GiB: peer 7.3 s;
+nginx 173,000 HEAD/s and about 3,000 MB/s over 8 streams. wharf's targets: 1.0x upstream bytes in both cases; HEAD
+by tag or digest within the TTL at 50x the peer or more; warm throughput at least 0.9x nginx static; 8 concurrent
+cold clients faster than the peer. The met / NOT met column is computed from the measured medians above (HEAD
+targets against the peer measured here, on the same machine).
+
+## How each number is measured
+
+1. **One cold pull**: \`curl -o /dev/null\` of the blob, wall time, through wharf
+   (\`/v2/$PROJECT/$REPO_BIG/blobs/<digest>\`), through the peer and straight from the upstream. Every response
+   is checked to be 200 with exactly $BLOB_BYTES bytes. **Upstream bytes**: the upstream registry's apache-style
+   access log (\`"GET /v2/.../blobs/<digest> HTTP/1.1" 200 <bytes>\`) is summed over the lines written during the
+   repetition; the proxy is stopped only after the upstream has gone idle (read+written < 1 MiB/s for 3 s), so
+   background fills are counted too; the sum is divided by the blob size.
+2. **Warm throughput**: on a wharf that has the blob cached (its content checked once by sha256), wall time of
+   one \`curl -o /dev/null\`, and of $PARALLEL started together (total bytes / wall time until the last one ends);
+   the same against nginx serving the same file (\`sendfile on\`, \`access_log off\`, \`worker_processes auto\`).
+3. **$PARALLEL concurrent cold clients**: $PARALLEL curls of the blob started together on an empty cache; wall
+   time until the last one ends; upstream bytes as in 1. Upstream bytes are reported only for
+   repetitions whose pulls all succeeded.
+4. **HEAD rate**: \`bench/headload\` (Go, standard library; stock wrk 4.1 cannot complete HEAD requests),
+   $HEAD_CONNS keep-alive connections each sending one HEAD at a time for $HEAD_SECONDS s after 1 s of warm-up,
+   with \`$ACCEPT\`. Targets: \`$PROJECT/$REPO_SMALL/manifests/latest\` (tag) and \`.../manifests/<digest>\`
+   on wharf (tagTtl 1h, cache filled by one GET of each first), \`$REPO_SMALL/manifests/...\` on the peer, and the
+   same manifest as a static file on nginx (the ceiling). Before use, headload is checked against nginx: an
+   existing file gives only 2xx, a missing one only non-2xx. Non-2xx / connection errors over all repetitions:
+   wharf tag $(nz wharf_tag), wharf digest $(nz wharf_digest), peer tag $(nz peer_tag), peer digest
+   $(nz peer_digest), nginx $(nz nginx).
+5. **Peak RSS**: \`VmHWM\` from \`/proc/<pid>/status\` of each wharf process, read just before it is stopped;
+   the maximum over the $WHARF_RUNS wharf processes of the run (the last one, which served the warm throughput and
+   HEAD runs, peaked at $RSS_LAST_MB MiB). JVM defaults unless JAVA_OPTS is set.
+
+## Every repetition
+
+| measurement | values |
+|---|---|
+| one cold pull, direct (s) | $(all COLD_DIRECT) |
+| one cold pull, wharf (s) | $(all COLD_WHARF) |
+| one cold pull, peer (s) | $(all COLD_PEER) |
+| upstream bytes x, one cold pull, wharf | $(all UPX1_WHARF) |
+| upstream bytes x, one cold pull, peer | $(all UPX1_PEER) |
+| $PARALLEL concurrent cold, wharf (s) | $(all CONC_WHARF) |
+| $PARALLEL concurrent cold, peer (s) | $(all CONC_PEER) |
+| upstream bytes x, $PARALLEL concurrent cold, wharf | $(all UPXN_WHARF) |
+| upstream bytes x, $PARALLEL concurrent cold, peer | $(all UPXN_PEER) |
+| warm 1 stream, wharf (MB/s) | $(all WARM1_WHARF) |
+| warm 1 stream, nginx (MB/s) | $(all WARM1_NGINX) |
+| warm $PARALLEL streams, wharf (MB/s) | $(all WARMN_WHARF) |
+| warm $PARALLEL streams, nginx (MB/s) | $(all WARMN_NGINX) |
+| HEAD by tag, wharf (req/s) | $(echo "${HEAD_RPS[wharf_tag]:-}" | xargs) |
+| HEAD by digest, wharf (req/s) | $(echo "${HEAD_RPS[wharf_digest]:-}" | xargs) |
+| HEAD by tag, peer (req/s) | $(echo "${HEAD_RPS[peer_tag]:-}" | xargs) |
+| HEAD by digest, peer (req/s) | $(echo "${HEAD_RPS[peer_digest]:-}" | xargs) |
+| HEAD static file, nginx (req/s) | $(echo "${HEAD_RPS[nginx]:-}" | xargs) |
+| wharf peak RSS per process, in start order (MiB) | $(all WHARF_HWMS) |
+EOF
+mapfile -t FAILURES <"$FAIL_FILE"
+if [ ${#FAILURES[@]} -gt 0 ]; then
+  echo
+  echo "## Failures"
+  echo
+  echo "Measurements that failed are left out of the medians above."
+  echo
+  for f in "${FAILURES[@]}"; do echo "- \`$f\`"; done
+fi
+echo
+echo "Reproduce: \`$CMD\` (from the repository root; see bench/README.md)."
+} >"$tmp"
+mv "$tmp" "$RESULTS_FILE"
+log "results written to $RESULTS_FILE"
+cat "$RESULTS_FILE"
+mapfile -t FAILURES <"$FAIL_FILE"
+[ ${#FAILURES[@]} -eq 0 ] || { log "${#FAILURES[@]} measurement(s) failed (see $RESULTS_FILE)"; exit 1; }
