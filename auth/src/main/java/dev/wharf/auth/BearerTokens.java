@@ -6,6 +6,7 @@ import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import java.io.IOException;
+import java.net.ProxySelector;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -19,9 +20,12 @@ import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
 import java.util.Base64;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,11 +37,13 @@ import org.slf4j.LoggerFactory;
  * cached by (realm, service, scope, identity) until shortly before they expire, and one in-flight fetch serves every
  * concurrent caller of the same key. Uses the JDK HttpClient; never logs a token or a password.
  *
- * <p>Concurrency: all shared state is the Caffeine {@link AsyncCache}. {@code get} installs one future per key
+ * <p>Concurrency: the tokens live in the Caffeine {@link AsyncCache}. {@code get} installs one future per key
  * atomically, so concurrent callers of a key join the same fetch; a failed future is removed by the cache, so the
  * next caller starts a new fetch. An entry expires (through the {@link Clock}-driven ticker) a little before its
  * token does, so a returned token is always valid for a while. {@link #invalidate} may race with a fetch in
- * flight: the fetch's callers still get its token, later callers start afresh, which is the wanted outcome.
+ * flight: the fetch's callers still get its token, later callers start afresh, which is the wanted outcome. The
+ * per-TLS-context clients live in a {@link ConcurrentHashMap}; two threads racing to build the first client for a
+ * context get the same one ({@code computeIfAbsent}).
  */
 public final class BearerTokens {
 
@@ -54,23 +60,36 @@ public final class BearerTokens {
     private final HttpClient http;
     private final Clock clock;
     private final AsyncCache<Key, Token> cache;
+    /** Proxy for the clients made per TLS context; null: the JDK default selector. */
+    private final ProxySelector proxy;
+    /** One client per project TLS context (a private CA, or insecureSkipVerify); a few entries, never evicted. */
+    private final Map<SSLContext, HttpClient> tlsClients = new ConcurrentHashMap<>();
 
     /** Uses a fresh JDK HttpClient (no redirects followed, 10 s connect timeout) and the system clock. */
     public BearerTokens() {
-        this(HttpClient.newBuilder()
-                .connectTimeout(Duration.ofSeconds(10))
-                // Redirects are not followed: the JDK client would carry our Basic header to wherever it points.
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .build(), Clock.systemUTC());
+        this(newClient(null, null), Clock.systemUTC());
+    }
+
+    /**
+     * As {@link #BearerTokens()}, with token requests sent through {@code proxy} (the same outbound proxy, and the
+     * same exceptions, as the registry traffic; {@link ProxySelector#of} or {@code HttpClient.Builder.NO_PROXY}).
+     */
+    public BearerTokens(ProxySelector proxy) {
+        this(newClient(proxy, null), Clock.systemUTC(), proxy);
     }
 
     /** Uses {@code http} for token requests and {@code clock} for expiry (tests pass a fake clock). */
     public BearerTokens(HttpClient http, Clock clock) {
+        this(http, clock, null);
+    }
+
+    private BearerTokens(HttpClient http, Clock clock, ProxySelector proxy) {
         if (http == null || clock == null) {
             throw new NullPointerException("http and clock are required");
         }
         this.http = http;
         this.clock = clock;
+        this.proxy = proxy;
         this.cache = Caffeine.newBuilder()
                 .maximumSize(MAX_ENTRIES)
                 .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
@@ -98,13 +117,38 @@ public final class BearerTokens {
 
     /** Returns a token for the challenge and scope, from cache or a fresh exchange. credentials may be null. */
     public CompletableFuture<String> token(Challenge challenge, String scope, Credentials credentials) {
+        return token(challenge, scope, credentials, null);
+    }
+
+    /**
+     * As {@link #token(Challenge, String, Credentials)}, trusting {@code tls} (the upstream project's TLS context:
+     * its CA file, or no verification at all) for an https realm; null for the JDK's trust store. A token server
+     * usually shares the registry's host and certificate (Harbor, quay, GitLab), so it needs the same trust.
+     */
+    public CompletableFuture<String> token(Challenge challenge, String scope, Credentials credentials,
+            SSLContext tls) {
         final Key key;
         try {
             key = Key.of(challenge, scope, credentials);
         } catch (IllegalArgumentException e) {
             return CompletableFuture.failedFuture(e);
         }
-        return cache.get(key, (k, executor) -> fetch(k, credentials)).thenApply(Token::valueOrThrow);
+        HttpClient client = tls == null ? http : tlsClients.computeIfAbsent(tls, t -> newClient(proxy, t));
+        return cache.get(key, (k, executor) -> fetch(k, credentials, client)).thenApply(Token::valueOrThrow);
+    }
+
+    private static HttpClient newClient(ProxySelector proxy, SSLContext tls) {
+        HttpClient.Builder b = HttpClient.newBuilder()
+                .connectTimeout(Duration.ofSeconds(10))
+                // Redirects are not followed: the JDK client would carry our Basic header to wherever it points.
+                .followRedirects(HttpClient.Redirect.NEVER);
+        if (proxy != null) {
+            b.proxy(proxy);
+        }
+        if (tls != null) {
+            b.sslContext(tls);
+        }
+        return b.build();
     }
 
     /** Drops a cached token (after the upstream rejected it) so the next call fetches a new one. */
@@ -116,7 +160,7 @@ public final class BearerTokens {
         }
     }
 
-    private CompletableFuture<Token> fetch(Key key, Credentials credentials) {
+    private CompletableFuture<Token> fetch(Key key, Credentials credentials, HttpClient http) {
         URI uri;
         try {
             uri = tokenUri(key);
@@ -155,8 +199,8 @@ public final class BearerTokens {
         int status = resp.statusCode();
         if (status < 200 || status > 299) {
             // Neither the body (may echo input) nor any header goes into the message: only realm and status.
-            throw new IOException("token request to " + key.realm + " as " + key.identity
-                    + " failed: HTTP " + status);
+            throw new TokenRequestException("token request to " + key.realm + " as " + key.identity
+                    + " failed: HTTP " + status, status);
         }
         JsonNode body;
         try {

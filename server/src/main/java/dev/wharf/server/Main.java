@@ -7,13 +7,27 @@ import dev.wharf.server.config.WharfConfig;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 
-/** The command line: {@code wharf serve [--config FILE] [--listen HOST:PORT] [--storage DIR]}. */
+/**
+ * The command line: {@code wharf serve|prefetch|du|verify ...}. Exit codes: 0 success, 1 failures (an image that
+ * could not be prefetched, a corrupt blob), 2 a usage or config error.
+ */
 public final class Main {
     private static final String USAGE = """
             usage: wharf serve [--config FILE] [--listen HOST:PORT] [--storage DIR]
+                   %s
+                   %s
+                   %s
 
               serve      run the pull-through cache (with the embedded defaults when no --config is given)
-            """;
+              prefetch   warm a running wharf (--url, default %s) with the images listed in FILE, one
+                         reference a line (docker.io/library/nginx:1.27, quay.io/org/img@sha256:..., or a wharf
+                         path hub/library/x:tag); every platform of an index unless --platform is given
+              du         bytes on disk per project, from the storage directory (--storage, or --config's)
+              verify     re-hash every stored blob; move mismatches to <storage>/quarantine/ and report them
+
+            Exit codes: 0 success, 1 failures (an image not prefetched, a corrupt blob), 2 usage or config error.
+            """.formatted(dev.wharf.server.cli.PrefetchCommand.USAGE, dev.wharf.server.cli.DuCommand.USAGE,
+            dev.wharf.server.cli.VerifyCommand.USAGE, "http://127.0.0.1:5000");
 
     private static final java.time.Duration DRAIN_TIMEOUT = java.time.Duration.ofSeconds(30);
 
@@ -29,15 +43,35 @@ public final class Main {
             System.out.print(USAGE);
             return args.length == 0 ? 2 : 0;
         }
-        if (!args[0].equals("serve")) {
-            System.err.println("wharf: unknown command '" + args[0] + "'");
-            System.err.print(USAGE);
-            return 2;
+        String[] rest = java.util.Arrays.copyOfRange(args, 1, args.length);
+        switch (args[0]) {
+            case "serve" -> {
+                return serve(rest);
+            }
+            case "prefetch", "du", "verify" -> {
+                // The tools print their own report; the store's and HTTP client's informational logging is noise here.
+                System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+                boolean tty = System.console() != null;
+                return switch (args[0]) {
+                    case "prefetch" -> dev.wharf.server.cli.PrefetchCommand.run(rest, System.in, System.out,
+                            System.err, tty);
+                    case "du" -> dev.wharf.server.cli.DuCommand.run(rest, System.out, System.err);
+                    default -> dev.wharf.server.cli.VerifyCommand.run(rest, System.out, System.err, tty);
+                };
+            }
+            default -> {
+                System.err.println("wharf: unknown command '" + args[0] + "'");
+                System.err.print(USAGE);
+                return 2;
+            }
         }
+    }
+
+    private static int serve(String[] args) throws Exception {
         Path configFile = null;
         String listen = null;
         String storage = null;
-        for (int i = 1; i < args.length; i++) {
+        for (int i = 0; i < args.length; i++) {
             String a = args[i];
             String value = i + 1 < args.length ? args[i + 1] : null;
             switch (a) {
@@ -78,7 +112,14 @@ public final class Main {
             System.err.println("wharf: --listen: " + e.getMessage());
             return 2;
         }
-        WharfServer server = new WharfServer(config).start();
+        WharfServer server;
+        try {
+            server = new WharfServer(config).start();
+        } catch (ConfigException e) {
+            // Found while wiring (a CA file, the egress proxy from the environment): a config error all the same.
+            System.err.println("wharf: " + e.getMessage());
+            return 2;
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         // SIGTERM (and SIGINT) drain: stop accepting, finish responses in flight, then exit 0. Handled as a signal
         // rather than only a shutdown hook, because a JVM stopped by a signal through its hooks exits 143.

@@ -1,13 +1,14 @@
 package dev.wharf.server;
 
 import dev.wharf.auth.BearerTokens;
-import dev.wharf.auth.Credentials;
+import dev.wharf.server.config.ConfigException;
 import dev.wharf.server.config.ProjectConfig;
 import dev.wharf.server.config.WharfConfig;
 import dev.wharf.server.http.RequestHandler;
 import dev.wharf.server.http.Router;
 import dev.wharf.server.proxy.Project;
 import dev.wharf.server.proxy.Projects;
+import dev.wharf.server.proxy.RateLimits;
 import dev.wharf.server.proxy.Upstreams;
 import dev.wharf.server.registry.BlobHandler;
 import dev.wharf.server.registry.ManifestHandler;
@@ -15,9 +16,13 @@ import dev.wharf.server.registry.ReferrersHandler;
 import dev.wharf.server.registry.RegistryEndpoints;
 import dev.wharf.server.registry.TagListHandler;
 import dev.wharf.server.upstream.UpstreamClient;
-import dev.wharf.server.upstream.UpstreamEndpoint;
+import dev.wharf.server.upstream.UpstreamProxy;
 import dev.wharf.storage.ContentStore;
+import dev.wharf.storage.Eviction;
+import dev.wharf.storage.Evictor;
 import dev.wharf.storage.Fills;
+import dev.wharf.storage.StoreListener;
+import dev.wharf.storage.TagRef;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -31,7 +36,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
+import java.net.http.HttpClient;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -57,9 +62,20 @@ public final class WharfServer implements AutoCloseable {
     private final io.netty.channel.group.ChannelGroup clients =
             new io.netty.channel.group.DefaultChannelGroup(io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
     private final dev.wharf.server.metrics.WharfMetrics metrics = new dev.wharf.server.metrics.WharfMetrics();
+    /** How often the evictor sweeps (retention; size is also swept on every commit above the high watermark). */
+    private static final Duration EVICTION_PERIOD = Duration.ofMinutes(1);
     private UpstreamClient upstreamClient;
+    /** Built at start; their credential sources (ECR token refresh) are closed with the server. */
+    private final List<Project> projects = new ArrayList<>();
     private ContentStore store;
+    /** Applies storage.maxSize and retention.unusedFor, and persists recency; its own thread. */
+    private Evictor evictor;
     private Channel serverChannel;
+    private dev.wharf.server.admin.AdminApi admin;
+    /** The admin listener ({@code admin.listen}), or null when /metrics and /api/v1 share the registry address. */
+    private Channel adminChannel;
+    private dev.wharf.server.metrics.Readiness readiness;
+    private dev.wharf.server.accesslog.AccessLog accessLog = dev.wharf.server.accesslog.AccessLog.OFF;
 
     public WharfServer(WharfConfig config) {
         this.config = config;
@@ -74,23 +90,55 @@ public final class WharfServer implements AutoCloseable {
         store.cleanTemp();
         Fills fills = new Fills(store, storageIo);
         metrics.gauge("wharf_fills_inflight", fills::inFlight);
-        upstreamClient = new UpstreamClient(upstreamLoops, new BearerTokens(), Duration.ofSeconds(10), Duration.ofSeconds(60), null);
-        List<Project> projects = new ArrayList<>();
+        UpstreamProxy egress = egressProxy();
+        // Token requests take the same way out as registry traffic: a realm behind the proxy must be reachable too.
+        BearerTokens tokens = new BearerTokens(egress == null ? HttpClient.Builder.NO_PROXY : egress.selector());
+        upstreamClient = new UpstreamClient(upstreamLoops, tokens, Duration.ofSeconds(10), Duration.ofSeconds(60),
+                egress);
+        upstreamClient.observe(new RateLimits(metrics::ratelimitRemaining));
+        upstreamClient.observe(new dev.wharf.server.metrics.UpstreamMeter(metrics));
         for (ProjectConfig pc : config.projects()) {
-            Credentials credentials = pc.username() == null ? null : new Credentials(pc.username(), pc.password());
-            projects.add(new Project(pc, new UpstreamEndpoint(pc.upstream(), UpstreamSsl.forProject(pc), credentials,
-                    pc.name())));
+            // One endpoint per upstreams: entry, each with its credentials (fixed, ECR tokens, or none).
+            projects.add(ProjectUpstreams.build(pc, egress == null ? null : egress.selector()));
         }
         Projects all = new Projects(projects, config.defaultProject());
         Upstreams upstreams = new Upstreams(upstreamClient);
+        ManifestHandler manifests = new ManifestHandler(store, upstreams, storageIo, Clock.systemUTC(), metrics);
+        startEvictor(manifests);
         RegistryEndpoints endpoints = new RegistryEndpoints(
-                new ManifestHandler(store, upstreams, storageIo, Clock.systemUTC()),
-                new BlobHandler(store, fills, upstreams, storageIo),
+                manifests,
+                new BlobHandler(store, fills, upstreams, storageIo, metrics),
                 new TagListHandler(upstreams),
                 new ReferrersHandler(upstreams));
         Router router = new Router(all);
-        dev.wharf.server.admin.AdminApi admin = new dev.wharf.server.admin.AdminApi();
+        admin = new dev.wharf.server.admin.AdminApi(config.operations().adminToken(), store, all, manifests,
+                this::registryUrl);
 
+        readiness = new dev.wharf.server.metrics.Readiness(store.root().resolve("tmp"), draining::get,
+                Duration.ofSeconds(5));
+        readiness.start();
+        var ops = config.operations();
+        if (ops.accessLog()) {
+            accessLog = dev.wharf.server.accesslog.AccessLog.open(ops.accessLogPath(), ops.accessLogLevel(), metrics);
+        }
+        // With admin.listen set, /metrics and /api/v1 move to that address; /healthz and /readyz answer on both.
+        RequestHandler.Serves registryServes = ops.adminListen() == null
+                ? RequestHandler.Serves.ALL : RequestHandler.Serves.REGISTRY;
+        serverChannel = bind(config.listen(), registryServes, router, endpoints, admin);
+        if (ops.adminListen() != null) {
+            adminChannel = bind(ops.adminListen(), RequestHandler.Serves.ADMIN, router, endpoints, admin);
+            LOG.info("admin endpoints (/metrics, /healthz, /readyz, /api/v1) on {}", adminChannel.localAddress());
+        }
+        readiness.configLoaded();
+        LOG.info("wharf listening on {} with storage {} ({}), projects: {}", serverChannel.localAddress(),
+                config.storagePath().toAbsolutePath(), config.source(),
+                config.projects().stream().map(p -> p.name() + "=" + p.upstream()).toList());
+        return this;
+    }
+
+    private Channel bind(dev.wharf.server.config.HostPort address, RequestHandler.Serves serves, Router router,
+                         RegistryEndpoints endpoints, dev.wharf.server.admin.AdminApi admin)
+            throws InterruptedException {
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
                 .channel(NioServerSocketChannel.class)
@@ -103,14 +151,73 @@ public final class WharfServer implements AutoCloseable {
                         clients.add(ch);
                         ch.pipeline().addLast("codec", new HttpServerCodec(8192, 16384, 8192));
                         ch.pipeline().addLast("registry",
-                                new RequestHandler(router, endpoints, WharfServer.this::isReady, active, metrics, admin));
+                                new RequestHandler(router, endpoints, readiness::problem, active, metrics, admin,
+                                        accessLog, serves));
                     }
                 });
-        serverChannel = b.bind(new InetSocketAddress(config.listen().host(), config.listen().port())).sync().channel();
-        LOG.info("wharf listening on {} with storage {} ({}), projects: {}", serverChannel.localAddress(),
-                config.storagePath().toAbsolutePath(), config.source(),
-                config.projects().stream().map(p -> p.name() + "=" + p.upstream()).toList());
-        return this;
+        return b.bind(new InetSocketAddress(address.host(), address.port())).sync().channel();
+    }
+
+    /**
+     * Bounded storage: the storage gauges, the eviction listener (the manifest handler forgets what was evicted; the
+     * metrics count it) and the evictor with {@code storage.maxSize}, its watermarks and {@code retention.unusedFor}.
+     */
+    private void startEvictor(ManifestHandler manifests) {
+        metrics.storageGauges(store::storedBytes, store::blobCount);
+        store.addListener(new StoreListener() {
+            @Override
+            public void evicted(Eviction eviction) {
+                manifests.evicted(eviction);
+                metrics.eviction(eviction.reason().label(), eviction.size());
+            }
+
+            @Override
+            public void tagsDeleted(java.util.Collection<TagRef> tags) {
+                manifests.tagsDeleted(tags);
+            }
+        });
+        var ops = config.operations();
+        Evictor.Policy policy = new Evictor.Policy(ops.maxSize(), ops.highWatermark(), ops.lowWatermark(),
+                ops.unusedFor());
+        evictor = new Evictor(store, policy, EVICTION_PERIOD).start();
+        if (ops.maxSize() > 0 || ops.unusedFor() != null) {
+            LOG.info("storage bounds: maxSize {} bytes (evicting above {} down to {}), unused blobs kept for {}",
+                    ops.maxSize() == 0 ? "unbounded" : ops.maxSize(), policy.highBytes(), policy.lowBytes(),
+                    ops.unusedFor() == null ? "ever" : ops.unusedFor());
+        }
+    }
+
+    /** The content store (tests, and the admin API's wiring). Null before {@link #start}. */
+    public ContentStore store() {
+        return store;
+    }
+
+    /** The outbound proxy: {@code egress.proxy}, else HTTPS_PROXY/HTTP_PROXY; null when there is none. */
+    private UpstreamProxy egressProxy() {
+        UpstreamProxy egress;
+        try {
+            egress = UpstreamProxy.resolve(config.operations().egressProxy(), config.operations().noProxy(),
+                    System.getenv());
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage() + " (config " + config.source() + ")");
+        }
+        if (egress != null) {
+            LOG.info("upstream traffic and token requests go through proxy {} (from {})", egress,
+                    config.operations().egressProxy() != null ? "egress.proxy" : "the environment");
+        }
+        return egress;
+    }
+
+    /**
+     * The registry's own address as a client on this machine reaches it (a wildcard listen address becomes the
+     * loopback address): where the admin API's prefetch jobs pull through.
+     */
+    public java.net.URI registryUrl() {
+        InetSocketAddress bound = (InetSocketAddress) serverChannel.localAddress();
+        java.net.InetAddress host = bound.getAddress().isAnyLocalAddress()
+                ? java.net.InetAddress.getLoopbackAddress() : bound.getAddress();
+        String literal = host instanceof java.net.Inet6Address ? "[" + host.getHostAddress() + "]" : host.getHostAddress();
+        return java.net.URI.create("http://" + literal + ":" + bound.getPort());
     }
 
     /** The bound port (useful with port 0). */
@@ -118,14 +225,20 @@ public final class WharfServer implements AutoCloseable {
         return ((InetSocketAddress) serverChannel.localAddress()).getPort();
     }
 
-    private boolean isReady() {
-        return !draining.get() && serverChannel != null && serverChannel.isActive()
-                && Files.isWritable(config.storagePath());
+    /** The bound admin port, or -1 when {@code admin.listen} is not set. */
+    public int adminPort() {
+        return adminChannel == null ? -1 : ((InetSocketAddress) adminChannel.localAddress()).getPort();
+    }
+
+    /** The metrics registry (tests, and wiring done by other parts of the server). */
+    public dev.wharf.server.metrics.WharfMetrics metrics() {
+        return metrics;
     }
 
     /**
      * Graceful stop: stop accepting, let responses in flight finish (up to {@code timeout}), then close. Readiness
-     * turns false at once so a load balancer stops sending.
+     * turns false at once so a load balancer stops sending; the admin listener, if any, keeps answering (503 on
+     * /readyz) until the close.
      */
     public void drainAndClose(Duration timeout) {
         draining.set(true);
@@ -161,13 +274,27 @@ public final class WharfServer implements AutoCloseable {
         if (serverChannel != null) {
             serverChannel.close().awaitUninterruptibly();
         }
+        if (adminChannel != null) {
+            adminChannel.close().awaitUninterruptibly();
+        }
         clients.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         workers.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly();
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
         if (upstreamClient != null) {
             upstreamClient.close();
         }
+        ProjectUpstreams.close(projects);
         upstreamLoops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        if (admin != null) {
+            admin.close();
+        }
+        if (readiness != null) {
+            readiness.close();
+        }
+        accessLog.close();
+        if (evictor != null) {
+            evictor.close(); // after the clients: no lease is taken any more; persists recency
+        }
         storageIo.shutdown();
         try {
             storageIo.awaitTermination(10, TimeUnit.SECONDS);

@@ -220,22 +220,69 @@ public final class DistributionRegistry implements AutoCloseable {
             }
         }
         if (!settings.users.isEmpty()) {
-            Path htpasswd = dir.resolve("htpasswd");
-            StringBuilder lines = new StringBuilder();
-            SecureRandom random = new SecureRandom();
-            for (Map.Entry<String, String> user : settings.users.entrySet()) {
-                byte[] salt = new byte[16];
-                random.nextBytes(salt);
-                // Cost 5 keeps each login check fast; this file only guards a test registry.
-                lines.append(user.getKey()).append(':')
-                        .append(OpenBSDBCrypt.generate("2y", user.getValue().toCharArray(), salt, 5)).append('\n');
-            }
-            Files.writeString(htpasswd, lines.toString(), StandardCharsets.UTF_8);
+            Path htpasswd = writeHtpasswd();
             yaml.append("auth:\n  htpasswd:\n    realm: wharf-test\n    path: ").append(quote(htpasswd.toString()))
                     .append('\n');
         }
         yaml.append(settings.extraYaml);
         return yaml.toString();
+    }
+
+    /** Writes {@code htpasswd} beside the config from the users' passwords (bcrypt, as distribution demands). */
+    private Path writeHtpasswd() throws IOException {
+        Path htpasswd = dir.resolve("htpasswd");
+        StringBuilder lines = new StringBuilder();
+        SecureRandom random = new SecureRandom();
+        for (Map.Entry<String, String> user : settings.users.entrySet()) {
+            byte[] salt = new byte[16];
+            random.nextBytes(salt);
+            // Cost 5 keeps each login check fast; this file only guards a test registry.
+            lines.append(user.getKey()).append(':')
+                    .append(OpenBSDBCrypt.generate("2y", user.getValue().toCharArray(), salt, 5)).append('\n');
+        }
+        // Written aside and renamed: the running registry must never read a half-written file.
+        Path next = dir.resolve("htpasswd.next");
+        Files.writeString(next, lines.toString(), StandardCharsets.UTF_8);
+        Files.move(next, htpasswd, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        return htpasswd;
+    }
+
+    /**
+     * Changes {@code user}'s password while the registry runs (a registry started with
+     * {@link Builder#htpasswdUser}): distribution re-reads its htpasswd file when the file changes. Waits (at most
+     * 10 s) until the registry accepts the new password; the old one is refused from then on.
+     */
+    public void changeHtpasswdPassword(String user, String password) {
+        if (settings.users.isEmpty()) {
+            throw new IllegalStateException("the registry was started without htpasswd users");
+        }
+        settings.users.put(user, password);
+        try {
+            writeHtpasswd();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        String basic = "Basic " + java.util.Base64.getEncoder().encodeToString(
+                (user + ":" + password).getBytes(StandardCharsets.UTF_8));
+        URI ping = URI.create(url() + "/v2/");
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (System.nanoTime() < deadline) {
+            try {
+                HttpResponse<Void> r = http.send(HttpRequest.newBuilder(ping).timeout(Duration.ofSeconds(2))
+                        .header("Authorization", basic).GET().build(), HttpResponse.BodyHandlers.discarding());
+                if (r.statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException e) {
+                // not answering yet
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
+            ChildProcess.sleep(50);
+        }
+        throw new AssertionError("the registry did not take the new htpasswd password of " + user + " within 10 s");
     }
 
     private static String quote(String value) {

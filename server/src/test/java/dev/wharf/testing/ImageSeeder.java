@@ -185,13 +185,36 @@ public final class ImageSeeder implements AutoCloseable {
 
     /** A seeder that sends HTTP basic credentials with every request (null user for none). */
     public ImageSeeder(String user, String password) {
-        this.http = HttpClient.newBuilder()
+        this(new Settings(user == null ? null : "Basic " + Base64.getEncoder().encodeToString(
+                (user + ":" + password).getBytes(StandardCharsets.UTF_8)), null));
+    }
+
+    /**
+     * A seeder that sends {@code authorization} as-is with every request, e.g. {@code Bearer <token>} for a
+     * registry with {@code auth: token} (see {@link TokenServer#mint}).
+     */
+    public static ImageSeeder withAuthorization(String authorization) {
+        return new ImageSeeder(new Settings(authorization, null));
+    }
+
+    /** As {@link #withAuthorization(String)}, trusting {@code tls} for an https registry (a test CA's). */
+    public static ImageSeeder withAuthorization(String authorization, javax.net.ssl.SSLContext tls) {
+        return new ImageSeeder(new Settings(authorization, tls));
+    }
+
+    private record Settings(String authorization, javax.net.ssl.SSLContext tls) {
+    }
+
+    private ImageSeeder(Settings settings) {
+        HttpClient.Builder b = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(10))
-                .followRedirects(HttpClient.Redirect.NORMAL)
-                .build();
-        this.authorization = user == null ? null
-                : "Basic " + Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
+                .followRedirects(HttpClient.Redirect.NORMAL);
+        if (settings.tls() != null) {
+            b.sslContext(settings.tls());
+        }
+        this.http = b.build();
+        this.authorization = settings.authorization();
         try {
             this.workDir = Files.createTempDirectory("wharf-seed");
         } catch (IOException e) {

@@ -34,6 +34,11 @@ public final class InProcessWharf implements AutoCloseable {
         return new InProcessWharf(new WharfServer(config).start());
     }
 
+    /** The running server (its admin port, its metrics). */
+    public WharfServer server() {
+        return server;
+    }
+
     public URI url() {
         return URI.create("http://127.0.0.1:" + server.port());
     }

@@ -7,6 +7,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
@@ -87,7 +88,27 @@ import org.slf4j.LoggerFactory;
  * <p>Failure vs commit: {@link #fail} is ignored once {@link #complete} has been called (an upstream that closes its
  * connection after the last byte must not abort a good fill); from then on only verification decides. Internal
  * failures (too long, write error, short body, digest mismatch, commit error) go through {@link #failInternal}; the
- * transition to FAILED or COMMITTED is made under the lock, first one wins.
+ * transition to FAILED, COMMITTED or PASSED_THROUGH is made under the lock, first one wins.
+ *
+ * <h2>Pass-through (storage full)</h2>
+ * When an append fails for lack of space ({@link ContentStore#isOutOfSpace}: ENOSPC, EDQUOT, or the store's hard
+ * capacity), the fill does not fail its clients: it stops caching and passes the rest of the bytes through memory.
+ * The drainer (1) removes the fill from {@link Fills} so later requests start their own transfer instead of joining
+ * one whose early bytes they could not get, (2) under the lock freezes {@code fileLimit} at the bytes already in
+ * the temp file and turns {@code passThrough} on, (3) tells the store (counted, logged at most once a minute). From
+ * then on each chunk is hashed, copied into {@code window} (a queue of heap segments, guarded by the lock) and
+ * published through {@code available} as before; so {@code fileLimit} is always published before any
+ * {@code available} beyond it, and a reader that reads {@code available} first and {@code fileLimit} second never
+ * takes memory bytes for file bytes. Readers ({@link Reader}, registered with {@link #newReader} before they stream)
+ * read {@code [0, fileLimit)} from the temp file and the rest from the window, and report how far they got; a
+ * segment leaves the window once every registered reader is past it. Window bytes stay counted in {@code queued}
+ * until then, so the writer's backpressure now follows the slowest reader (in this degraded mode a slow client does
+ * slow the transfer: nothing else bounds the memory). If no reader is left, the fill fails (no one to pass to).
+ * At the end the digest is still checked (a mismatch aborts the readers as usual); on a match the state turns
+ * PASSED_THROUGH and {@link #result()} completes with {@code null}: nothing was stored. The temp file is deleted
+ * when the last reader closes (the readers may still be reading its first part), and the space claimed for it is
+ * returned to the store then. A commit that fails for lack of space (the fsync, or the directory for the final
+ * name) ends the same way, with every byte in the temp file.
  */
 public final class BlobFill {
     private static final Logger log = LoggerFactory.getLogger(BlobFill.class);
@@ -101,8 +122,18 @@ public final class BlobFill {
     /** The queued op that ends the body; ordered after every chunk the writer offered before it. */
     private static final Object COMPLETE = new Object();
 
-    /** What the fill is doing now. */
-    public enum State { STARTING, STREAMING, COMMITTED, FAILED }
+    /**
+     * What the fill is doing now. PASSED_THROUGH: the blob reached its clients whole and verified, but was not
+     * stored (storage full; see the class comment).
+     */
+    public enum State { STARTING, STREAMING, COMMITTED, FAILED, PASSED_THROUGH }
+
+    /** Bytes of a pass-through blob held in memory, from {@code start}; read-only, never changed. */
+    private record Segment(long start, ByteBuffer data) {
+        long end() {
+            return start + data.capacity();
+        }
+    }
 
     private record Chunk(ByteBuffer buffer, Runnable release, int length) {
     }
@@ -128,6 +159,10 @@ public final class BlobFill {
     private volatile Throwable failure;
     private volatile long expected = -1;
     private volatile long available;
+    /** Bytes readable from the temp file: all of them until a pass-through begins, then frozen. */
+    private volatile long fileLimit = Long.MAX_VALUE;
+    /** Written under the lock by the drainer; see "Pass-through" in the class comment. */
+    private volatile boolean passThrough;
     private volatile Runnable resume;
     private volatile boolean completeCalled;
     private final ConcurrentLinkedQueue<Object> ops = new ConcurrentLinkedQueue<>();
@@ -139,6 +174,14 @@ public final class BlobFill {
     private final PriorityQueue<Waiter> waiters = new PriorityQueue<>(BY_OFFSET);
     private boolean done;
     private long waiterSeq;
+    private final List<Reader> readers = new ArrayList<>();
+    private final ArrayDeque<Segment> window = new ArrayDeque<>();
+    /** No new reader may join: the fill turned to pass-through after bytes went by. */
+    private boolean closedToJoiners;
+    /** The temp file was deleted (or never existed), and its claimed space returned. */
+    private boolean tempGone;
+    /** Space claimed for the temp file, returned when it is deleted after a pass-through. */
+    private long passClaimed;
 
     // Writer only.
     private long offered;
@@ -148,17 +191,35 @@ public final class BlobFill {
     private FileChannel channel;
     private long written;
     private boolean cleanedUp;
+    /** Bytes reserved with {@link ContentStore#claimSpace} for the temp file. */
+    private long claimed;
 
-    /** A running fill writing to {@code temp} (an empty file the store just created); {@code onDone} runs once. */
+    /** A running fill writing to {@code temp} (an empty file the store just created); {@code onDone} may run more than once. */
     BlobFill(Digest digest, ContentStore store, Executor io, Path temp, Consumer<BlobFill> onDone) {
         this.digest = Objects.requireNonNull(digest, "digest");
         this.store = Objects.requireNonNull(store, "store");
         this.io = Objects.requireNonNull(io, "io");
-        this.temp = Objects.requireNonNull(temp, "temp");
+        this.temp = temp; // null only for passThrough(...)
         this.finalPath = store.blobPath(digest);
         this.onDone = Objects.requireNonNull(onDone, "onDone");
         this.hasher = ContentStore.newMessageDigest(digest);
         this.state = State.STARTING;
+    }
+
+    /**
+     * A running fill that caches nothing: no temp file could be created for lack of space, so every byte passes
+     * through memory (see the class comment). Not registered in {@link Fills}: only its starter reads it.
+     */
+    static BlobFill passThrough(Digest digest, ContentStore store, Executor io, Throwable cause,
+                                Consumer<BlobFill> onDone) {
+        BlobFill fill = new BlobFill(digest, store, io, null, onDone);
+        synchronized (fill.lock) {
+            fill.fileLimit = 0;
+            fill.passThrough = true;
+            fill.tempGone = true;
+        }
+        store.passedThrough(digest, cause);
+        return fill;
     }
 
     /** A finished fill, for a request that found the blob already stored or could not start. */
@@ -221,16 +282,163 @@ public final class BlobFill {
     }
 
     /**
-     * Completes with the committed path after verification, or exceptionally with the failure cause.
+     * Completes with the committed path after verification, with {@code null} if the blob was verified but passed
+     * through without being stored (storage full; state PASSED_THROUGH), or exceptionally with the failure cause.
      * Each call returns a new dependent future, as {@link #size()} does.
      */
     public CompletableFuture<Path> result() {
         return result.copy();
     }
 
-    /** Bytes appended to the file so far and readable by any reader channel. */
+    /**
+     * Bytes of the blob readable so far: from the file channel below {@link Reader#fileLimit()}, from
+     * {@link Reader#memory} above it.
+     */
     public long available() {
         return available;
+    }
+
+    /** True once the fill gave up caching and passes its bytes through memory (storage full). */
+    public boolean isPassThrough() {
+        return passThrough;
+    }
+
+    /**
+     * Registers a reader of this fill; it holds the bytes it has not read yet should the fill turn to pass-through.
+     * Register before streaming (before {@link #openReader}) and close the reader when done. Returns null if the fill
+     * can no longer be joined: it turned to pass-through after bytes went by (it has already left {@link Fills}, so
+     * the caller should acquire again and start or join another transfer).
+     */
+    public Reader newReader() {
+        synchronized (lock) {
+            if (closedToJoiners) {
+                return null;
+            }
+            Reader reader = new Reader();
+            readers.add(reader);
+            return reader;
+        }
+    }
+
+    /**
+     * One client's cursor on the fill. {@link #advance} tells the fill how far the client got, so a pass-through can
+     * drop the memory every reader is past. Thread-safe; normally used from one client's event loop.
+     */
+    public final class Reader implements AutoCloseable {
+        private volatile long position;
+        private boolean closed; // guarded by lock
+
+        private Reader() {
+        }
+
+        /**
+         * Bytes below this offset are read from the file ({@link #openReader()}), bytes from it on with
+         * {@link #memory}. Long.MAX_VALUE unless the fill passes through. Read {@link BlobFill#available()} first,
+         * then this: see the class comment.
+         */
+        public long fileLimit() {
+            return fileLimit;
+        }
+
+        /**
+         * Up to {@code max} bytes at {@code offset} (at or above {@link #fileLimit()}, below
+         * {@link BlobFill#available()}) from the pass-through memory, as a read-only buffer the caller may keep.
+         *
+         * @throws IllegalStateException if those bytes are not held (an offset this reader already passed)
+         */
+        public ByteBuffer memory(long offset, int max) {
+            synchronized (lock) {
+                for (Segment segment : window) {
+                    if (offset < segment.start()) {
+                        break;
+                    }
+                    if (offset < segment.end()) {
+                        ByteBuffer b = segment.data().duplicate();
+                        int from = (int) (offset - segment.start());
+                        b.position(from);
+                        b.limit((int) Math.min(b.capacity(), (long) from + max));
+                        return b.slice();
+                    }
+                }
+            }
+            throw new IllegalStateException("bytes at " + offset + " of " + digest + " are not held in memory");
+        }
+
+        /** Everything below {@code offset} has been sent; the fill may drop it. */
+        public void advance(long offset) {
+            if (offset <= position) {
+                return;
+            }
+            position = offset;
+            if (passThrough) {
+                long freed;
+                synchronized (lock) {
+                    freed = trimLocked();
+                }
+                freed(freed);
+            }
+        }
+
+        /** Unregisters; idempotent. The last reader of a finished pass-through deletes the temp file. */
+        @Override
+        public void close() {
+            long freed;
+            boolean deleteTemp;
+            synchronized (lock) {
+                if (closed) {
+                    return;
+                }
+                closed = true;
+                readers.remove(this);
+                freed = passThrough ? trimLocked() : 0;
+                deleteTemp = takeTempForDeletionLocked();
+            }
+            freed(freed);
+            if (deleteTemp) {
+                deletePassedTemp();
+            }
+        }
+    }
+
+    /** Drops the window segments every reader is past; returns their bytes. Caller holds the lock. */
+    private long trimLocked() {
+        long min = Long.MAX_VALUE;
+        for (Reader r : readers) {
+            min = Math.min(min, r.position);
+        }
+        long freed = 0;
+        while (!window.isEmpty() && window.peekFirst().end() <= min) {
+            freed += window.pollFirst().data().capacity();
+        }
+        return freed;
+    }
+
+    /** Window bytes left memory: they no longer hold the writer back. */
+    private void freed(long bytes) {
+        if (bytes > 0) {
+            long left = queued.addAndGet(-bytes);
+            if (left <= LOW_WATER && paused.compareAndSet(true, false)) {
+                runQuietly(resume, "resume");
+            }
+        }
+    }
+
+    /** True (once) when a passed-through fill's temp file may go: finished and no reader left. Caller holds the lock. */
+    private boolean takeTempForDeletionLocked() {
+        if (state == State.PASSED_THROUGH && readers.isEmpty() && !tempGone) {
+            tempGone = true;
+            return true;
+        }
+        return false;
+    }
+
+    private void deletePassedTemp() {
+        ContentStore.deleteQuietly(temp);
+        long bytes;
+        synchronized (lock) {
+            bytes = passClaimed;
+        }
+        store.releaseSpace(bytes);
     }
 
     // ---- writer side (one upstream connection, calls in order) ----
@@ -347,6 +555,9 @@ public final class BlobFill {
         if (s == State.COMMITTED) {
             return FileChannel.open(finalPath, StandardOpenOption.READ);
         }
+        if (temp == null) {
+            throw new IOException("the fill of " + digest + " keeps no file: it passes its bytes through memory");
+        }
         try {
             return FileChannel.open(temp, StandardOpenOption.READ);
         } catch (NoSuchFileException gone) {
@@ -394,11 +605,12 @@ public final class BlobFill {
     /** Turns FAILED (first failure wins), fails size(), drops the queue and unpauses the writer. */
     private boolean markFailed(Throwable cause) {
         synchronized (lock) {
-            if (state == State.COMMITTED || state == State.FAILED) {
+            if (state == State.COMMITTED || state == State.FAILED || state == State.PASSED_THROUGH) {
                 return false;
             }
             failure = cause;
             state = State.FAILED;
+            window.clear(); // readers abort on FAILED; the writer's backpressure no longer matters
         }
         log.debug("fill of {} failed: {}", digest, cause.toString());
         size.completeExceptionally(cause);
@@ -472,30 +684,90 @@ public final class BlobFill {
     }
 
     private void append(Chunk chunk) {
+        boolean inWindow = false;
         try {
             if (state != State.STREAMING) {
                 return; // failed: drop unwritten
             }
             ByteBuffer source = chunk.buffer();
             ByteBuffer forDigest = source.duplicate();
-            FileChannel out = channel();
-            long position = written;
-            while (source.hasRemaining()) {
-                position += out.write(source, position);
+            boolean inFile = false;
+            if (!passThrough) {
+                try {
+                    store.claimSpace(chunk.length());
+                    claimed += chunk.length();
+                    FileChannel out = channel();
+                    long position = written;
+                    while (source.hasRemaining()) {
+                        position += out.write(source, position);
+                    }
+                    hasher.update(forDigest);
+                    written = position;
+                    available = position;
+                    inFile = true;
+                } catch (IOException e) {
+                    if (!ContentStore.isOutOfSpace(e)) {
+                        failInternal(new IOException("writing the fill of " + digest + " failed: " + e.getMessage(),
+                                e));
+                        return;
+                    }
+                    startPassThrough(e); // and keep this chunk (whole: forDigest still holds all of it) in memory
+                }
             }
-            hasher.update(forDigest);
-            written = position;
-            available = position;
-        } catch (IOException e) {
-            failInternal(new IOException("writing the fill of " + digest + " failed: " + e.getMessage(), e));
+            if (!inFile) {
+                inWindow = keepInMemory(forDigest, chunk.length());
+            }
         } finally {
             runQuietly(chunk.release(), "release");
-            long left = queued.addAndGet(-chunk.length());
-            if (left <= LOW_WATER && paused.compareAndSet(true, false)) {
-                runQuietly(resume, "resume");
+            if (!inWindow) {
+                long left = queued.addAndGet(-chunk.length());
+                if (left <= LOW_WATER && paused.compareAndSet(true, false)) {
+                    runQuietly(resume, "resume");
+                }
             }
         }
         wakeUpTo(written);
+    }
+
+    /** The disk is full mid-transfer: stop caching, go on through memory (see "Pass-through"). Drainer only. */
+    private void startPassThrough(IOException cause) {
+        onDone.accept(this); // leave Fills first: from now on a new request starts its own transfer
+        synchronized (lock) {
+            fileLimit = written;
+            passThrough = true;
+            closedToJoiners = true;
+            passClaimed = claimed;
+        }
+        if (channel != null) {
+            try {
+                channel.close();
+            } catch (IOException e) {
+                log.debug("closing the fill of {}: {}", digest, e.toString());
+            }
+            channel = null;
+        }
+        store.passedThrough(digest, cause);
+    }
+
+    /** Hashes and keeps a copy of the chunk for the readers; false (and the fill fails) if none is left. */
+    private boolean keepInMemory(ByteBuffer bytes, int length) {
+        ByteBuffer copy = ByteBuffer.allocate(length);
+        copy.put(bytes.duplicate()).flip();
+        hasher.update(bytes);
+        boolean kept;
+        synchronized (lock) {
+            kept = !readers.isEmpty();
+            if (kept) {
+                window.addLast(new Segment(written, copy.asReadOnlyBuffer()));
+            }
+        }
+        if (!kept) {
+            failInternal(new IOException("storage is full and no client is left to pass " + digest + " through to"));
+            return false;
+        }
+        written += length;
+        available = written;
+        return true;
     }
 
     private void finish() {
@@ -513,6 +785,10 @@ public final class BlobFill {
             failInternal(new DigestMismatchException(digest, actual));
             return;
         }
+        if (passThrough) {
+            endPassThrough();
+            return;
+        }
         try {
             FileChannel out = channel();
             out.force(false);
@@ -520,9 +796,18 @@ public final class BlobFill {
             channel = null;
             store.commit(temp, digest);
         } catch (IOException e) {
+            if (ContentStore.isOutOfSpace(e)) {
+                // Every byte is in the temp file and verified; only the commit lacks space: the readers finish
+                // from the file, nothing is stored.
+                startPassThrough(e);
+                endPassThrough();
+                return;
+            }
             failInternal(new IOException("committing the fill of " + digest + " failed: " + e.getMessage(), e));
             return;
         }
+        store.releaseSpace(claimed); // now counted as committed bytes
+        claimed = 0;
         synchronized (lock) {
             if (state != State.STREAMING) {
                 // Cannot happen (fail is ignored after complete), but if it did: the renamed file is verified
@@ -537,6 +822,24 @@ public final class BlobFill {
         wakeAll();
     }
 
+    /** A passed-through blob arrived whole and verified: PASSED_THROUGH, result() completes with null. Drainer only. */
+    private void endPassThrough() {
+        boolean deleteTemp;
+        synchronized (lock) {
+            if (state != State.STREAMING) {
+                return;
+            }
+            state = State.PASSED_THROUGH;
+            deleteTemp = takeTempForDeletionLocked();
+        }
+        onDone.accept(this);
+        if (deleteTemp) {
+            deletePassedTemp();
+        }
+        result.complete(null);
+        wakeAll();
+    }
+
     private void cleanUp() {
         cleanedUp = true;
         if (channel != null) {
@@ -547,7 +850,15 @@ public final class BlobFill {
             }
             channel = null;
         }
-        ContentStore.deleteQuietly(temp);
+        boolean deleteTemp;
+        synchronized (lock) {
+            deleteTemp = !tempGone;
+            tempGone = true;
+        }
+        if (deleteTemp) {
+            ContentStore.deleteQuietly(temp);
+            store.releaseSpace(claimed);
+        }
         onDone.accept(this);
         result.completeExceptionally(failure);
         wakeAll();

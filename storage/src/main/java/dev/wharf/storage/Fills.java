@@ -40,16 +40,18 @@ public final class Fills {
      * If the blob is already committed in the store when a fill would be created (a request that raced a commit),
      * the returned fill is already COMMITTED ({@code size()} and {@code result()} complete) and {@code started} is
      * false. If no temp file can be created (disk full, tmp/ unwritable), the returned fill is already FAILED with
-     * that cause and {@code started} is false.
+     * that cause and {@code started} is false, unless the cause is a lack of space: then the returned fill is a
+     * running pass-through (nothing will be stored), {@code started} is true, and it is not registered, so no one
+     * else joins it.
      *
-     * <p>Creating a fill costs a stat and a file creation on the calling thread; joining costs neither.
+     * <p>Creating a fill costs an index lookup and a file creation on the calling thread; joining costs neither.
      */
     public Acquired acquire(Digest digest) {
         Objects.requireNonNull(digest, "digest");
         BlobFill[] finished = new BlobFill[1];
         boolean[] started = new boolean[1];
         BlobFill fill = fills.compute(digest, (d, existing) -> {
-            if (existing != null && existing.state() != BlobFill.State.FAILED) {
+            if (existing != null && existing.state() != BlobFill.State.FAILED && !existing.isPassThrough()) {
                 return existing;
             }
             Optional<Long> stored = store.blobSize(d);
@@ -61,13 +63,19 @@ public final class Fills {
             try {
                 temp = store.newTempFile();
             } catch (IOException e) {
+                if (ContentStore.isOutOfSpace(e)) {
+                    // The disk is full: this transfer passes through uncached, for its starter alone.
+                    finished[0] = BlobFill.passThrough(d, store, io, e, this::remove);
+                    started[0] = true;
+                    return null;
+                }
                 finished[0] = BlobFill.failed(d, new IOException("cannot start a fill of " + d + ": " + e, e));
                 return null;
             }
             started[0] = true;
             return new BlobFill(d, store, io, temp, this::remove);
         });
-        return fill != null ? new Acquired(fill, started[0]) : new Acquired(finished[0], false);
+        return fill != null ? new Acquired(fill, started[0]) : new Acquired(finished[0], started[0]);
     }
 
     /** Number of fills in progress. */

@@ -1,14 +1,527 @@
 package dev.wharf.server.admin;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.wharf.server.http.Exchange;
+import dev.wharf.server.prefetch.ImageProgress;
+import dev.wharf.server.prefetch.ImageReference;
+import dev.wharf.server.prefetch.Platform;
+import dev.wharf.server.prefetch.PrefetchJobs;
+import dev.wharf.server.proxy.Project;
+import dev.wharf.server.proxy.Projects;
 import dev.wharf.server.registry.ErrorCode;
+import dev.wharf.server.registry.ManifestHandler;
+import dev.wharf.server.registry.Reference;
 import dev.wharf.server.registry.RegistryException;
+import dev.wharf.server.registry.RepositoryName;
+import dev.wharf.storage.ContentStore;
+import dev.wharf.storage.StorageUsage;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** The admin API under {@code /api/v1}, guarded by the configured admin token. */
-public final class AdminApi {
-    /** Handles one request whose path starts with {@code /api/v1}. */
+/**
+ * The admin API under {@code /api/v1}, JSON, guarded by the configured admin token ({@code admin.token}):
+ * every request must carry {@code Authorization: Bearer <token>}, or it gets 401 before anything else is looked at.
+ * With no token configured, everyone gets 401. The token is compared in constant time (as SHA-256 digests, so not
+ * even its length leaks) and never logged; only its digest is kept here.
+ *
+ * <pre>
+ * GET    /api/v1/projects                                          projects with their stats
+ * GET    /api/v1/projects/{project}                                one project
+ * GET    /api/v1/projects/{project}/repositories                   cached repositories, tag counts and sizes
+ * GET    /api/v1/projects/{project}/repositories/{name}            one repository and its tags with sizes
+ * DELETE /api/v1/projects/{project}/repositories/{name}            delete every cached tag of it
+ * GET    /api/v1/projects/{project}/repositories/{name}/-/tags/{tag}
+ * DELETE /api/v1/projects/{project}/repositories/{name}/-/tags/{tag}
+ * POST   /api/v1/prefetch          {"images": [...], "platforms": [...]}  → 202 {"id": ...}
+ * GET    /api/v1/prefetch                                          remembered jobs
+ * GET    /api/v1/prefetch/{id}                                     a job's state and per-image progress
+ * </pre>
+ * Repository names hold {@code /}, so {@code /-/} separates a name from what follows (no name component can be
+ * {@code -}). Names are the repository as stored, i.e. at the upstream ({@code library/nginx} on Docker Hub).
+ * Deleting drops the tag entries, on disk and in the manifest handler's memory, so the next pull of the tag asks
+ * the upstream again; content stays, since blobs are shared by digest, and eviction reclaims what nothing uses.
+ *
+ * <p>Independent of which listener serves it: the handler that owns the connection hands over each request with
+ * its (bounded) body. Work that touches the disk runs on a small executor of its own, never on an event loop.
+ */
+public final class AdminApi implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(AdminApi.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Request bodies above this are refused (a prefetch list of thousands of images fits easily). */
+    public static final int MAX_BODY = 1 << 20;
+    private static final int MAX_PREFETCH_IMAGES = 10_000;
+    private static final String PREFIX = "/api/v1";
+
+    private final byte[] tokenDigest;
+    private final ContentStore store;
+    private final Projects projects;
+    private final ManifestHandler manifests;
+    private final PrefetchJobs jobs;
+    private final ThreadPoolExecutor executor = new ThreadPoolExecutor(2, 2, 60, TimeUnit.SECONDS,
+            new ArrayBlockingQueue<>(256), r -> {
+                Thread t = new Thread(r, "wharf-admin");
+                t.setDaemon(true);
+                return t;
+            });
+
+    /**
+     * @param adminToken  the configured token, or null (then every request gets 401)
+     * @param registryUrl the server's own registry address, for prefetch jobs (asked when a job starts)
+     */
+    public AdminApi(String adminToken, ContentStore store, Projects projects, ManifestHandler manifests,
+                    Supplier<URI> registryUrl) {
+        this.tokenDigest = adminToken == null ? null : sha256(adminToken);
+        this.store = store;
+        this.projects = projects;
+        this.manifests = manifests;
+        this.jobs = new PrefetchJobs(registryUrl);
+    }
+
+    /** Handles one request without a body whose path starts with {@code /api/v1}. */
     public void handle(Exchange ex) {
-        ex.error(new RegistryException(ErrorCode.UNSUPPORTED, HttpResponseStatus.NOT_FOUND, "admin API not available"));
+        handle(ex, new byte[0]);
+    }
+
+    /** Handles one request whose path starts with {@code /api/v1}; {@code body} is its whole body. */
+    public void handle(Exchange ex, byte[] body) {
+        String authorization = ex.request().headers().get(HttpHeaderNames.AUTHORIZATION);
+        if (!authorized(authorization)) {
+            if (authorization != null) {
+                LOG.warn("admin request {} {} from {} refused: wrong token", ex.request().method(), path(ex),
+                        ex.ctx().channel().remoteAddress());
+            }
+            HttpHeaders h = new DefaultHttpHeaders().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"wharf-admin\"");
+            ex.error(new RegistryException(ErrorCode.UNAUTHORIZED, HttpResponseStatus.UNAUTHORIZED,
+                    tokenDigest == null ? "the admin API is disabled: no admin.token is configured"
+                            : "the admin API needs Authorization: Bearer <admin token>", h));
+            return;
+        }
+        try {
+            executor.execute(() -> {
+                try {
+                    route(ex, body);
+                } catch (RegistryException e) {
+                    ex.error(e);
+                } catch (Exception e) {
+                    ex.fail(e);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            ex.error(new RegistryException(ErrorCode.TOOMANYREQUESTS, HttpResponseStatus.TOO_MANY_REQUESTS,
+                    "the admin API is busy; try again"));
+        }
+    }
+
+    private boolean authorized(String header) {
+        if (tokenDigest == null || header == null) {
+            return false;
+        }
+        String h = header.trim();
+        if (h.length() <= 7 || !h.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            return false;
+        }
+        return MessageDigest.isEqual(sha256(h.substring(7).trim()), tokenDigest);
+    }
+
+    // ------------------------------------------------------------------------------------------------ routing
+
+    private void route(Exchange ex, byte[] body) throws IOException {
+        String path = path(ex);
+        String rest = path.length() <= PREFIX.length() ? "" : path.substring(PREFIX.length() + 1);
+        List<String> segs = rest.isEmpty() ? List.of() : Arrays.asList(rest.split("/", -1));
+        HttpMethod m = ex.request().method();
+        if (segs.isEmpty()) {
+            only(m, HttpMethod.GET);
+            ObjectNode root = JSON.createObjectNode();
+            root.putArray("endpoints").add(PREFIX + "/projects").add(PREFIX + "/prefetch");
+            json(ex, HttpResponseStatus.OK, root);
+            return;
+        }
+        switch (segs.get(0)) {
+            case "projects" -> projectsRoute(ex, m, segs.subList(1, segs.size()));
+            case "prefetch" -> prefetchRoute(ex, m, segs.subList(1, segs.size()), body);
+            default -> throw notFound(path);
+        }
+    }
+
+    private void projectsRoute(Exchange ex, HttpMethod m, List<String> segs) throws IOException {
+        if (segs.isEmpty()) {
+            only(m, HttpMethod.GET);
+            json(ex, HttpResponseStatus.OK, listProjects());
+            return;
+        }
+        String project = knownProject(segs.get(0));
+        if (segs.size() == 1) {
+            only(m, HttpMethod.GET);
+            json(ex, HttpResponseStatus.OK, projectJson(project, StorageUsage.measure(store, project)));
+            return;
+        }
+        if (!segs.get(1).equals("repositories")) {
+            throw notFound(path(ex));
+        }
+        if (segs.size() == 2) {
+            only(m, HttpMethod.GET);
+            json(ex, HttpResponseStatus.OK, listRepositories(project));
+            return;
+        }
+        List<String> after = segs.subList(2, segs.size());
+        int dash = after.indexOf("-");
+        String repository = repositoryName(String.join("/", dash < 0 ? after : after.subList(0, dash)));
+        if (dash < 0) {
+            if (m.equals(HttpMethod.DELETE)) {
+                deleteRepository(ex, project, repository);
+            } else {
+                only(m, HttpMethod.GET, HttpMethod.DELETE);
+                json(ex, HttpResponseStatus.OK, repositoryJson(project, repository));
+            }
+            return;
+        }
+        List<String> tail = after.subList(dash + 1, after.size());
+        if (tail.size() != 2 || !tail.get(0).equals("tags")) {
+            throw notFound(path(ex));
+        }
+        String tag = tagName(tail.get(1));
+        if (m.equals(HttpMethod.DELETE)) {
+            deleteTag(ex, project, repository, tag);
+        } else {
+            only(m, HttpMethod.GET, HttpMethod.DELETE);
+            CacheCatalog.TagInfo info = new CacheCatalog(store).tag(project, repository, tag)
+                    .orElseThrow(() -> RegistryException.notFound(ErrorCode.MANIFEST_UNKNOWN,
+                            "no cached tag " + repository + ":" + tag + " in project " + project));
+            ObjectNode out = JSON.createObjectNode().put("project", project).put("repository", repository);
+            out.setAll(tagJson(info));
+            json(ex, HttpResponseStatus.OK, out);
+        }
+    }
+
+    private void prefetchRoute(Exchange ex, HttpMethod m, List<String> segs, byte[] body) {
+        if (segs.isEmpty()) {
+            if (m.equals(HttpMethod.POST)) {
+                startPrefetch(ex, body);
+                return;
+            }
+            only(m, HttpMethod.GET, HttpMethod.POST);
+            ObjectNode out = JSON.createObjectNode();
+            ArrayNode list = out.putArray("jobs");
+            jobs.all().forEach(j -> list.add(jobJson(j, false)));
+            json(ex, HttpResponseStatus.OK, out);
+            return;
+        }
+        if (segs.size() != 1) {
+            throw notFound(path(ex));
+        }
+        only(m, HttpMethod.GET);
+        PrefetchJobs.Job job = jobs.get(segs.get(0)).orElseThrow(() -> RegistryException.notFound(
+                ErrorCode.NAME_UNKNOWN, "no prefetch job " + abbreviate(segs.get(0))));
+        json(ex, HttpResponseStatus.OK, jobJson(job, true));
+    }
+
+    // ------------------------------------------------------------------------------------------------ projects
+
+    private ObjectNode listProjects() throws IOException {
+        StorageUsage usage = StorageUsage.measure(store);
+        Map<String, StorageUsage.ProjectUsage> byName = new TreeMap<>();
+        usage.projects().forEach(p -> byName.put(p.project(), p));
+        ObjectNode root = JSON.createObjectNode();
+        ArrayNode list = root.putArray("projects");
+        List<String> names = new ArrayList<>();
+        projects.all().forEach(p -> names.add(p.name()));
+        byName.keySet().stream().filter(n -> !names.contains(n)).forEach(names::add);
+        for (String name : names) {
+            StorageUsage.ProjectUsage u = byName.getOrDefault(name, new StorageUsage.ProjectUsage(name, 0, 0, 0));
+            list.add(projectJson(name, u));
+        }
+        root.putObject("storage")
+                .put("blobs", usage.blobs())
+                .put("bytes", usage.bytes())
+                .put("quarantinedFiles", usage.quarantinedFiles())
+                .put("quarantinedBytes", usage.quarantinedBytes());
+        return root;
+    }
+
+    private ObjectNode projectJson(String name, StorageUsage.ProjectUsage usage) throws IOException {
+        ObjectNode p = JSON.createObjectNode().put("name", name);
+        Project configured = projects.byName(name).orElse(null);
+        p.put("configured", configured != null);
+        if (configured != null) {
+            p.put("upstream", configured.config().upstream().toString());
+        }
+        List<String> repos = store.repositories(name);
+        long tags = 0;
+        for (String r : repos) {
+            tags += store.tags(name, r).size();
+        }
+        p.put("repositories", repos.size())
+                .put("tags", tags)
+                .put("blobs", usage.blobs())
+                .put("bytes", usage.bytes())
+                .put("missingBlobs", usage.missing());
+        return p;
+    }
+
+    private ObjectNode listRepositories(String project) throws IOException {
+        CacheCatalog catalog = new CacheCatalog(store);
+        ObjectNode root = JSON.createObjectNode().put("project", project);
+        ArrayNode list = root.putArray("repositories");
+        for (String name : store.repositories(project)) {
+            CacheCatalog.RepositoryInfo r = catalog.repository(project, name);
+            list.addObject()
+                    .put("name", name)
+                    .put("tags", r.tags().size())
+                    .put("blobs", r.blobs())
+                    .put("bytes", r.bytes())
+                    .put("complete", r.complete());
+        }
+        return root;
+    }
+
+    private ObjectNode repositoryJson(String project, String repository) throws IOException {
+        CacheCatalog.RepositoryInfo r = new CacheCatalog(store).repository(project, repository);
+        if (r.tags().isEmpty()) {
+            throw RegistryException.notFound(ErrorCode.NAME_UNKNOWN,
+                    "no cached tags for repository " + repository + " in project " + project);
+        }
+        ObjectNode root = JSON.createObjectNode()
+                .put("project", project)
+                .put("name", repository)
+                .put("blobs", r.blobs())
+                .put("bytes", r.bytes())
+                .put("complete", r.complete());
+        ArrayNode tags = root.putArray("tags");
+        r.tags().forEach(t -> tags.add(tagJson(t)));
+        return root;
+    }
+
+    private static ObjectNode tagJson(CacheCatalog.TagInfo t) {
+        return JSON.createObjectNode()
+                .put("name", t.name())
+                .put("digest", t.entry().digest().toString())
+                .put("mediaType", t.entry().mediaType())
+                .put("fetchedAt", t.entry().fetchedAt().toString())
+                .put("blobs", t.stored().size())
+                .put("bytes", t.bytes())
+                .put("complete", t.complete());
+    }
+
+    private void deleteTag(Exchange ex, String project, String repository, String tag) throws IOException {
+        boolean deleted = store.deleteTag(project, repository, tag);
+        manifests.forgetTags(project, repository, tag);
+        if (!deleted) {
+            throw RegistryException.notFound(ErrorCode.MANIFEST_UNKNOWN,
+                    "no cached tag " + repository + ":" + tag + " in project " + project);
+        }
+        LOG.info("admin: deleted tag {}:{} of project {} from the cache", repository, tag, project);
+        json(ex, HttpResponseStatus.OK, JSON.createObjectNode().put("project", project).put("repository", repository)
+                .put("tag", tag).put("deleted", true));
+    }
+
+    private void deleteRepository(Exchange ex, String project, String repository) throws IOException {
+        int deleted = store.deleteRepository(project, repository);
+        manifests.forgetTags(project, repository, null);
+        if (deleted == 0) {
+            throw RegistryException.notFound(ErrorCode.NAME_UNKNOWN,
+                    "no cached tags for repository " + repository + " in project " + project);
+        }
+        LOG.info("admin: deleted repository {} of project {} from the cache ({} tags)", repository, project, deleted);
+        json(ex, HttpResponseStatus.OK, JSON.createObjectNode().put("project", project).put("repository", repository)
+                .put("deletedTags", deleted));
+    }
+
+    // ------------------------------------------------------------------------------------------------ prefetch
+
+    private void startPrefetch(Exchange ex, byte[] body) {
+        JsonNode request;
+        try {
+            request = JSON.readTree(body);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw RegistryException.badRequest(ErrorCode.UNSUPPORTED, "the body is not JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw RegistryException.badRequest(ErrorCode.UNSUPPORTED, "the body is not JSON");
+        }
+        if (request == null || !request.isObject() || !request.path("images").isArray()
+                || request.path("images").isEmpty()) {
+            throw RegistryException.badRequest(ErrorCode.UNSUPPORTED,
+                    "expected {\"images\": [\"docker.io/library/nginx:1.27\", ...], \"platforms\": [\"linux/amd64\"]}");
+        }
+        if (request.path("images").size() > MAX_PREFETCH_IMAGES) {
+            throw RegistryException.badRequest(ErrorCode.UNSUPPORTED,
+                    "at most " + MAX_PREFETCH_IMAGES + " images per prefetch job");
+        }
+        List<ImageReference> refs = new ArrayList<>();
+        for (JsonNode image : request.get("images")) {
+            try {
+                refs.add(ImageReference.parse(image.isTextual() ? image.asText() : null));
+            } catch (IllegalArgumentException e) {
+                throw RegistryException.badRequest(ErrorCode.NAME_INVALID, e.getMessage());
+            }
+        }
+        List<Platform> platforms = new ArrayList<>();
+        JsonNode wanted = request.path("platforms");
+        if (!wanted.isMissingNode() && !wanted.isNull() && !wanted.isArray()) {
+            throw RegistryException.badRequest(ErrorCode.UNSUPPORTED, "platforms must be a list like [\"linux/amd64\"]");
+        }
+        for (JsonNode p : wanted) {
+            try {
+                platforms.add(Platform.parse(p.isTextual() ? p.asText() : null));
+            } catch (IllegalArgumentException e) {
+                throw RegistryException.badRequest(ErrorCode.UNSUPPORTED, e.getMessage());
+            }
+        }
+        PrefetchJobs.Job job;
+        try {
+            job = jobs.submit(refs, platforms);
+        } catch (RejectedExecutionException e) {
+            throw new RegistryException(ErrorCode.TOOMANYREQUESTS, HttpResponseStatus.TOO_MANY_REQUESTS,
+                    "too many prefetch jobs are waiting; try again later");
+        }
+        HttpHeaders h = new DefaultHttpHeaders().set(HttpHeaderNames.LOCATION, PREFIX + "/prefetch/" + job.id());
+        json(ex, HttpResponseStatus.ACCEPTED, h, jobJson(job, true));
+    }
+
+    private static ObjectNode jobJson(PrefetchJobs.Job job, boolean withImages) {
+        ObjectNode out = JSON.createObjectNode()
+                .put("id", job.id())
+                .put("state", job.state().name().toLowerCase(java.util.Locale.ROOT))
+                .put("createdAt", job.createdAt().toString());
+        if (job.finishedAt() != null) {
+            out.put("finishedAt", job.finishedAt().toString());
+        } else {
+            out.putNull("finishedAt");
+        }
+        ArrayNode platforms = out.putArray("platforms");
+        job.platforms().forEach(p -> platforms.add(p.toString()));
+        long done = job.images().stream().filter(i -> i.state() == ImageProgress.State.DONE).count();
+        long failed = job.images().stream().filter(i -> i.state() == ImageProgress.State.FAILED).count();
+        out.putObject("summary").put("images", job.images().size()).put("done", done).put("failed", failed);
+        if (withImages) {
+            ArrayNode images = out.putArray("images");
+            for (ImageProgress i : job.images()) {
+                ObjectNode o = images.addObject()
+                        .put("reference", i.reference().text())
+                        .put("state", i.state().name().toLowerCase(java.util.Locale.ROOT))
+                        .put("digest", i.digest())
+                        .put("manifests", i.manifests())
+                        .put("bytesDone", i.bytesDone())
+                        .put("bytesTotal", i.bytesTotal())
+                        .put("layersDone", i.layersDone())
+                        .put("layersTotal", i.layersTotal())
+                        .put("seconds", Math.round(i.seconds() * 1000) / 1000.0);
+                o.put("error", i.error());
+                o.put("note", i.note());
+            }
+        }
+        return out;
+    }
+
+    // ------------------------------------------------------------------------------------------------ helpers
+
+    private String knownProject(String name) throws IOException {
+        try {
+            ContentStore.checkSegment(name);
+        } catch (IllegalArgumentException e) {
+            throw RegistryException.badRequest(ErrorCode.NAME_INVALID, "invalid project name: " + e.getMessage());
+        }
+        if (projects.byName(name).isEmpty() && !store.projectNames().contains(name)) {
+            throw RegistryException.notFound(ErrorCode.NAME_UNKNOWN, "no project " + abbreviate(name));
+        }
+        return name;
+    }
+
+    private static String repositoryName(String name) {
+        RepositoryName valid = new RepositoryName(name); // 400 NAME_INVALID if not a repository name
+        return valid.value();
+    }
+
+    private static String tagName(String tag) {
+        Reference ref = Reference.parse(tag); // 404 MANIFEST_UNKNOWN if not a tag, as on /v2
+        if (ref.isDigest()) {
+            throw RegistryException.badRequest(ErrorCode.UNSUPPORTED, "a tag, not a digest, is expected here");
+        }
+        return ref.tag();
+    }
+
+    private static void only(HttpMethod m, HttpMethod... allowed) {
+        for (HttpMethod a : allowed) {
+            if (a.equals(m)) {
+                return;
+            }
+        }
+        StringBuilder allow = new StringBuilder();
+        for (HttpMethod a : allowed) {
+            allow.append(allow.length() == 0 ? "" : ", ").append(a.name());
+        }
+        throw new RegistryException(ErrorCode.UNSUPPORTED, HttpResponseStatus.METHOD_NOT_ALLOWED,
+                m + " is not supported here", new DefaultHttpHeaders().set(HttpHeaderNames.ALLOW, allow.toString()));
+    }
+
+    private static RegistryException notFound(String path) {
+        return new RegistryException(ErrorCode.UNSUPPORTED, HttpResponseStatus.NOT_FOUND,
+                "unknown admin endpoint " + abbreviate(path));
+    }
+
+    private static String path(Exchange ex) {
+        String uri = ex.request().uri();
+        int q = uri.indexOf('?');
+        String p = q >= 0 ? uri.substring(0, q) : uri;
+        return p.endsWith("/") && p.length() > 1 ? p.substring(0, p.length() - 1) : p;
+    }
+
+    private static void json(Exchange ex, HttpResponseStatus status, JsonNode body) {
+        json(ex, status, new DefaultHttpHeaders(), body);
+    }
+
+    private static void json(Exchange ex, HttpResponseStatus status, HttpHeaders headers, JsonNode body) {
+        byte[] bytes;
+        try {
+            bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(body);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        headers.set(HttpHeaderNames.CONTENT_TYPE, "application/json; charset=utf-8");
+        byte[] withNewline = Arrays.copyOf(bytes, bytes.length + 1);
+        withNewline[bytes.length] = '\n';
+        ex.bytes(status, headers, withNewline);
+    }
+
+    private static byte[] sha256(String s) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() > 100 ? s.substring(0, 100) + "..." : s;
+    }
+
+    /** Stops the executor and cancels prefetch jobs. */
+    @Override
+    public void close() {
+        executor.shutdownNow();
+        jobs.close();
     }
 }

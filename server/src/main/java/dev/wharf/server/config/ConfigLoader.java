@@ -37,7 +37,7 @@ public final class ConfigLoader {
     private static final Set<String> STORAGE_KEYS = Set.of("path", "maxSize", "highWatermark", "lowWatermark");
     private static final Set<String> RETENTION_KEYS = Set.of("unusedFor");
     private static final Set<String> ADMIN_KEYS = Set.of("listen", "token", "tokenFile");
-    private static final Set<String> ACCESS_LOG_KEYS = Set.of("enabled", "path");
+    private static final Set<String> ACCESS_LOG_KEYS = Set.of("enabled", "path", "level");
     private static final Set<String> EGRESS_KEYS = Set.of("proxy", "noProxy");
     private static final Set<String> ECR_KEYS = Set.of("region", "endpoint", "accessKeyId", "secretAccessKey");
     private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(B|KiB|MiB|GiB|TiB|KB|MB|GB|TB)?");
@@ -177,6 +177,7 @@ public final class ConfigLoader {
         }
         boolean accessLog = true;
         String accessLogPath = "stdout";
+        String accessLogLevel = "info";
         if (top.has("accessLog")) {
             ObjectNode l = object(top.get("accessLog"), "accessLog");
             checkKeys(l, "accessLog", ACCESS_LOG_KEYS);
@@ -190,6 +191,12 @@ public final class ConfigLoader {
                 accessLogPath = string(l.get("path"), "accessLog.path");
                 if (accessLogPath.isBlank()) {
                     throw fail("accessLog.path", "must be stdout, stderr or a file path");
+                }
+            }
+            if (l.has("level")) {
+                accessLogLevel = string(l.get("level"), "accessLog.level");
+                if (!Set.of("info", "warn", "error").contains(accessLogLevel)) {
+                    throw fail("accessLog.level", "must be info, warn or error, got '" + accessLogLevel + "'");
                 }
             }
         }
@@ -207,7 +214,7 @@ public final class ConfigLoader {
             }
         }
         OperationsConfig operations = new OperationsConfig(maxSize, high, low, unusedFor, adminListen, adminToken,
-                accessLog, accessLogPath, egressProxy, noProxy);
+                accessLog, accessLogPath, accessLogLevel, egressProxy, noProxy);
 
         List<ProjectConfig> projects = new ArrayList<>();
         if (top.has("projects")) {

@@ -18,21 +18,24 @@ import java.util.List;
  *                        ({@code admin.token} or {@code admin.tokenFile}); never printed
  * @param accessLog       whether to write one JSON line per request ({@code accessLog.enabled}, true)
  * @param accessLogPath   {@code stdout}, {@code stderr} or a file path ({@code accessLog.path}, stdout)
+ * @param accessLogLevel  {@code info} (every request), {@code warn} (status 400 and up) or {@code error} (500 and
+ *                        up) ({@code accessLog.level}, info)
  * @param egressProxy     outbound HTTP(S) proxy URL ({@code egress.proxy}), or null for HTTPS_PROXY/HTTP_PROXY
  * @param noProxy         hosts (or {@code .suffix}es) reached directly ({@code egress.noProxy}), or null for NO_PROXY
  */
 public record OperationsConfig(long maxSize, double highWatermark, double lowWatermark, Duration unusedFor,
                                HostPort adminListen, String adminToken, boolean accessLog, String accessLogPath,
-                               String egressProxy, List<String> noProxy) {
+                               String accessLogLevel, String egressProxy, List<String> noProxy) {
     public static final OperationsConfig DEFAULTS =
-            new OperationsConfig(0, 0.95, 0.85, null, null, null, true, "stdout", null, null);
+            new OperationsConfig(0, 0.95, 0.85, null, null, null, true, "stdout", "info", null, null);
 
     @Override
     public String toString() {
         return "OperationsConfig[maxSize=" + maxSize + ", highWatermark=" + highWatermark + ", lowWatermark="
                 + lowWatermark + ", unusedFor=" + unusedFor + ", adminListen=" + adminListen + ", adminToken="
                 + (adminToken == null ? "none" : "***") + ", accessLog=" + accessLog + ", accessLogPath="
-                + accessLogPath + ", egressProxy=" + egressProxy + ", noProxy=" + noProxy + "]";
+                + accessLogPath + ", accessLogLevel=" + accessLogLevel + ", egressProxy=" + egressProxy + ", noProxy="
+                + noProxy + "]";
     }
 
     /** Where the access log goes, as a path; null for stdout/stderr. */

@@ -45,8 +45,11 @@ public record ProjectConfig(String name, URI upstream, List<String> aliases, Dur
                 + ", upstreams=" + upstreams + ", insecureSkipVerify=" + insecureSkipVerify + ", ecr=" + ecr + "]";
     }
 
-    /** True when the upstream is Docker Hub, which adds {@code library/} to one-segment names. */
+    /**
+     * True when an upstream is Docker Hub, which adds {@code library/} to one-segment names; a mirror listed before
+     * it ({@code mirror.gcr.io}) serves the same names.
+     */
     public boolean isDockerHub() {
-        return DockerHub.isDockerHubHost(upstream.getHost());
+        return upstreams.stream().anyMatch(u -> DockerHub.isDockerHubHost(u.getHost()));
     }
 }

@@ -52,8 +52,14 @@ public final class Exchange {
     private final AtomicBoolean responded = new AtomicBoolean();
     private final AtomicBoolean finished = new AtomicBoolean();
     private final Runnable onFinish;
+    /** Run once when the response ends; guarded by itself. */
+    private final java.util.List<Runnable> finishers = new java.util.ArrayList<>(2);
     private volatile int status;
     private volatile long bytesSent;
+    // What the handler learned about the answer, for the metrics and the access log (set before the response ends).
+    private volatile CacheResult cacheResult;
+    private volatile dev.wharf.storage.Digest fill;
+    private volatile boolean fillJoined;
 
     Exchange(ChannelHandlerContext ctx, HttpRequest request, Runnable onFinish) {
         this.ctx = ctx;
@@ -81,6 +87,32 @@ public final class Exchange {
 
     public long bytesSent() {
         return bytesSent;
+    }
+
+    /** Where this answer's content comes from, or null (not a cacheable endpoint, or not decided yet). */
+    public CacheResult cacheResult() {
+        return cacheResult;
+    }
+
+    /** Records where this answer's content comes from (metrics and access log). */
+    public void cacheResult(CacheResult result) {
+        this.cacheResult = result;
+    }
+
+    /** The digest of the blob fill this answer streams from, or null. */
+    public dev.wharf.storage.Digest fill() {
+        return fill;
+    }
+
+    /** True if this answer joined a fill another request started. */
+    public boolean fillJoined() {
+        return fillJoined;
+    }
+
+    /** Records that this answer streams from the fill of {@code digest}, started here or ({@code joined}) found running. */
+    public void fill(dev.wharf.storage.Digest digest, boolean joined) {
+        this.fill = digest;
+        this.fillJoined = joined;
     }
 
     /** Sends the OCI error JSON for {@code e}. This is the only place that writes error bodies. */
@@ -209,7 +241,37 @@ public final class Exchange {
         responded.set(true);
         ctx.channel().close();
         if (finished.compareAndSet(false, true)) {
+            runFinishers();
             onFinish.run();
+        }
+    }
+
+    /**
+     * Runs {@code action} once when the response has ended: sent, failed, aborted or cut by the client; at once if
+     * it already has. For what the response holds until then, such as a blob lease that keeps eviction away.
+     */
+    public void whenFinished(Runnable action) {
+        synchronized (finishers) {
+            if (!finished.get()) {
+                finishers.add(action);
+                return;
+            }
+        }
+        action.run();
+    }
+
+    private void runFinishers() {
+        java.util.List<Runnable> actions;
+        synchronized (finishers) {
+            actions = new java.util.ArrayList<>(finishers);
+            finishers.clear();
+        }
+        for (Runnable action : actions) {
+            try {
+                action.run();
+            } catch (RuntimeException e) {
+                LOG.warn("an end-of-response action failed", e);
+            }
         }
     }
 
@@ -227,6 +289,7 @@ public final class Exchange {
             ctx.channel().close();
         }
         if (finished.compareAndSet(false, true)) {
+            runFinishers();
             onFinish.run();
         }
     }

@@ -1,8 +1,12 @@
 package dev.wharf.server.http;
 
 import dev.wharf.storage.BlobFill;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoop;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -13,6 +17,11 @@ import org.slf4j.LoggerFactory;
  * reached the socket. A slow client therefore holds nothing but its own file position; the fill and the other
  * clients never wait for it.
  *
+ * <p>If the fill passes through (storage full), the bytes below the reader's {@code fileLimit} still come from the
+ * temp file and the rest from the fill's memory, as read-only slices the client's buffers keep alive until sent;
+ * each slice sent is reported with {@link BlobFill.Reader#advance}, so the fill can drop what every client is past.
+ * {@code available()} is read before {@code fileLimit()}, so a memory byte is never taken for a file byte.
+ *
  * <p>Threading: every step runs on the client channel's event loop; the fill's callback only schedules the next
  * step there. If the fill fails after the headers went out, the connection is aborted (closed with the blob's
  * last byte still held back) because that is the only signal left that the body is not whole. If the client goes
@@ -20,9 +29,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class FillStream {
     private static final Logger LOG = LoggerFactory.getLogger(FillStream.class);
+    /** At most this many pass-through bytes go out in one write. */
+    private static final int MAX_MEMORY_WRITE = 1 << 20;
 
     private final Exchange exchange;
     private final BlobFill fill;
+    private final BlobFill.Reader reader;
     private final FileChannel file;
     private final long end;
     private final long size;
@@ -31,10 +43,12 @@ public final class FillStream {
     private long offset;
     private boolean done;
 
-    private FillStream(Exchange exchange, BlobFill fill, FileChannel file, long offset, long end, long size) {
+    private FillStream(Exchange exchange, BlobFill fill, BlobFill.Reader reader, FileChannel file, long offset,
+                       long end, long size) {
         this.size = size;
         this.exchange = exchange;
         this.fill = fill;
+        this.reader = reader;
         this.file = file;
         this.offset = offset;
         this.end = end;
@@ -42,17 +56,26 @@ public final class FillStream {
         this.onClose = f -> loop.execute(this::clientGone);
     }
 
-    /** Starts streaming; the response headers must already be sent with {@link Exchange#startStream}. */
-    public static void start(Exchange exchange, BlobFill fill, long offset, long end, long size) {
-        FileChannel ch;
-        try {
-            ch = fill.openReader();
-        } catch (IOException | RuntimeException e) {
-            LOG.warn("cannot read fill of {}: {}", fill.digest(), e.toString());
-            exchange.abort();
-            return;
+    /**
+     * Starts streaming; the response headers must already be sent with {@link Exchange#startStream}. {@code reader}
+     * was registered with {@link BlobFill#newReader} before the fill could have moved past {@code offset}; this
+     * stream closes it when it ends.
+     */
+    public static void start(Exchange exchange, BlobFill fill, BlobFill.Reader reader, long offset, long end,
+                             long size) {
+        FileChannel ch = null;
+        if (offset < reader.fileLimit()) {
+            try {
+                ch = fill.openReader();
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("cannot read fill of {}: {}", fill.digest(), e.toString());
+                reader.close();
+                exchange.abort();
+                return;
+            }
         }
-        FillStream s = new FillStream(exchange, fill, ch, offset, end, size);
+        reader.advance(offset);
+        FillStream s = new FillStream(exchange, fill, reader, ch, offset, end, size);
         exchange.ctx().channel().closeFuture().addListener(s.onClose);
         s.loop.execute(s::step);
     }
@@ -91,7 +114,16 @@ public final class FillStream {
                     exchange.endStream();
                     return;
                 }
-                exchange.writeBody(new FileSegment(file, start, count)).addListener(f -> {
+                Object body;
+                try {
+                    body = body(start, count, reader.fileLimit());
+                } catch (RuntimeException e) {
+                    finish();
+                    LOG.warn("cannot send the last bytes of {}: {}", fill.digest(), e.toString());
+                    exchange.abort();
+                    return;
+                }
+                exchange.writeBody(body).addListener(f -> {
                     finish();
                     if (f.isSuccess()) {
                         exchange.addBytesSent(count);
@@ -112,12 +144,24 @@ public final class FillStream {
         }
         long available = Math.min(fill.available(), limit);
         if (available > offset) {
-            long count = available - offset;
+            long fileEnd = reader.fileLimit(); // after available(): see the class comment
             long start = offset;
-            offset = available;
-            exchange.writeBody(new FileSegment(file, start, count)).addListener(f -> {
+            long count = start < fileEnd ? Math.min(available, fileEnd) - start
+                    : Math.min(available - start, MAX_MEMORY_WRITE);
+            Object body;
+            try {
+                body = body(start, count, fileEnd);
+            } catch (RuntimeException e) {
+                LOG.warn("cannot send bytes {}..{} of {}: {}", start, start + count, fill.digest(), e.toString());
+                finish();
+                exchange.abort();
+                return;
+            }
+            offset = start + count;
+            exchange.writeBody(body).addListener(f -> {
                 if (f.isSuccess()) {
                     exchange.addBytesSent(count);
+                    reader.advance(start + count);
                     step();
                 } else {
                     clientGone();
@@ -126,6 +170,30 @@ public final class FillStream {
             return;
         }
         fill.whenAvailable(offset, () -> loop.execute(this::step));
+    }
+
+    /** Bytes {@code [from, from + count)}: a file slice below {@code fileEnd}, else the fill's memory. */
+    private Object body(long from, long count, long fileEnd) {
+        if (from < fileEnd) {
+            if (from + count > fileEnd) {
+                throw new IllegalStateException("a slice crosses the end of the file part at " + fileEnd);
+            }
+            return new FileSegment(file, from, count);
+        }
+        ByteBuffer first = reader.memory(from, (int) count);
+        if (first.remaining() == count) {
+            return Unpooled.wrappedBuffer(first);
+        }
+        CompositeByteBuf all = Unpooled.compositeBuffer();
+        all.addComponent(true, Unpooled.wrappedBuffer(first));
+        long pos = from + first.remaining();
+        while (pos < from + count) {
+            ByteBuffer next = reader.memory(pos, (int) (from + count - pos));
+            ByteBuf part = Unpooled.wrappedBuffer(next);
+            all.addComponent(true, part);
+            pos += next.remaining();
+        }
+        return all;
     }
 
     private void clientGone() {
@@ -138,6 +206,9 @@ public final class FillStream {
     private void finish() {
         done = true;
         exchange.ctx().channel().closeFuture().removeListener(onClose);
-        Exchange.closeQuietly(file);
+        if (file != null) {
+            Exchange.closeQuietly(file);
+        }
+        reader.close();
     }
 }

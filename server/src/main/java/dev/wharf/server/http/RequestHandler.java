@@ -12,10 +12,13 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,30 +26,54 @@ import org.slf4j.LoggerFactory;
  * The last handler of a client connection: parses each request into a {@link Route} and hands it to the
  * {@link Endpoints}. One request at a time per connection: reading stops when a request arrives and resumes when
  * its response is done, so pipelined requests cannot interleave their responses. Request bodies are discarded:
- * wharf is read-only, and write methods get 405 UNSUPPORTED.
+ * wharf is read-only, and write methods get 405 UNSUPPORTED; only the admin API gets its (bounded) body.
+ *
+ * <p>When a response ends, the request is counted in the metrics and written to the access log, here and only
+ * here, from what the handlers recorded on the {@link Exchange}.
  */
 public final class RequestHandler extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(RequestHandler.class);
 
     private final Router router;
     private final Endpoints endpoints;
-    private final BooleanSupplier ready;
+    private final Supplier<String> notReady;
     private final java.util.concurrent.atomic.AtomicInteger active;
     private final dev.wharf.server.metrics.WharfMetrics metrics;
     private final dev.wharf.server.admin.AdminApi admin;
+    private final dev.wharf.server.accesslog.AccessLog accessLog;
+    private final Serves serves;
     /** A response is being produced; touched on the event loop only. */
     private boolean inFlight;
+    /** An admin request whose body is still arriving, and the body so far (null when too large); event loop only. */
+    private Exchange adminExchange;
+    private java.io.ByteArrayOutputStream adminBody;
 
-    /** {@code active} counts requests whose responses are not finished yet (shared by all connections). */
-    public RequestHandler(Router router, Endpoints endpoints, BooleanSupplier ready,
+    /** Which endpoints one listen address serves. */
+    public enum Serves {
+        /** Everything on one address (no {@code admin.listen}): /v2, /metrics, /healthz, /readyz, /api/v1. */
+        ALL,
+        /** The registry address when {@code admin.listen} is set: /v2, /healthz and /readyz. */
+        REGISTRY,
+        /** The admin address: /metrics, /healthz, /readyz and /api/v1. */
+        ADMIN
+    }
+
+    /**
+     * {@code notReady} gives null when ready, else why not (never blocks); {@code active} counts requests whose
+     * responses are not finished yet (shared by all connections).
+     */
+    public RequestHandler(Router router, Endpoints endpoints, Supplier<String> notReady,
                           java.util.concurrent.atomic.AtomicInteger active, dev.wharf.server.metrics.WharfMetrics metrics,
-                          dev.wharf.server.admin.AdminApi admin) {
+                          dev.wharf.server.admin.AdminApi admin, dev.wharf.server.accesslog.AccessLog accessLog,
+                          Serves serves) {
         this.metrics = metrics;
         this.admin = admin;
         this.router = router;
         this.endpoints = endpoints;
-        this.ready = ready;
+        this.notReady = notReady;
         this.active = active;
+        this.accessLog = accessLog;
+        this.serves = serves;
     }
 
     @Override
@@ -65,6 +92,8 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
             } finally {
                 ReferenceCountUtil.release(msg);
             }
+        } else if (msg instanceof HttpContent content && adminExchange != null) {
+            adminContent(ctx, content);
         } else if (msg instanceof HttpContent content) {
             boolean last = content instanceof LastHttpContent;
             content.release();
@@ -79,12 +108,16 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
     private void handle(ChannelHandlerContext ctx, HttpRequest req) {
         active.incrementAndGet();
         long start = System.nanoTime();
+        long startMillis = System.currentTimeMillis();
         String[] labels = {"none", "other"};
         Exchange[] self = new Exchange[1];
         Exchange ex = new Exchange(ctx, req, () -> {
             active.decrementAndGet();
-            metrics.request(labels[0], labels[1], req.method().name(), self[0].status(), System.nanoTime() - start);
-            readNext(ctx);
+            try {
+                finished(ctx, self[0], labels[0], labels[1], startMillis, System.nanoTime() - start);
+            } finally {
+                readNext(ctx);
+            }
         });
         self[0] = ex;
         DecoderResult dr = req.decoderResult();
@@ -99,25 +132,36 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
             text(ex, HttpResponseStatus.OK, "ok\n");
             return;
         }
+        if (path.equals("/readyz")) {
+            String problem = notReady.get();
+            text(ex, problem == null ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+                    problem == null ? "ready\n" : "not ready: " + problem + "\n");
+            return;
+        }
+        boolean adminPath = path.equals("/metrics") || path.equals("/api/v1") || path.startsWith("/api/v1/");
+        if (adminPath && serves == Serves.REGISTRY) {
+            text(ex, HttpResponseStatus.NOT_FOUND, path + " is served on the admin address (admin.listen)\n");
+            return;
+        }
+        if (!adminPath && serves == Serves.ADMIN) {
+            text(ex, HttpResponseStatus.NOT_FOUND,
+                    "not found: the admin address serves /metrics, /healthz, /readyz and /api/v1\n");
+            return;
+        }
         if (path.equals("/api/v1") || path.startsWith("/api/v1/")) {
             labels[1] = "admin";
-            try {
-                admin.handle(ex);
-            } catch (RegistryException e) {
-                ex.error(e);
-            } catch (RuntimeException e) {
-                ex.fail(e);
+            // The admin API reads request bodies (POST /api/v1/prefetch): collect it, then hand over (adminContent).
+            adminExchange = ex;
+            adminBody = new java.io.ByteArrayOutputStream();
+            if (HttpUtil.is100ContinueExpected(req)) {
+                ctx.writeAndFlush(new io.netty.handler.codec.http.DefaultFullHttpResponse(
+                        io.netty.handler.codec.http.HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
             }
             return;
         }
         if (path.equals("/metrics")) {
             ex.bytes(HttpResponseStatus.OK, new DefaultHttpHeaders().set(HttpHeaderNames.CONTENT_TYPE,
                     "text/plain; version=0.0.4; charset=utf-8"), metrics.scrape().getBytes(StandardCharsets.UTF_8));
-            return;
-        }
-        if (path.equals("/readyz")) {
-            boolean ok = ready.getAsBoolean();
-            text(ex, ok ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE, ok ? "ready\n" : "not ready\n");
             return;
         }
         try {
@@ -146,6 +190,91 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         } catch (RuntimeException e) {
             ex.fail(e);
         }
+    }
+
+    /** Counts a finished request and writes its access-log line. Runs once per request, on any thread. */
+    private void finished(ChannelHandlerContext ctx, Exchange ex, String project, String kind, long startMillis,
+                          long nanos) {
+        int status = ex.status();
+        String method = ex.request().method().name();
+        metrics.request(project, kind, method, status, nanos);
+        CacheResult cache = ex.cacheResult();
+        if (cache != null && status >= 200 && status < 300) {
+            metrics.served(project, kind, cache.label(), ex.bytesSent());
+        }
+        if (ex.fillJoined()) {
+            metrics.fillJoin();
+        }
+        String uri = ex.request().uri();
+        int q = uri.indexOf('?');
+        accessLog.log(new dev.wharf.server.accesslog.AccessEntry(startMillis, remote(ctx.channel().remoteAddress()),
+                method, q >= 0 ? uri.substring(0, q) : uri, status, ex.bytesSent(), nanos, project, kind,
+                cache == null ? null : cache.label(), ex.fill() == null ? null : ex.fill().toString(),
+                ex.fillJoined(), ex.request().headers().get(HttpHeaderNames.USER_AGENT)));
+    }
+
+    private static String remote(SocketAddress address) {
+        if (address instanceof InetSocketAddress inet) {
+            return inet.getAddress() == null ? inet.getHostString() : inet.getAddress().getHostAddress();
+        }
+        return address == null ? null : address.toString();
+    }
+
+    /** One part of an admin request's body: collected (at most AdminApi.MAX_BODY), handed over after the last. */
+    private void adminContent(ChannelHandlerContext ctx, HttpContent content) {
+        try {
+            if (adminBody != null) {
+                int n = content.content().readableBytes();
+                if (adminBody.size() + n > dev.wharf.server.admin.AdminApi.MAX_BODY) {
+                    adminBody = null;
+                } else {
+                    content.content().readBytes(adminBody, n);
+                }
+            }
+        } catch (java.io.IOException e) {
+            adminBody = null; // cannot happen with a ByteArrayOutputStream
+        } finally {
+            content.release();
+        }
+        if (!(content instanceof LastHttpContent)) {
+            ctx.read();
+            return;
+        }
+        Exchange ex = adminExchange;
+        byte[] body = adminBody == null ? null : adminBody.toByteArray();
+        adminExchange = null;
+        adminBody = null;
+        if (body == null) {
+            ex.error(new RegistryException(ErrorCode.UNSUPPORTED, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
+                    "request body larger than " + dev.wharf.server.admin.AdminApi.MAX_BODY + " bytes"));
+            return;
+        }
+        try {
+            admin.handle(ex, body);
+        } catch (RegistryException e) {
+            ex.error(e);
+        } catch (RuntimeException e) {
+            ex.fail(e);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (adminExchange != null) {
+            ctx.read(); // an admin request's body is still to come
+        }
+        ctx.fireChannelReadComplete();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (adminExchange != null) {
+            Exchange ex = adminExchange;
+            adminExchange = null;
+            adminBody = null;
+            ex.abort(); // the client left before its body ended: finish the request's bookkeeping
+        }
+        ctx.fireChannelInactive();
     }
 
     private void readNext(ChannelHandlerContext ctx) {

@@ -2,6 +2,7 @@ package dev.wharf.server.metrics;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
@@ -13,14 +14,92 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.buffer.PooledByteBufAllocator;
 import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
- * wharf's Prometheus metrics. The metric names are a contract (dashboards rely on them): see the README.
- * Micrometer meters are thread-safe; this class only names them in one place.
+ * wharf's Prometheus metrics. The names in {@link #CONTRACT} are a contract: dashboards and outside checks rely on
+ * them (README, "Metrics"). Every meter is named here and nowhere else.
+ *
+ * <p>Label cardinality stays bounded: {@code project} is a configured project name (or {@code none}), {@code kind}
+ * one of a fixed few, {@code status} an HTTP status code (or {@code error}), {@code result}, {@code source} and
+ * {@code reason} fixed words.
+ *
+ * <p>Thread safety: Micrometer meters are thread-safe and registration is idempotent (the same name and tags give
+ * the same meter), so every method here may be called from any thread, event loops included; none blocks.
  */
 public final class WharfMetrics {
+    /** The contract: every wharf metric family as Prometheus exposes it, with its type. */
+    public static final Map<String, String> CONTRACT = Map.ofEntries(
+            Map.entry("wharf_requests_total", "counter"),
+            Map.entry("wharf_request_duration_seconds", "histogram"),
+            Map.entry("wharf_cache_total", "counter"),
+            Map.entry("wharf_served_bytes_total", "counter"),
+            Map.entry("wharf_upstream_bytes_total", "counter"),
+            Map.entry("wharf_upstream_requests_total", "counter"),
+            Map.entry("wharf_upstream_duration_seconds", "histogram"),
+            Map.entry("wharf_fills_inflight", "gauge"),
+            Map.entry("wharf_fill_joins_total", "counter"),
+            Map.entry("wharf_digest_mismatch_total", "counter"),
+            Map.entry("wharf_storage_bytes", "gauge"),
+            Map.entry("wharf_storage_blobs", "gauge"),
+            Map.entry("wharf_evictions_total", "counter"),
+            Map.entry("wharf_evicted_bytes_total", "counter"),
+            Map.entry("wharf_upstream_ratelimit_remaining", "gauge"),
+            Map.entry("wharf_passthrough_total", "counter"),
+            Map.entry("wharf_accesslog_dropped_total", "counter"));
+
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+
+    private final Meter.MeterProvider<Counter> requests = Counter.builder("wharf_requests")
+            .description("Client requests answered, by project, endpoint kind, method and status")
+            .withRegistry(registry);
+    private final Meter.MeterProvider<Timer> requestDuration = Timer.builder("wharf_request_duration")
+            .description("Time from a client request to the end of its response")
+            .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
+            .maximumExpectedValue(Duration.ofMinutes(10)).withRegistry(registry);
+    private final Meter.MeterProvider<Counter> cache = Counter.builder("wharf_cache")
+            .description("2xx answers to manifest, blob and tag-list requests by where the content came from: "
+                    + "hit, miss, revalidated (a HEAD upstream confirmed the cached copy) or stale (served cached "
+                    + "because the upstream failed)")
+            .withRegistry(registry);
+    private final Meter.MeterProvider<Counter> served = Counter.builder("wharf_served_bytes")
+            .description("Body bytes sent to clients in 2xx answers, by source: cache (stored or in-memory "
+                    + "content) or upstream (content in transit from the upstream, fills joined included)")
+            .withRegistry(registry);
+    private final Meter.MeterProvider<Counter> upstreamBytes = Counter.builder("wharf_upstream_bytes")
+            .description("Response body bytes received from upstream registries")
+            .withRegistry(registry);
+    private final Meter.MeterProvider<Counter> upstreamRequests = Counter.builder("wharf_upstream_requests")
+            .description("Requests to upstream registries by method and final status (error: no response)")
+            .withRegistry(registry);
+    private final Meter.MeterProvider<Timer> upstreamDuration = Timer.builder("wharf_upstream_duration")
+            .description("Time from sending an upstream request to the end of its response body")
+            .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
+            .maximumExpectedValue(Duration.ofMinutes(10)).withRegistry(registry);
+    private final Counter fillJoins = Counter.builder("wharf_fill_joins")
+            .description("Client requests that joined a blob fill another request had started")
+            .register(registry);
+    private final Meter.MeterProvider<Counter> digestMismatches = Counter.builder("wharf_digest_mismatch")
+            .description("Upstream content whose bytes did not match their digest (never stored)")
+            .withRegistry(registry);
+    private final Meter.MeterProvider<Counter> evictions = Counter.builder("wharf_evictions")
+            .description("Blobs evicted from storage, by reason")
+            .withRegistry(registry);
+    private final Meter.MeterProvider<Counter> evictedBytes = Counter.builder("wharf_evicted_bytes")
+            .description("Bytes evicted from storage, by reason")
+            .withRegistry(registry);
+    private final Meter.MeterProvider<Counter> passThroughs = Counter.builder("wharf_passthrough")
+            .description("Blob requests passed through from the upstream without being cached (storage full)")
+            .withRegistry(registry);
+    private final Counter accessLogDropped = Counter.builder("wharf_accesslog_dropped")
+            .description("Access-log lines dropped because the writer fell behind")
+            .register(registry);
+    /** One value per project; each registered as a gauge once, on first report. */
+    private final Map<String, AtomicLong> rateLimitRemaining = new ConcurrentHashMap<>();
 
     public WharfMetrics() {
         new JvmMemoryMetrics().bindTo(registry);
@@ -33,12 +112,85 @@ public final class WharfMetrics {
 
     /** One finished request: {@code wharf_requests_total} and {@code wharf_request_duration_seconds}. */
     public void request(String project, String kind, String method, int status, long nanos) {
-        Counter.builder("wharf_requests").tags("project", project, "kind", kind, "method", method,
-                "status", Integer.toString(status)).register(registry).increment();
-        Timer.builder("wharf_request_duration").tags("project", project, "kind", kind)
-                .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
-                .maximumExpectedValue(Duration.ofMinutes(10)).register(registry)
-                .record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        requests.withTags("project", project, "kind", kind, "method", method, "status", Integer.toString(status))
+                .increment();
+        requestDuration.withTags("project", project, "kind", kind).record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * One 2xx answer with content of a manifest, blob or tag list: {@code wharf_cache_total} by {@code result}
+     * (hit, miss, revalidated, stale) and {@code wharf_served_bytes_total} by source: {@code upstream} for a miss,
+     * {@code cache} otherwise.
+     */
+    public void served(String project, String kind, String result, long bytes) {
+        cache.withTags("project", project, "kind", kind, "result", result).increment();
+        String source = result.equals("miss") ? "upstream" : "cache";
+        served.withTags("project", project, "source", source).increment(bytes);
+    }
+
+    /** A client joined a blob fill that another request started ({@code wharf_fill_joins_total}). */
+    public void fillJoin() {
+        fillJoins.increment();
+    }
+
+    /**
+     * One upstream request ended ({@code wharf_upstream_requests_total}, {@code wharf_upstream_duration_seconds}).
+     *
+     * @param status the final HTTP status, or a negative number when no response arrived (label {@code error})
+     */
+    public void upstreamRequest(String project, String method, int status, long nanos) {
+        String p = project == null ? "none" : project;
+        upstreamRequests.withTags("project", p, "method", method, "status",
+                status < 0 ? "error" : Integer.toString(status)).increment();
+        upstreamDuration.withTags("project", p, "method", method).record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** The {@code wharf_upstream_bytes_total} counter of a project, to count body bytes as they arrive. */
+    public Counter upstreamBytes(String project) {
+        return upstreamBytes.withTags("project", project == null ? "none" : project);
+    }
+
+    /** Upstream content failed its digest check ({@code wharf_digest_mismatch_total}). */
+    public void digestMismatch(String project) {
+        digestMismatches.withTags("project", project).increment();
+    }
+
+    /**
+     * The storage gauges {@code wharf_storage_bytes} and {@code wharf_storage_blobs}, read on every scrape (keep
+     * the suppliers cheap: no directory walks). Call once.
+     */
+    public void storageGauges(Supplier<Long> bytes, Supplier<Long> blobs) {
+        Gauge.builder("wharf_storage_bytes", bytes::get).description("Bytes of committed content in storage")
+                .register(registry);
+        Gauge.builder("wharf_storage_blobs", blobs::get).description("Committed blobs in storage")
+                .register(registry);
+    }
+
+    /** One blob evicted ({@code wharf_evictions_total{reason}}, {@code wharf_evicted_bytes_total{reason}}). */
+    public void eviction(String reason, long bytes) {
+        evictions.withTags("reason", reason).increment();
+        evictedBytes.withTags("reason", reason).increment(bytes);
+    }
+
+    /** The upstream reported how many requests it still allows ({@code wharf_upstream_ratelimit_remaining}). */
+    public void ratelimitRemaining(String project, long remaining) {
+        rateLimitRemaining.computeIfAbsent(project, p -> {
+            AtomicLong v = new AtomicLong(remaining);
+            Gauge.builder("wharf_upstream_ratelimit_remaining", v, AtomicLong::get)
+                    .description("Requests the upstream says it still allows in its current window")
+                    .tag("project", p).strongReference(true).register(registry);
+            return v;
+        }).set(remaining);
+    }
+
+    /** A blob was streamed to a client without being cached ({@code wharf_passthrough_total}). */
+    public void passThrough(String project) {
+        passThroughs.withTags("project", project).increment();
+    }
+
+    /** An access-log line was dropped ({@code wharf_accesslog_dropped_total}). */
+    public void accessLogDropped() {
+        accessLogDropped.increment();
     }
 
     /** A gauge read on every scrape. */

@@ -24,12 +24,18 @@ public final class Projects {
         for (Project p : projects) {
             p.config().aliases().forEach(a -> byNs.putIfAbsent(a, p));
         }
-        for (Project p : projects) {
-            String host = p.config().upstream().getHost().toLowerCase(Locale.ROOT);
-            byNs.putIfAbsent(host, p);
-            int port = p.config().upstream().getPort();
-            if (port > 0) {
-                byNs.putIfAbsent(host + ":" + port, p);
+        // Primary upstreams first, then the failover ones: a project's own primary host beats another's fallback.
+        for (boolean primary : new boolean[] {true, false}) {
+            for (Project p : projects) {
+                List<java.net.URI> hosts = p.config().upstreams();
+                for (java.net.URI upstream : primary ? hosts.subList(0, 1) : hosts.subList(1, hosts.size())) {
+                    String host = upstream.getHost().toLowerCase(Locale.ROOT);
+                    byNs.putIfAbsent(host, p);
+                    int port = upstream.getPort();
+                    if (port > 0) {
+                        byNs.putIfAbsent(host + ":" + port, p);
+                    }
+                }
             }
         }
         this.defaultProject = defaultProjectName == null ? null : byName.get(defaultProjectName);

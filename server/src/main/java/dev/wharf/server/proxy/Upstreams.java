@@ -17,7 +17,8 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * The one place where upstream answers become client errors. Every proxy path asks the upstream through here, so
- * a 404, a 429, a 5xx or an unreachable upstream is reported the same way whatever the endpoint.
+ * a 404, a 429, a 5xx or an unreachable upstream is reported the same way whatever the endpoint. A project with
+ * several upstream endpoints fails over between them here too ({@link UpstreamFailover}).
  */
 public final class Upstreams {
     /** Manifests larger than this are refused (the spec asks registries to accept at least 4 MiB). */
@@ -29,10 +30,10 @@ public final class Upstreams {
             "application/vnd.docker.distribution.manifest.list.v2+json",
             "application/vnd.docker.distribution.manifest.v2+json");
 
-    private final UpstreamClient client;
+    private final UpstreamFailover failover;
 
     public Upstreams(UpstreamClient client) {
-        this.client = client;
+        this.failover = new UpstreamFailover(client);
     }
 
     /** Reads a whole (small) upstream response; network failures become 502 naming the project. */
@@ -42,7 +43,7 @@ public final class Upstreams {
         if (accept != null && !accept.isEmpty()) {
             h.set(HttpHeaderNames.ACCEPT, accept);
         }
-        return client.fetch(project.endpoint(), new UpstreamRequest(method, path, query, h, repository), maxBody)
+        return failover.fetch(project, new UpstreamRequest(method, path, query, h, repository), maxBody)
                 .exceptionallyCompose(t -> CompletableFuture.failedFuture(unreachable(project, t)));
     }
 
@@ -53,7 +54,7 @@ public final class Upstreams {
         if (accept != null && !accept.isEmpty()) {
             h.set(HttpHeaderNames.ACCEPT, accept);
         }
-        client.exchange(project.endpoint(), new UpstreamRequest(method, path, null, h, repository), listener);
+        failover.exchange(project, new UpstreamRequest(method, path, null, h, repository), listener);
     }
 
     /** True for answers where a cached copy should be served instead (stale-if-error). */

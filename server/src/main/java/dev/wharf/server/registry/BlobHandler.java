@@ -1,6 +1,8 @@
 package dev.wharf.server.registry;
 
+import dev.wharf.server.http.CacheResult;
 import dev.wharf.server.http.Exchange;
+import dev.wharf.server.http.Failures;
 import dev.wharf.server.http.FillStream;
 import dev.wharf.server.http.Route;
 import dev.wharf.server.proxy.Project;
@@ -8,8 +10,10 @@ import dev.wharf.server.proxy.Upstreams;
 import dev.wharf.server.upstream.ResponseListener;
 import dev.wharf.server.upstream.UpstreamException;
 import dev.wharf.storage.BlobFill;
+import dev.wharf.storage.BlobLease;
 import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Digest;
+import dev.wharf.storage.DigestMismatchException;
 import dev.wharf.storage.Fills;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
@@ -33,6 +37,11 @@ import org.slf4j.LoggerFactory;
  * started committed) or confirmed it with a HEAD. A client of project B that joins a fill project A started is
  * let in only after B's upstream confirms the digest.
  *
+ * <p>Eviction: every request takes a {@link BlobLease} on its digest first and releases it when its response ends,
+ * so the blob it serves (stored, or committed by a fill while it streams) is never evicted under it. If the disk is
+ * full, a fill passes its bytes through to the clients registered as its readers; a request that comes after that
+ * switch gets a null reader and starts its own transfer.
+ *
  * <p>Concurrency: {@link #owners} maps each running fill to the project that started it; it is written by the
  * starter before anyone else can look the fill up for isolation purposes (inside the same request, right after
  * {@link Fills#acquire}), and removed when the fill ends. A joiner that finds no owner (the fill just ended) takes
@@ -46,27 +55,41 @@ public final class BlobHandler {
     private final Upstreams upstreams;
     private final Executor io;
     private final Map<BlobFill, String> owners = new ConcurrentHashMap<>();
+    private final dev.wharf.server.metrics.WharfMetrics metrics;
 
-    public BlobHandler(ContentStore store, Fills fills, Upstreams upstreams, Executor io) {
+    public BlobHandler(ContentStore store, Fills fills, Upstreams upstreams, Executor io,
+                       dev.wharf.server.metrics.WharfMetrics metrics) {
         this.store = store;
         this.fills = fills;
         this.upstreams = upstreams;
         this.io = io;
+        this.metrics = metrics;
     }
 
     public void handle(Exchange ex, Route route) {
         Project project = route.project();
         Digest digest = route.digest();
-        var size = store.blobSize(digest);
+        // Pins the blob (stored now, or committed by a fill while this response streams it) against eviction until
+        // the response ends, and records the access for LRU and retention. A map lookup; no I/O.
+        BlobLease lease = store.use(digest);
+        ex.whenFinished(lease::close);
+        var indexed = store.blobSize(digest);
+        // A blob quarantined by `wharf verify` (or deleted by hand) behind the index's back is fetched again.
+        var size = indexed.isPresent() && !ex.isHead() && java.nio.file.Files.notExists(store.blobPath(digest))
+                && store.forgetMissing(digest) ? java.util.Optional.<Long>empty() : indexed;
         if (size.isPresent()) {
             if (store.link(project.name(), digest).isPresent()) {
+                ex.cacheResult(CacheResult.HIT);
                 serveStored(ex, digest, size.get());
             } else {
-                confirm(project, route, digest).thenRun(() -> serveStored(ex, digest, size.get()))
-                        .exceptionally(t -> fail(ex, t));
+                confirm(project, route, digest).thenRun(() -> {
+                    ex.cacheResult(CacheResult.REVALIDATED);
+                    serveStored(ex, digest, size.get());
+                }).exceptionally(t -> fail(ex, t));
             }
             return;
         }
+        ex.cacheResult(CacheResult.MISS);
         if (ex.isHead()) {
             headUpstream(ex, project, route, digest);
             return;
@@ -77,18 +100,27 @@ public final class BlobHandler {
             owners.put(fill, project.name());
             fill.result().whenComplete((path, err) -> {
                 owners.remove(fill);
-                if (err == null) {
+                if (err == null && path != null) {
                     linkQuietly(project, digest);
+                } else if (err == null) {
+                    metrics.passThrough(project.name()); // delivered whole, not stored: storage is full
                 }
             });
+            // Registered before the upstream starts, so a pass-through (disk full) always has this client to feed.
+            BlobFill.Reader reader = fill.newReader();
             startUpstream(project, route, fill);
-            join(ex, fill);
+            ex.fill(digest, false);
+            join(ex, route, fill, reader);
         } else if (fill.state() == BlobFill.State.COMMITTED) {
             handle(ex, route);
         } else if (project.name().equals(owners.get(fill))) {
-            join(ex, fill);
+            ex.fill(digest, true);
+            join(ex, route, fill, fill.newReader());
         } else {
-            confirm(project, route, digest).thenRun(() -> join(ex, fill)).exceptionally(t -> fail(ex, t));
+            confirm(project, route, digest).thenRun(() -> {
+                ex.fill(digest, true);
+                join(ex, route, fill, fill.newReader());
+            }).exceptionally(t -> fail(ex, t));
         }
     }
 
@@ -104,7 +136,16 @@ public final class BlobHandler {
         }
     }
 
-    private void join(Exchange ex, BlobFill fill) {
+    /**
+     * Streams the fill to this client through {@code reader}; a null reader means the fill turned to pass-through
+     * (storage full) and left {@link Fills} before this client could join, so it starts or joins another transfer.
+     */
+    private void join(Exchange ex, Route route, BlobFill fill, BlobFill.Reader reader) {
+        if (reader == null) {
+            handle(ex, route);
+            return;
+        }
+        ex.whenFinished(reader::close);
         fill.size().whenComplete((size, err) -> {
             if (err != null) {
                 fail(ex, err);
@@ -128,7 +169,7 @@ public final class BlobHandler {
                 status = HttpResponseStatus.PARTIAL_CONTENT;
             }
             if (ex.startStream(status, h, end - start)) {
-                FillStream.start(ex, fill, start, end, size);
+                FillStream.start(ex, fill, reader, start, end, size);
             }
         });
     }
@@ -204,6 +245,9 @@ public final class BlobHandler {
         fill.result().whenComplete((p, err) -> {
             if (err != null) {
                 LOG.warn("fill of {} for {} failed: {}", digest, project.describe(), err.getMessage());
+                if (Failures.unwrap(err) instanceof DigestMismatchException) {
+                    metrics.digestMismatch(project.name());
+                }
             }
         });
     }

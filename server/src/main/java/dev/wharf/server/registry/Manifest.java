@@ -1,17 +1,24 @@
 package dev.wharf.server.registry;
 
+import dev.wharf.server.http.CacheResult;
 import dev.wharf.storage.Digest;
 
 /**
  * A manifest answer: digest, media type, and either the exact bytes (GET) or only the size (HEAD answered from
- * upstream headers). {@code stale} marks a cached copy served because the upstream failed.
+ * upstream headers). {@code stale} marks a cached copy served because the upstream failed; {@code cache} says where
+ * the answer came from (metrics and access log).
  */
-record Manifest(Digest digest, String mediaType, byte[] body, long size, boolean stale) {
+record Manifest(Digest digest, String mediaType, byte[] body, long size, boolean stale, CacheResult cache) {
+    /** A manifest with its bytes, as fetched from the upstream; {@link #as} marks one read from the cache. */
     static Manifest of(Digest digest, String mediaType, byte[] body) {
-        return new Manifest(digest, mediaType, body, body.length, false);
+        return new Manifest(digest, mediaType, body, body.length, false, CacheResult.MISS);
+    }
+
+    Manifest as(CacheResult result) {
+        return new Manifest(digest, mediaType, body, size, stale, result);
     }
 
     Manifest asStale() {
-        return new Manifest(digest, mediaType, body, size, true);
+        return new Manifest(digest, mediaType, body, size, true, CacheResult.STALE);
     }
 }

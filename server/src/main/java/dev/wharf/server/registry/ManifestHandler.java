@@ -2,6 +2,7 @@ package dev.wharf.server.registry;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.wharf.server.http.CacheResult;
 import dev.wharf.server.http.Exchange;
 import dev.wharf.server.http.Failures;
 import dev.wharf.server.http.Route;
@@ -60,7 +61,11 @@ public final class ManifestHandler {
     private final Cache<Digest, byte[]> bodies = Caffeine.newBuilder()
             .maximumWeight(128L << 20).weigher((Digest d, byte[] b) -> b.length + 64).build();
 
-    public ManifestHandler(ContentStore store, Upstreams upstreams, Executor io, Clock clock) {
+    private final dev.wharf.server.metrics.WharfMetrics metrics;
+
+    public ManifestHandler(ContentStore store, Upstreams upstreams, Executor io, Clock clock,
+                           dev.wharf.server.metrics.WharfMetrics metrics) {
+        this.metrics = metrics;
         this.store = store;
         this.upstreams = upstreams;
         this.io = io;
@@ -85,6 +90,8 @@ public final class ManifestHandler {
     }
 
     private void send(Exchange ex, Manifest m) {
+        store.touch(m.digest()); // recency for eviction: a volatile write, no I/O
+        ex.cacheResult(m.cache());
         HttpHeaders h = new DefaultHttpHeaders()
                 .set(HttpHeaderNames.CONTENT_TYPE, m.mediaType())
                 .set("Docker-Content-Digest", m.digest().toString())
@@ -108,7 +115,7 @@ public final class ManifestHandler {
         byte[] hotBody = linkedType == null ? null : bodies.getIfPresent(digest);
         if (hotBody != null) {
             // Hot path (HEAD/GET by digest of a manifest this project has seen): no disk, no executor hop.
-            return CompletableFuture.completedFuture(Manifest.of(digest, linkedType, hotBody));
+            return CompletableFuture.completedFuture(Manifest.of(digest, linkedType, hotBody).as(CacheResult.HIT));
         }
         return CompletableFuture.supplyAsync(() -> cached(project, digest), io).thenCompose(found -> {
             if (found.isPresent()) {
@@ -123,7 +130,8 @@ public final class ManifestHandler {
                             String type = contentType(resp, null);
                             byte[] body = storedBody(digest).orElseThrow();
                             link(project, digest, type == null ? sniff(body) : type);
-                            return Manifest.of(digest, type == null ? sniff(body) : type, body);
+                            return Manifest.of(digest, type == null ? sniff(body) : type, body)
+                                    .as(CacheResult.REVALIDATED);
                         }, io);
             }
             return shared(key(project, route, digest.toString(), head, accept), () -> head
@@ -147,7 +155,7 @@ public final class ManifestHandler {
         return storedBody(digest).map(body -> {
             String type = link.get().mediaType() == null ? sniff(body) : link.get().mediaType();
             linkedTypes.put(project.name() + "@" + digest, type);
-            return Manifest.of(digest, type, body);
+            return Manifest.of(digest, type, body).as(CacheResult.HIT);
         });
     }
 
@@ -176,7 +184,8 @@ public final class ManifestHandler {
             // Hot path (HEAD by tag within the TTL): answered from memory without leaving the event loop.
             byte[] body = bodies.getIfPresent(hot.get().digest());
             if (body != null) {
-                return CompletableFuture.completedFuture(Manifest.of(hot.get().digest(), hot.get().mediaType(), body));
+                return CompletableFuture.completedFuture(
+                        Manifest.of(hot.get().digest(), hot.get().mediaType(), body).as(CacheResult.HIT));
             }
         }
         return CompletableFuture.supplyAsync(() -> tagEntry(tagKey, project, route, tag), io).thenCompose(entry -> {
@@ -184,7 +193,7 @@ public final class ManifestHandler {
                     .filter(e -> MediaTypes.accepts(accept, e.mediaType()))
                     .flatMap(e -> storedBody(e.digest()).map(b -> Manifest.of(e.digest(), e.mediaType(), b)));
             if (cachedManifest.isPresent() && isFresh(project, entry.get())) {
-                return CompletableFuture.completedFuture(cachedManifest.get());
+                return CompletableFuture.completedFuture(cachedManifest.get().as(CacheResult.HIT));
             }
             if (cachedManifest.isPresent()) {
                 return shared(key(project, route, tag, true, "revalidate"),
@@ -230,7 +239,7 @@ public final class ManifestHandler {
                         TagEntry renewed = new TagEntry(entry.digest(), entry.mediaType(), clock.instant());
                         return CompletableFuture.supplyAsync(() -> {
                             putTag(tagKey, project, route, tag, renewed);
-                            return cachedManifest;
+                            return cachedManifest.as(CacheResult.REVALIDATED);
                         }, io);
                     }
                     return fetchTag(project, route, tag, tagKey, Upstreams.ALL_MANIFEST_TYPES, false);
@@ -306,7 +315,7 @@ public final class ManifestHandler {
                 throw Upstreams.unreachable(project, new UpstreamException("upstream answered manifest " + reference
                         + " with Docker-Content-Digest " + digest));
             }
-            return new Manifest(digest, type, null, Long.parseLong(length.trim()), false);
+            return new Manifest(digest, type, null, Long.parseLong(length.trim()), false, CacheResult.MISS);
         });
     }
 
@@ -336,10 +345,12 @@ public final class ManifestHandler {
         String algorithm = expected != null ? expected.algorithm() : claimed != null ? claimed.algorithm() : "sha256";
         Digest actual = digestOf(algorithm, body);
         if (expected != null && !expected.equals(actual)) {
+            metrics.digestMismatch(project.name());
             throw Upstreams.unreachable(project, new UpstreamException("upstream sent manifest bytes with digest "
                     + actual + " for " + expected));
         }
         if (claimed != null && claimed.algorithm().equals(actual.algorithm()) && !claimed.equals(actual)) {
+            metrics.digestMismatch(project.name());
             throw Upstreams.unreachable(project, new UpstreamException("upstream's Docker-Content-Digest " + claimed
                     + " does not match the manifest bytes (" + actual + ")"));
         }
@@ -378,6 +389,48 @@ public final class ManifestHandler {
 
     private void forgetTag(String tagKey, Project project, Route route, String tag) {
         tags.put(tagKey, Optional.empty());
+    }
+
+    /**
+     * Forgets a blob the store evicted or quarantined: its body, every project's link to it, and the tags that went
+     * with it, so nothing evicted is answered from memory as if it were still cached. The server registers this as a
+     * store listener; it runs on the evictor's thread. A tag cached in memory without its file (its write failed)
+     * still names the digest, but its body is gone from memory and disk, so it is fetched again, never served stale.
+     */
+    public void evicted(dev.wharf.storage.Eviction eviction) {
+        Digest digest = eviction.digest();
+        bodies.invalidate(digest);
+        try {
+            for (String project : store.projectNames()) {
+                linkedTypes.invalidate(project + "@" + digest);
+            }
+        } catch (IOException e) {
+            String suffix = "@" + digest;
+            linkedTypes.asMap().keySet().removeIf(k -> k.endsWith(suffix));
+        }
+        tagsDeleted(eviction.removedTags());
+    }
+
+    /** Forgets tag entries deleted from the store (with an evicted manifest, or by the admin API). */
+    public void tagsDeleted(java.util.Collection<dev.wharf.storage.TagRef> removed) {
+        for (dev.wharf.storage.TagRef ref : removed) {
+            tags.invalidate(ref.project() + "/" + ref.repository() + ":" + ref.tag());
+        }
+    }
+
+    /**
+     * Drops the in-memory tag entries of {@code repository} (the name as stored, {@code library/} included) in
+     * {@code project}: one {@code tag}, or all of them when it is null. The admin API calls this after deleting the
+     * tags from the store, so a deleted tag is not answered from memory. A fetch of the tag already in flight may
+     * write it back when it completes; that is benign: it writes what the upstream has just said.
+     */
+    public void forgetTags(String project, String repository, String tag) {
+        if (tag != null) {
+            tags.invalidate(project + "/" + repository + ":" + tag);
+            return;
+        }
+        String prefix = project + "/" + repository + ":";
+        tags.asMap().keySet().removeIf(k -> k.startsWith(prefix));
     }
 
     private CompletableFuture<Manifest> shared(String key, java.util.function.Supplier<CompletableFuture<Manifest>> call) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.wharf.server.http.CacheResult;
 import dev.wharf.server.http.Exchange;
 import dev.wharf.server.http.Route;
 import dev.wharf.server.proxy.Project;
@@ -63,14 +64,21 @@ public final class TagListHandler {
         String last = first(q, "last");
         Integer limit = n;
         Project project = route.project();
-        lists.get(project.name() + "/" + route.name(), (k, executor) -> fetchAll(project, route))
-                .whenComplete((all, err) -> {
-                    if (err != null) {
-                        ex.fail(err);
-                        return;
-                    }
-                    page(ex, route, all, limit, last);
-                });
+        // A list this request fetched, or one still being fetched for another request, is a miss; a cached one a hit.
+        boolean[] fetched = {false};
+        CompletableFuture<List<String>> list = lists.get(project.name() + "/" + route.name(), (k, executor) -> {
+            fetched[0] = true;
+            return fetchAll(project, route);
+        });
+        CacheResult result = fetched[0] || !list.isDone() ? CacheResult.MISS : CacheResult.HIT;
+        list.whenComplete((all, err) -> {
+            if (err != null) {
+                ex.fail(err);
+                return;
+            }
+            ex.cacheResult(result);
+            page(ex, route, all, limit, last);
+        });
     }
 
     private void page(Exchange ex, Route route, List<String> all, Integer n, String last) {
@@ -169,16 +177,19 @@ public final class TagListHandler {
         if (path.startsWith("http://") || path.startsWith("https://")) {
             path = java.net.URI.create(path).getRawPath();
         }
-        String base = project.config().upstream().getRawPath();
-        if (base == null || base.isEmpty() || base.equals("/")) {
-            return path;
-        }
-        base = base.endsWith("/") ? base.substring(0, base.length() - 1) : base;
-        if (base.startsWith("/v2") && path.startsWith(base + "/")) {
-            return "/v2" + path.substring(base.length());
-        }
-        if (path.startsWith(base + "/")) {
-            return path.substring(base.length());
+        // With failover upstreams the page may come from any of them, each under its own path.
+        for (java.net.URI upstream : project.config().upstreams()) {
+            String base = upstream.getRawPath();
+            if (base == null || base.isEmpty() || base.equals("/")) {
+                continue;
+            }
+            base = base.endsWith("/") ? base.substring(0, base.length() - 1) : base;
+            if (base.startsWith("/v2") && path.startsWith(base + "/")) {
+                return "/v2" + path.substring(base.length());
+            }
+            if (path.startsWith(base + "/")) {
+                return path.substring(base.length());
+            }
         }
         return path;
     }

@@ -102,6 +102,8 @@ public final class UpstreamClient implements AutoCloseable {
     private final AtomicLong connectionsOpened = new AtomicLong();
     private volatile SslContext defaultSslContext;
     private volatile boolean closed;
+    /** Sees every exchange (metrics, rate limits); see {@link #observe}. */
+    private volatile UpstreamObserver observer = UpstreamObserver.NONE;
 
     public UpstreamClient(EventLoopGroup group, BearerTokens tokens, Duration connectTimeout, Duration readIdleTimeout) {
         this(group, tokens, connectTimeout, readIdleTimeout, null);
@@ -129,7 +131,8 @@ public final class UpstreamClient implements AutoCloseable {
         if (endpoint == null || request == null || listener == null) {
             throw new NullPointerException("endpoint, request and listener are required");
         }
-        UpstreamExchange ex = new UpstreamExchange(this, endpoint, request, listener, group.next());
+        UpstreamExchange ex = new UpstreamExchange(this, endpoint, request,
+                observer.observe(endpoint, request, listener), group.next());
         if (closed) {
             ex.fail("client closed", null);
             return;
@@ -147,6 +150,17 @@ public final class UpstreamClient implements AutoCloseable {
         CompletableFuture<UpstreamResponse> result = new CompletableFuture<>();
         exchange(endpoint, request, new Aggregator(endpoint, request, maxBody, result));
         return result;
+    }
+
+    /**
+     * Lets {@code observer} see (and wrap the listener of) every exchange from now on, in addition to the observers
+     * added before: the last one added sees each callback first. Call at start-up, before the first exchange.
+     */
+    public synchronized void observe(UpstreamObserver added) {
+        UpstreamObserver before = this.observer;
+        this.observer = before == UpstreamObserver.NONE ? added
+                : (endpoint, request, listener) -> added.observe(endpoint, request,
+                        before.observe(endpoint, request, listener));
     }
 
     /** Connections opened since start (a reused connection is not counted again). */

@@ -1,6 +1,6 @@
 package dev.wharf.server.upstream;
 
-import dev.wharf.auth.Credentials;
+import dev.wharf.auth.CredentialSource;
 import io.netty.handler.ssl.SslContext;
 import java.net.URI;
 
@@ -11,8 +11,9 @@ import java.net.URI;
  *
  * @param base        the configured URL
  * @param sslContext  client TLS context (JDK trust store plus the project's CA file); null for http
- * @param credentials configured upstream credentials, or null for anonymous
+ * @param credentials where the upstream credentials come from: fixed ones ({@code Credentials}), ECR tokens, or
+ *                    null for anonymous; asked on every exchange that needs them
  * @param project     the wharf project name, used in error messages and logs only
  */
-public record UpstreamEndpoint(URI base, SslContext sslContext, Credentials credentials, String project) {
+public record UpstreamEndpoint(URI base, SslContext sslContext, CredentialSource credentials, String project) {
 }

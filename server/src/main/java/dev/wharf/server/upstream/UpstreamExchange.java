@@ -2,7 +2,9 @@ package dev.wharf.server.upstream;
 
 import dev.wharf.auth.BearerTokens;
 import dev.wharf.auth.Challenge;
+import dev.wharf.auth.CredentialSource;
 import dev.wharf.auth.Credentials;
+import dev.wharf.auth.TokenRequestException;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -21,6 +23,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.proxy.ProxyConnectException;
+import io.netty.handler.ssl.JdkSslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
@@ -39,6 +42,8 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,9 +52,16 @@ import org.slf4j.LoggerFactory;
  * One logical request across its hops: auth retries, redirects, and retries of a reused connection that turned
  * out to be dead. Each hop runs on one pooled connection through a {@link Hop} handler.
  *
+ * <p>Credentials come from the endpoint's {@link CredentialSource}, asked once per exchange when a challenge needs
+ * them. When the upstream rejects them in a way that may mean they expired (ECR: 403 with a plain-text body, ECR
+ * Public: 400, or 401; or the token endpoint refuses them) and the source says fresh ones may differ, the exchange
+ * starts over once with fresh ones, so an expired ECR token never fails a client request. Fixed credentials are
+ * never retried.
+ *
  * <p>Threading: the fields of this class are written by one step at a time. A step runs on a channel's event loop
  * (hop events), on the pool's executor (acquire completion) or on a token future's thread, and it starts the next
- * step only as its last action, through a Netty future, an event-loop task or a CompletableFuture, each of which
+ * step only as its last action, through a Netty future, an event-loop task or a CompletableFuture (a token's or a
+ * credential source's), each of which
  * orders the writes before the next step's reads. Listener callbacks happen on an event loop: the connection's
  * for anything about a response, {@link #loop} for failures that have no connection.
  */
@@ -86,6 +98,12 @@ final class UpstreamExchange {
     /** What the Bearer token in {@link #authorization} was fetched for (to invalidate it on rejection). */
     private Challenge tokenChallenge;
     private String tokenScope;
+    /** Whose token it is: the endpoint's credentials, or null for an anonymous one (a redirect target's). */
+    private Credentials tokenCredentials;
+    /** The endpoint's credentials for this exchange, once asked from its source; null before, or anonymous. */
+    private Credentials creds;
+    /** Set once the exchange started over with fresh credentials: that happens at most once. */
+    private boolean credentialsRefreshed;
     private boolean sentBasic;
     private int redirects;
     private int bearerRetries;
@@ -112,14 +130,23 @@ final class UpstreamExchange {
             return;
         }
         Challenge known = client.knownChallenge(endpoint, request.repository());
-        Credentials creds = endpoint.credentials();
-        if (known != null && known.scheme().equals("bearer") && known.realm() != null) {
+        if (known != null && (known.scheme().equals("bearer") && known.realm() != null
+                || known.scheme().equals("basic") && endpoint.credentials() != null)) {
+            withCredentials(c -> startWith(known, c));
+            return;
+        }
+        send();
+    }
+
+    /** Sends the first request with what the remembered challenge asks for: a token, or Basic. */
+    private void startWith(Challenge known, Credentials credentials) {
+        if (known.scheme().equals("bearer")) {
             // Pre-emptive token: saves the 401 round trip. A token failure here is not final; the 401 path retries.
             String scope = scopeFor(known);
             BearerTokens tokens = client.tokens();
-            tokens.token(known, scope, creds).whenComplete((token, err) -> {
+            tokens.token(known, scope, credentials, tokenTls()).whenComplete((token, err) -> {
                 if (err == null) {
-                    useToken(known, scope, token);
+                    useToken(known, scope, credentials, token);
                 } else {
                     log.debug("{}: pre-emptive token failed: {}", UpstreamClient.describe(endpoint), rootMessage(err));
                 }
@@ -127,8 +154,8 @@ final class UpstreamExchange {
             });
             return;
         }
-        if (known != null && known.scheme().equals("basic") && creds != null) {
-            authorization = basic(creds);
+        if (credentials != null) {
+            authorization = basic(credentials);
             sentBasic = true;
         }
         send();
@@ -191,8 +218,11 @@ final class UpstreamExchange {
             }
             return null;
         }
-        // Credentials only ever go to the configured upstream's own origin, never to a redirect target's realm.
-        if (status == 401 && UpstreamClient.origin(uri).equals(UpstreamClient.origin(endpoint.base()))) {
+        if (status == 401) {
+            // Credentials only ever go to the configured upstream's own origin. A redirect target on another host
+            // (registry.k8s.io sends manifests to Artifact Registry) may ask for a Bearer token of its own: that
+            // one is fetched anonymously, and its challenge is not remembered for the upstream.
+            boolean foreign = !UpstreamClient.origin(uri).equals(UpstreamClient.origin(endpoint.base()));
             List<Challenge> challenges = Challenge.parseAll(r.headers().getAll(HttpHeaderNames.WWW_AUTHENTICATE));
             Challenge bearer = null;
             Challenge basicChallenge = null;
@@ -203,11 +233,13 @@ final class UpstreamExchange {
                     basicChallenge = c;
                 }
             }
-            Credentials creds = endpoint.credentials();
+            boolean ours = !foreign && endpoint.credentials() != null;
             if (bearer != null) {
-                client.rememberChallenge(endpoint, request.repository(), bearer);
+                if (!foreign) {
+                    client.rememberChallenge(endpoint, request.repository(), bearer);
+                }
                 if (tokenChallenge != null) {
-                    client.tokens().invalidate(tokenChallenge, tokenScope, creds);
+                    client.tokens().invalidate(tokenChallenge, tokenScope, tokenCredentials);
                     if ("insufficient_scope".equals(bearer.error())) {
                         // The token was fine but has no rights here (e.g. a repository that does not exist for
                         // us); a fresh one would be no different, so the 401 is the answer.
@@ -217,40 +249,117 @@ final class UpstreamExchange {
                 if (bearerRetries < MAX_BEARER_RETRIES) {
                     bearerRetries++;
                     Challenge c = bearer;
-                    return () -> authenticate(c);
+                    return ours ? () -> withCredentials(cr -> authenticate(c, cr, false))
+                            : () -> authenticate(c, null, foreign);
                 }
                 return null;
             }
-            if (basicChallenge != null && creds != null && !sentBasic) {
+            if (foreign) {
+                return null;
+            }
+            if (basicChallenge != null && ours && !sentBasic) {
                 client.rememberChallenge(endpoint, request.repository(), basicChallenge);
-                return () -> {
-                    authorization = basic(creds);
+                return () -> withCredentials(cr -> {
+                    authorization = basic(cr);
                     sentBasic = true;
                     send();
-                };
+                });
             }
         }
         return null;
     }
 
-    private void authenticate(Challenge challenge) {
-        String scope = scopeFor(challenge);
-        client.tokens().token(challenge, scope, endpoint.credentials()).whenComplete((token, err) -> {
+    private void authenticate(Challenge challenge, Credentials credentials, boolean foreign) {
+        String scope = scopeFor(challenge, foreign);
+        client.tokens().token(challenge, scope, credentials, tokenTls()).whenComplete((token, err) -> {
             if (err != null) {
                 Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+                if (!foreign && cause instanceof TokenRequestException t && mayRefresh(t.status(), credentials)) {
+                    restartWithFreshCredentials("the token endpoint answered HTTP " + t.status());
+                    return;
+                }
                 fail("token request failed: " + rootMessage(cause), cause);
                 return;
             }
-            useToken(challenge, scope, token);
+            useToken(challenge, scope, credentials, token);
             send();
         });
     }
 
-    private void useToken(Challenge challenge, String scope, String token) {
+    /**
+     * Runs {@code next} with the endpoint's credentials: at once when this exchange has them or the source has them
+     * at hand, else when the source's fetch (an ECR token) ends. A source that cannot deliver fails the exchange.
+     */
+    private void withCredentials(Consumer<Credentials> next) {
+        CredentialSource source = endpoint.credentials();
+        if (source == null || creds != null) {
+            next.accept(creds);
+            return;
+        }
+        source.get().whenComplete((c, err) -> {
+            if (err != null || c == null) {
+                Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+                fail("no upstream credentials: " + (cause == null ? "none given" : rootMessage(cause)), cause);
+                return;
+            }
+            creds = c;
+            next.accept(c);
+        });
+    }
+
+    /**
+     * For a final answer: the step that starts over with fresh credentials, when the answer may mean the ones this
+     * exchange sent to the endpoint's own origin expired; else null (the answer stands).
+     */
+    private Runnable refreshIfRejected(int status) {
+        boolean sentOurs = sentBasic || tokenCredentials != null && tokenCredentials == creds;
+        if (!sentOurs || !UpstreamClient.origin(uri).equals(UpstreamClient.origin(endpoint.base()))
+                || !mayRefresh(status, creds)) {
+            return null;
+        }
+        return () -> restartWithFreshCredentials("HTTP " + status);
+    }
+
+    /**
+     * Whether to start over once: {@code used} are this exchange's credentials, the source says {@code status} may
+     * mean they expired, and it dropped them.
+     */
+    private boolean mayRefresh(int status, Credentials used) {
+        CredentialSource source = endpoint.credentials();
+        return source != null && used != null && used == creds && !credentialsRefreshed
+                && source.mayMeanExpired(status) && source.invalidate(used);
+    }
+
+    private void restartWithFreshCredentials(String why) {
+        credentialsRefreshed = true;
+        log.info("{}: credentials rejected ({}); retrying once with fresh ones", UpstreamClient.describe(endpoint),
+                why);
+        if (tokenChallenge != null) {
+            client.tokens().invalidate(tokenChallenge, tokenScope, tokenCredentials);
+        }
+        creds = null;
+        authorization = null;
+        tokenChallenge = null;
+        tokenScope = null;
+        tokenCredentials = null;
+        sentBasic = false;
+        start();
+    }
+
+    private void useToken(Challenge challenge, String scope, Credentials credentials, String token) {
         authorization = "Bearer " + token;
         tokenChallenge = challenge;
         tokenScope = scope;
+        tokenCredentials = credentials;
         sentBasic = false;
+    }
+
+    /**
+     * The project's TLS trust for its token server too (a private CA, or insecureSkipVerify): a token realm usually
+     * shares the registry's host and certificate. Null (the JDK trust store) when the project has none of its own.
+     */
+    private SSLContext tokenTls() {
+        return endpoint.sslContext() instanceof JdkSslContext jdk ? jdk.context() : null;
     }
 
     private void redirect(URI next) {
@@ -260,6 +369,7 @@ final class UpstreamExchange {
             authorization = null;
             tokenChallenge = null;
             tokenScope = null;
+            tokenCredentials = null;
             sentBasic = false;
         }
         log.debug("{} {} redirected to {}", request.method(), UpstreamClient.redact(uri), UpstreamClient.redact(next));
@@ -275,10 +385,32 @@ final class UpstreamExchange {
     }
 
     private String scopeFor(Challenge challenge) {
+        return scopeFor(challenge, false);
+    }
+
+    /** The challenge's scope; else pull on the repository: the one in the URL for a redirect target. */
+    private String scopeFor(Challenge challenge, boolean foreign) {
         if (challenge.scope() != null && !challenge.scope().isEmpty()) {
             return challenge.scope();
         }
-        return request.repository() == null ? null : "repository:" + request.repository() + ":pull";
+        String repository = foreign ? repositoryInPath(uri.getRawPath()) : request.repository();
+        return repository == null ? null : "repository:" + repository + ":pull";
+    }
+
+    /**
+     * The repository of a {@code /v2/<name>/(manifests|blobs|tags|referrers)/...} path (a redirect target may keep
+     * the image under another name, {@code /v2/k8s-artifacts-prod/images/pause/...}), or null.
+     */
+    static String repositoryInPath(String path) {
+        if (path == null || !path.startsWith("/v2/")) {
+            return null;
+        }
+        String rest = path.substring(4);
+        int best = -1;
+        for (String kind : List.of("/manifests/", "/blobs/", "/tags/", "/referrers/")) {
+            best = Math.max(best, rest.lastIndexOf(kind));
+        }
+        return best > 0 ? rest.substring(0, best) : null;
     }
 
     private FullHttpRequest buildRequest() {
@@ -478,6 +610,9 @@ final class UpstreamExchange {
             response = r;
             keepAlive = HttpUtil.isKeepAlive(r);
             next = afterResponse(r);
+            if (next == null) {
+                next = refreshIfRejected(code);
+            }
             log.debug("{} {} -> {}", request.method(), UpstreamClient.redact(uri), code);
             if (next != null) {
                 if (UpstreamClient.contentLength(r.headers()) > MAX_DRAIN_BYTES) {

@@ -31,6 +31,7 @@ class ConfigLoaderOperationsTest {
                 accessLog:
                   enabled: false
                   path: /var/log/wharf/access.log
+                  level: warn
                 egress:
                   proxy: http://proxy.internal:3128
                   noProxy: [localhost, .internal]
@@ -54,6 +55,7 @@ class ConfigLoaderOperationsTest {
         assertEquals("0123456789abcdef-token", o.adminToken());
         assertFalse(o.accessLog());
         assertEquals("/var/log/wharf/access.log", o.accessLogFile().toString());
+        assertEquals("warn", o.accessLogLevel());
         assertEquals("http://proxy.internal:3128", o.egressProxy());
         assertEquals(List.of("localhost", ".internal"), o.noProxy());
         ProjectConfig hub = c.projects().get(0);
@@ -85,6 +87,7 @@ class ConfigLoaderOperationsTest {
             "admin: {token: short}                                 | key 'admin.token' must be at least 16",
             "admin: {listen: x}                                    | key 'admin.listen'",
             "accessLog: {enabled: maybe}                           | key 'accessLog.enabled'",
+            "accessLog: {level: debug}                             | key 'accessLog.level' must be info, warn or error",
             "egress: {proxy: 'socks://x'}                          | key 'egress.proxy'",
             "projects: [{name: a, upstream: 'http://x', upstreams: ['http://y']}] | key 'projects[0].upstreams' cannot be used together",
             "projects: [{name: a, upstreams: []}]                  | key 'projects[0].upstreams' must list at least one",

@@ -307,8 +307,14 @@ class UpstreamClientRegistryTest {
                 int every = 3 + random.nextInt(10);
                 l.onChunkHook = (t, n) -> {
                     if (n % every == 0) {
-                        other.execute(t::pause);
-                        other.schedule(t::resume, 5, TimeUnit.MILLISECONDS);
+                        // Pause, then resume 5 ms later, both from other threads. The resume is scheduled by the
+                        // task that paused, so the two reach the transfer in that order (as a real throttling
+                        // writer would call them); two independent tasks could run resume first and leave the
+                        // transfer paused for good, which would be the test's race, not the client's.
+                        other.execute(() -> {
+                            t.pause();
+                            other.schedule(t::resume, 5, TimeUnit.MILLISECONDS);
+                        });
                     }
                 };
                 ls.add(l);

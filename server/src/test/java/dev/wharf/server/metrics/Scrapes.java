@@ -1,0 +1,37 @@
+package dev.wharf.server.metrics;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.wharf.testing.InProcessWharf;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+
+/** Scrapes wharf's /metrics and parses it with {@link PrometheusText}. */
+final class Scrapes {
+    private Scrapes() {
+    }
+
+    static PrometheusText scrape(InProcessWharf wharf) throws Exception {
+        HttpResponse<byte[]> r = wharf.get("/metrics");
+        assertEquals(200, r.statusCode());
+        return PrometheusText.parse(new String(r.body(), StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Scrapes until {@code project} has {@code requests} finished requests (a request is counted when its response
+     * has been written, which can be a moment after the client read the last byte), at most 10 seconds; then
+     * returns that scrape. Fails if the count is not reached, or is exceeded.
+     */
+    static PrometheusText settled(InProcessWharf wharf, String project, long requests) throws Exception {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (true) {
+            PrometheusText s = scrape(wharf);
+            double seen = s.sum("wharf_requests_total", "project", project);
+            if (seen == requests || System.nanoTime() > deadline) {
+                assertEquals(requests, seen, "finished requests of " + project + ": " + s.show("wharf_requests_total"));
+                return s;
+            }
+            Thread.sleep(20);
+        }
+    }
+}
