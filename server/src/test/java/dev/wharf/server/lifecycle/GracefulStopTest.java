@@ -27,14 +27,14 @@ import org.junit.jupiter.api.Test;
  * when the signal arrives.
  */
 class GracefulStopTest {
-    private static final long SIZE = 48L << 20;
+    private static final long SIZE = 256L << 20;
 
     @Test
     void sigtermFinishesInFlightPullAndExitsZero() throws Exception {
         try (DistributionRegistry registry = DistributionRegistry.start();
              ImageSeeder seeder = new ImageSeeder()) {
             ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "big/blob", SIZE, 7);
-            try (ThrottledHop hop = new ThrottledHop(new InetSocketAddress("127.0.0.1", registry.port()), 16L << 20);
+            try (ThrottledHop hop = new ThrottledHop(new InetSocketAddress("127.0.0.1", registry.port()), 64L << 20);
                  WharfProcess wharf = WharfProcess.builder()
                          .project("p", URI.create(hop.url())).stopTimeout(Duration.ofSeconds(40)).start()) {
                 HttpClient http = HttpClient.newHttpClient();
@@ -59,7 +59,7 @@ class GracefulStopTest {
                     }
                 });
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                while (received.get() < (4L << 20) && System.nanoTime() < deadline) {
+                while (received.get() < (16L << 20) && System.nanoTime() < deadline) {
                     Thread.sleep(20);
                 }
                 assertTrue(received.get() > 0 && received.get() < SIZE,
