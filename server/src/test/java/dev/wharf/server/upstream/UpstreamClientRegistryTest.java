@@ -279,7 +279,8 @@ class UpstreamClientRegistryTest {
         RecordingListener l = new RecordingListener();
         AtomicLong pausedAt = new AtomicLong();
         l.onChunkHook = (t, n) -> {
-            if (n == 1 || n == 20) {
+            // Chunks are up to 1 MiB, so the 3 MiB blob arrives in at least 4: pause after the first and the third.
+            if (n == 1 || n == 3) {
                 t.pause();
                 pausedAt.set(System.nanoTime());
                 group.schedule(t::resume, 2, TimeUnit.SECONDS);
