@@ -19,25 +19,26 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A fake of the ECR and ECR Public GetAuthorizationToken API on 127.0.0.1 (JDK HttpServer). It is a fake because no
+ * A fake of the ECR and ECR Public GetAuthorizationToken API on 127.0.0.1 (JDK HttpServer), shared with the server
+ * module's tests through this module's test jar. It is a fake because no
  * real AWS endpoint is reachable from the tests; the AWS SDK is pointed at it with its endpoint override. It checks
  * what the SDK sends (a SigV4 Authorization header for the expected key, region and service; the JSON-protocol
  * X-Amz-Target) and answers with a token per call: password {@code <prefix>-<n>} for the n-th call.
  */
-final class FakeEcrApi implements AutoCloseable {
-    static final String ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken";
-    static final String ECR_PUBLIC_TARGET = "SpencerFrontendService.GetAuthorizationToken";
+public final class FakeEcrApi implements AutoCloseable {
+    public static final String ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken";
+    public static final String ECR_PUBLIC_TARGET = "SpencerFrontendService.GetAuthorizationToken";
     /** {@code AWS4-HMAC-SHA256 Credential=<key>/<yyyymmdd>/<region>/<service>/aws4_request, SignedHeaders=..., Signature=<hex>}. */
-    static final Pattern SIGV4 = Pattern.compile("AWS4-HMAC-SHA256 Credential=([A-Z0-9]+)/(\\d{8})/([a-z0-9-]+)/"
+    public static final Pattern SIGV4 = Pattern.compile("AWS4-HMAC-SHA256 Credential=([A-Z0-9]+)/(\\d{8})/([a-z0-9-]+)/"
             + "([a-z-]+)/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})");
 
     /** One request as seen, with what was wrong with it (empty when it was right). */
-    record Call(String authorization, String target, String contentType, String problem) {
+    public record Call(String authorization, String target, String contentType, String problem, Instant at) {
     }
 
     private final HttpServer server;
     private final ExecutorService executor = Executors.newCachedThreadPool();
-    final List<Call> calls = new CopyOnWriteArrayList<>();
+    public final List<Call> calls = new CopyOnWriteArrayList<>();
     private final boolean isPublic;
     private final String keyId;
     private final String region;
@@ -47,7 +48,7 @@ final class FakeEcrApi implements AutoCloseable {
     /** When set, the n-th call answers with this HTTP status instead (0: answer normally). */
     private volatile IntFunction<Integer> failWith = n -> 0;
 
-    FakeEcrApi(boolean isPublic, String keyId, String region, String passwordPrefix) throws IOException {
+    public FakeEcrApi(boolean isPublic, String keyId, String region, String passwordPrefix) throws IOException {
         this.isPublic = isPublic;
         this.keyId = keyId;
         this.region = region;
@@ -58,23 +59,23 @@ final class FakeEcrApi implements AutoCloseable {
         server.start();
     }
 
-    URI endpoint() {
+    public URI endpoint() {
         return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
     }
 
-    void expiresAt(IntFunction<Instant> f) {
+    public void expiresAt(IntFunction<Instant> f) {
         this.expiresAt = f;
     }
 
-    void failWith(IntFunction<Integer> f) {
+    public void failWith(IntFunction<Integer> f) {
         this.failWith = f;
     }
 
-    int count() {
+    public int count() {
         return calls.size();
     }
 
-    String password(int n) {
+    public String password(int n) {
         return passwordPrefix + "-" + n;
     }
 
@@ -107,7 +108,7 @@ final class FakeEcrApi implements AutoCloseable {
             if (!expectedTarget.equals(target)) {
                 problem.append("X-Amz-Target ").append(target).append(" is not ").append(expectedTarget).append("; ");
             }
-            calls.add(new Call(auth, target, type, problem.toString()));
+            calls.add(new Call(auth, target, type, problem.toString(), Instant.now()));
             int n = calls.size();
             int status = failWith.apply(n);
             if (status != 0) {

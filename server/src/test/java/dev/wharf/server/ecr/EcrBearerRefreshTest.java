@@ -1,5 +1,6 @@
 package dev.wharf.server.ecr;
 
+import dev.wharf.auth.FakeEcrApi;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
