@@ -1,11 +1,17 @@
 package dev.wharf.server;
 
 import dev.wharf.auth.BearerTokens;
+import dev.wharf.server.accesslog.AccessLog;
+import dev.wharf.server.admin.AdminApi;
 import dev.wharf.server.config.ConfigException;
+import dev.wharf.server.config.HostPort;
 import dev.wharf.server.config.ProjectConfig;
 import dev.wharf.server.config.WharfConfig;
 import dev.wharf.server.http.RequestHandler;
 import dev.wharf.server.http.Router;
+import dev.wharf.server.metrics.Readiness;
+import dev.wharf.server.metrics.UpstreamMeter;
+import dev.wharf.server.metrics.WharfMetrics;
 import dev.wharf.server.proxy.Project;
 import dev.wharf.server.proxy.Projects;
 import dev.wharf.server.proxy.RateLimits;
@@ -29,13 +35,19 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.URI;
 import java.net.http.HttpClient;
 import java.time.Clock;
 import java.time.Duration;
@@ -45,6 +57,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,10 +71,10 @@ public final class WharfServer implements AutoCloseable {
     private final EventLoopGroup upstreamLoops = new NioEventLoopGroup(0, new DefaultThreadFactory("wharf-upstream", true));
     private final ThreadPoolExecutor storageIo;
     private final AtomicBoolean draining = new AtomicBoolean();
-    private final java.util.concurrent.atomic.AtomicInteger active = new java.util.concurrent.atomic.AtomicInteger();
-    private final io.netty.channel.group.ChannelGroup clients =
-            new io.netty.channel.group.DefaultChannelGroup(io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
-    private final dev.wharf.server.metrics.WharfMetrics metrics = new dev.wharf.server.metrics.WharfMetrics();
+    private final AtomicInteger active = new AtomicInteger();
+    private final ChannelGroup clients =
+            new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+    private final WharfMetrics metrics = new WharfMetrics();
     /** How often the evictor sweeps (retention; size is also swept on every commit above the high watermark). */
     private static final Duration EVICTION_PERIOD = Duration.ofMinutes(1);
     private UpstreamClient upstreamClient;
@@ -71,11 +84,11 @@ public final class WharfServer implements AutoCloseable {
     /** Applies storage.maxSize and retention.unusedFor, and persists recency; its own thread. */
     private Evictor evictor;
     private Channel serverChannel;
-    private dev.wharf.server.admin.AdminApi admin;
+    private AdminApi admin;
     /** The admin listener ({@code admin.listen}), or null when /metrics and /api/v1 share the registry address. */
     private Channel adminChannel;
-    private dev.wharf.server.metrics.Readiness readiness;
-    private dev.wharf.server.accesslog.AccessLog accessLog = dev.wharf.server.accesslog.AccessLog.OFF;
+    private Readiness readiness;
+    private AccessLog accessLog = AccessLog.OFF;
 
     public WharfServer(WharfConfig config) {
         this.config = config;
@@ -96,7 +109,7 @@ public final class WharfServer implements AutoCloseable {
         upstreamClient = new UpstreamClient(upstreamLoops, tokens, Duration.ofSeconds(10), Duration.ofSeconds(60),
                 egress);
         upstreamClient.observe(new RateLimits(metrics::ratelimitRemaining));
-        upstreamClient.observe(new dev.wharf.server.metrics.UpstreamMeter(metrics));
+        upstreamClient.observe(new UpstreamMeter(metrics));
         for (ProjectConfig pc : config.projects()) {
             // One endpoint per upstreams: entry, each with its credentials (fixed, ECR tokens, or none).
             projects.add(ProjectUpstreams.build(pc, egress == null ? null : egress.selector()));
@@ -111,15 +124,15 @@ public final class WharfServer implements AutoCloseable {
                 new TagListHandler(upstreams),
                 new ReferrersHandler(upstreams));
         Router router = new Router(all);
-        admin = new dev.wharf.server.admin.AdminApi(config.operations().adminToken(), store, all, manifests,
+        admin = new AdminApi(config.operations().adminToken(), store, all, manifests,
                 this::registryUrl);
 
-        readiness = new dev.wharf.server.metrics.Readiness(store.root().resolve("tmp"), draining::get,
+        readiness = new Readiness(store.root().resolve("tmp"), draining::get,
                 Duration.ofSeconds(5));
         readiness.start();
         var ops = config.operations();
         if (ops.accessLog()) {
-            accessLog = dev.wharf.server.accesslog.AccessLog.open(ops.accessLogPath(), ops.accessLogLevel(), metrics);
+            accessLog = AccessLog.open(ops.accessLogPath(), ops.accessLogLevel(), metrics);
         }
         // With admin.listen set, /metrics and /api/v1 move to that address; /healthz and /readyz answer on both.
         RequestHandler.Serves registryServes = ops.adminListen() == null
@@ -136,8 +149,8 @@ public final class WharfServer implements AutoCloseable {
         return this;
     }
 
-    private Channel bind(dev.wharf.server.config.HostPort address, RequestHandler.Serves serves, Router router,
-                         RegistryEndpoints endpoints, dev.wharf.server.admin.AdminApi admin)
+    private Channel bind(HostPort address, RequestHandler.Serves serves, Router router,
+                         RegistryEndpoints endpoints, AdminApi admin)
             throws InterruptedException {
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
@@ -212,12 +225,12 @@ public final class WharfServer implements AutoCloseable {
      * The registry's own address as a client on this machine reaches it (a wildcard listen address becomes the
      * loopback address): where the admin API's prefetch jobs pull through.
      */
-    public java.net.URI registryUrl() {
+    public URI registryUrl() {
         InetSocketAddress bound = (InetSocketAddress) serverChannel.localAddress();
-        java.net.InetAddress host = bound.getAddress().isAnyLocalAddress()
-                ? java.net.InetAddress.getLoopbackAddress() : bound.getAddress();
-        String literal = host instanceof java.net.Inet6Address ? "[" + host.getHostAddress() + "]" : host.getHostAddress();
-        return java.net.URI.create("http://" + literal + ":" + bound.getPort());
+        InetAddress host = bound.getAddress().isAnyLocalAddress()
+                ? InetAddress.getLoopbackAddress() : bound.getAddress();
+        String literal = host instanceof Inet6Address ? "[" + host.getHostAddress() + "]" : host.getHostAddress();
+        return URI.create("http://" + literal + ":" + bound.getPort());
     }
 
     /** The bound port (useful with port 0). */
@@ -231,7 +244,7 @@ public final class WharfServer implements AutoCloseable {
     }
 
     /** The metrics registry (tests, and wiring done by other parts of the server). */
-    public dev.wharf.server.metrics.WharfMetrics metrics() {
+    public WharfMetrics metrics() {
         return metrics;
     }
 
