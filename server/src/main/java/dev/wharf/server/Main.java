@@ -1,5 +1,8 @@
 package dev.wharf.server;
 
+import dev.wharf.server.cli.DuCommand;
+import dev.wharf.server.cli.PrefetchCommand;
+import dev.wharf.server.cli.VerifyCommand;
 import dev.wharf.server.config.ConfigException;
 import dev.wharf.server.config.ConfigLoader;
 import dev.wharf.server.config.HostPort;
@@ -26,8 +29,8 @@ public final class Main {
               verify     re-hash every stored blob; move mismatches to <storage>/quarantine/ and report them
 
             Exit codes: 0 success, 1 failures (an image not prefetched, a corrupt blob), 2 usage or config error.
-            """.formatted(dev.wharf.server.cli.PrefetchCommand.USAGE, dev.wharf.server.cli.DuCommand.USAGE,
-            dev.wharf.server.cli.VerifyCommand.USAGE, "http://127.0.0.1:5000");
+            """.formatted(PrefetchCommand.USAGE, DuCommand.USAGE,
+            VerifyCommand.USAGE, "http://127.0.0.1:5000");
 
     private static final java.time.Duration DRAIN_TIMEOUT = java.time.Duration.ofSeconds(30);
 
@@ -53,10 +56,10 @@ public final class Main {
                 System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
                 boolean tty = System.console() != null;
                 return switch (args[0]) {
-                    case "prefetch" -> dev.wharf.server.cli.PrefetchCommand.run(rest, System.in, System.out,
+                    case "prefetch" -> PrefetchCommand.run(rest, System.in, System.out,
                             System.err, tty);
-                    case "du" -> dev.wharf.server.cli.DuCommand.run(rest, System.out, System.err);
-                    default -> dev.wharf.server.cli.VerifyCommand.run(rest, System.out, System.err, tty);
+                    case "du" -> DuCommand.run(rest, System.out, System.err);
+                    default -> VerifyCommand.run(rest, System.out, System.err, tty);
                 };
             }
             default -> {

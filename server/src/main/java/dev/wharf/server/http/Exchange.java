@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.wharf.server.registry.ErrorCode;
 import dev.wharf.server.registry.RegistryException;
+import dev.wharf.storage.Digest;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
@@ -23,6 +24,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.concurrent.Future;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -58,7 +60,7 @@ public final class Exchange {
     private volatile long bytesSent;
     // What the handler learned about the answer, for the metrics and the access log (set before the response ends).
     private volatile CacheResult cacheResult;
-    private volatile dev.wharf.storage.Digest fill;
+    private volatile Digest fill;
     private volatile boolean fillJoined;
 
     Exchange(ChannelHandlerContext ctx, HttpRequest request, Runnable onFinish) {
@@ -100,7 +102,7 @@ public final class Exchange {
     }
 
     /** The digest of the blob fill this answer streams from, or null. */
-    public dev.wharf.storage.Digest fill() {
+    public Digest fill() {
         return fill;
     }
 
@@ -110,7 +112,7 @@ public final class Exchange {
     }
 
     /** Records that this answer streams from the fill of {@code digest}, started here or ({@code joined}) found running. */
-    public void fill(dev.wharf.storage.Digest digest, boolean joined) {
+    public void fill(Digest digest, boolean joined) {
         this.fill = digest;
         this.fillJoined = joined;
     }
@@ -284,7 +286,7 @@ public final class Exchange {
         }
     }
 
-    private void finish(io.netty.util.concurrent.Future<? super Void> f) {
+    private void finish(Future<? super Void> f) {
         if (!f.isSuccess() || !keepAlive) {
             ctx.channel().close();
         }

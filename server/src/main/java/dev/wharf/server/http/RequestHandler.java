@@ -1,10 +1,15 @@
 package dev.wharf.server.http;
 
+import dev.wharf.server.accesslog.AccessEntry;
+import dev.wharf.server.accesslog.AccessLog;
+import dev.wharf.server.admin.AdminApi;
+import dev.wharf.server.metrics.WharfMetrics;
 import dev.wharf.server.registry.ErrorCode;
 import dev.wharf.server.registry.RegistryException;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -13,11 +18,13 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,10 +44,10 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
     private final Router router;
     private final Endpoints endpoints;
     private final Supplier<String> notReady;
-    private final java.util.concurrent.atomic.AtomicInteger active;
-    private final dev.wharf.server.metrics.WharfMetrics metrics;
-    private final dev.wharf.server.admin.AdminApi admin;
-    private final dev.wharf.server.accesslog.AccessLog accessLog;
+    private final AtomicInteger active;
+    private final WharfMetrics metrics;
+    private final AdminApi admin;
+    private final AccessLog accessLog;
     private final Serves serves;
     /** A response is being produced; touched on the event loop only. */
     private boolean inFlight;
@@ -63,8 +70,8 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
      * responses are not finished yet (shared by all connections).
      */
     public RequestHandler(Router router, Endpoints endpoints, Supplier<String> notReady,
-                          java.util.concurrent.atomic.AtomicInteger active, dev.wharf.server.metrics.WharfMetrics metrics,
-                          dev.wharf.server.admin.AdminApi admin, dev.wharf.server.accesslog.AccessLog accessLog,
+                          AtomicInteger active, WharfMetrics metrics,
+                          AdminApi admin, AccessLog accessLog,
                           Serves serves) {
         this.metrics = metrics;
         this.admin = admin;
@@ -154,8 +161,8 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
             adminExchange = ex;
             adminBody = new java.io.ByteArrayOutputStream();
             if (HttpUtil.is100ContinueExpected(req)) {
-                ctx.writeAndFlush(new io.netty.handler.codec.http.DefaultFullHttpResponse(
-                        io.netty.handler.codec.http.HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
+                ctx.writeAndFlush(new DefaultFullHttpResponse(
+                        HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
             }
             return;
         }
@@ -207,7 +214,7 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         }
         String uri = ex.request().uri();
         int q = uri.indexOf('?');
-        accessLog.log(new dev.wharf.server.accesslog.AccessEntry(startMillis, remote(ctx.channel().remoteAddress()),
+        accessLog.log(new AccessEntry(startMillis, remote(ctx.channel().remoteAddress()),
                 method, q >= 0 ? uri.substring(0, q) : uri, status, ex.bytesSent(), nanos, project, kind,
                 cache == null ? null : cache.label(), ex.fill() == null ? null : ex.fill().toString(),
                 ex.fillJoined(), ex.request().headers().get(HttpHeaderNames.USER_AGENT)));
@@ -225,7 +232,7 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         try {
             if (adminBody != null) {
                 int n = content.content().readableBytes();
-                if (adminBody.size() + n > dev.wharf.server.admin.AdminApi.MAX_BODY) {
+                if (adminBody.size() + n > AdminApi.MAX_BODY) {
                     adminBody = null;
                 } else {
                     content.content().readBytes(adminBody, n);
@@ -246,7 +253,7 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         adminBody = null;
         if (body == null) {
             ex.error(new RegistryException(ErrorCode.UNSUPPORTED, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
-                    "request body larger than " + dev.wharf.server.admin.AdminApi.MAX_BODY + " bytes"));
+                    "request body larger than " + AdminApi.MAX_BODY + " bytes"));
             return;
         }
         try {

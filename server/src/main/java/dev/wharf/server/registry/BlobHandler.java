@@ -5,6 +5,7 @@ import dev.wharf.server.http.Exchange;
 import dev.wharf.server.http.Failures;
 import dev.wharf.server.http.FillStream;
 import dev.wharf.server.http.Route;
+import dev.wharf.server.metrics.WharfMetrics;
 import dev.wharf.server.proxy.Project;
 import dev.wharf.server.proxy.Upstreams;
 import dev.wharf.server.upstream.ResponseListener;
@@ -22,6 +23,7 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -55,10 +57,10 @@ public final class BlobHandler {
     private final Upstreams upstreams;
     private final Executor io;
     private final Map<BlobFill, String> owners = new ConcurrentHashMap<>();
-    private final dev.wharf.server.metrics.WharfMetrics metrics;
+    private final WharfMetrics metrics;
 
     public BlobHandler(ContentStore store, Fills fills, Upstreams upstreams, Executor io,
-                       dev.wharf.server.metrics.WharfMetrics metrics) {
+                       WharfMetrics metrics) {
         this.store = store;
         this.fills = fills;
         this.upstreams = upstreams;
@@ -75,7 +77,7 @@ public final class BlobHandler {
         ex.whenFinished(lease::close);
         var indexed = store.blobSize(digest);
         // A blob quarantined by `wharf verify` (or deleted by hand) behind the index's back is fetched again.
-        var size = indexed.isPresent() && !ex.isHead() && java.nio.file.Files.notExists(store.blobPath(digest))
+        var size = indexed.isPresent() && !ex.isHead() && Files.notExists(store.blobPath(digest))
                 && store.forgetMissing(digest) ? java.util.Optional.<Long>empty() : indexed;
         if (size.isPresent()) {
             if (store.link(project.name(), digest).isPresent()) {

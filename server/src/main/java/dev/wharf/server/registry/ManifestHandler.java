@@ -6,13 +6,16 @@ import dev.wharf.server.http.CacheResult;
 import dev.wharf.server.http.Exchange;
 import dev.wharf.server.http.Failures;
 import dev.wharf.server.http.Route;
+import dev.wharf.server.metrics.WharfMetrics;
 import dev.wharf.server.proxy.Project;
 import dev.wharf.server.proxy.Upstreams;
 import dev.wharf.server.upstream.UpstreamException;
 import dev.wharf.server.upstream.UpstreamResponse;
 import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Digest;
+import dev.wharf.storage.Eviction;
 import dev.wharf.storage.TagEntry;
+import dev.wharf.storage.TagRef;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -30,6 +33,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,10 +65,10 @@ public final class ManifestHandler {
     private final Cache<Digest, byte[]> bodies = Caffeine.newBuilder()
             .maximumWeight(128L << 20).weigher((Digest d, byte[] b) -> b.length + 64).build();
 
-    private final dev.wharf.server.metrics.WharfMetrics metrics;
+    private final WharfMetrics metrics;
 
     public ManifestHandler(ContentStore store, Upstreams upstreams, Executor io, Clock clock,
-                           dev.wharf.server.metrics.WharfMetrics metrics) {
+                           WharfMetrics metrics) {
         this.metrics = metrics;
         this.store = store;
         this.upstreams = upstreams;
@@ -397,7 +401,7 @@ public final class ManifestHandler {
      * store listener; it runs on the evictor's thread. A tag cached in memory without its file (its write failed)
      * still names the digest, but its body is gone from memory and disk, so it is fetched again, never served stale.
      */
-    public void evicted(dev.wharf.storage.Eviction eviction) {
+    public void evicted(Eviction eviction) {
         Digest digest = eviction.digest();
         bodies.invalidate(digest);
         try {
@@ -412,8 +416,8 @@ public final class ManifestHandler {
     }
 
     /** Forgets tag entries deleted from the store (with an evicted manifest, or by the admin API). */
-    public void tagsDeleted(java.util.Collection<dev.wharf.storage.TagRef> removed) {
-        for (dev.wharf.storage.TagRef ref : removed) {
+    public void tagsDeleted(java.util.Collection<TagRef> removed) {
+        for (TagRef ref : removed) {
             tags.invalidate(ref.project() + "/" + ref.repository() + ":" + ref.tag());
         }
     }
@@ -433,7 +437,7 @@ public final class ManifestHandler {
         tags.asMap().keySet().removeIf(k -> k.startsWith(prefix));
     }
 
-    private CompletableFuture<Manifest> shared(String key, java.util.function.Supplier<CompletableFuture<Manifest>> call) {
+    private CompletableFuture<Manifest> shared(String key, Supplier<CompletableFuture<Manifest>> call) {
         CompletableFuture<Manifest> mine = new CompletableFuture<>();
         CompletableFuture<Manifest> existing = inflight.putIfAbsent(key, mine);
         if (existing != null) {
