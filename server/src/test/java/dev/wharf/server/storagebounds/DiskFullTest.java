@@ -191,11 +191,17 @@ class DiskFullTest {
         }
     }
 
-    /** Writes zeros to {@code file} until the filesystem refuses more. */
+    /** At most this many MiB are written to fill a disk: far above the test's 64 MiB tmpfs, so the loop is bounded. */
+    private static final int FILL_LIMIT_MIB = 4096;
+
+    /** Writes zeros to {@code file} until the filesystem refuses more (fails past {@link #FILL_LIMIT_MIB}). */
     private static void fillDisk(Path file) throws IOException {
         ByteBuffer zeros = ByteBuffer.allocate(1 << 20);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            while (true) {
+            for (int mib = 0; ; mib++) {
+                if (mib >= FILL_LIMIT_MIB) {
+                    throw new AssertionError("the disk under " + file + " took " + FILL_LIMIT_MIB + " MiB without filling up");
+                }
                 zeros.clear();
                 try {
                     while (zeros.hasRemaining()) {
@@ -212,7 +218,7 @@ class DiskFullTest {
         // The last partial megabyte may have left a few pages: fill those too, a byte at a time in 4 KiB steps.
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
             ByteBuffer page = ByteBuffer.allocate(4096);
-            while (true) {
+            for (int pages = 0; pages < 256; pages++) { // a MiB at most: what the loop above could have left
                 page.clear();
                 try {
                     ch.write(page);
