@@ -28,6 +28,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Real clients pulling through wharf from a real distribution registry: skopeo (exact manifest bytes, every blob
@@ -209,8 +211,14 @@ class PullThroughClientsTest {
         }
     }
 
-    @Test
-    void containerdPullsThroughAHostWithAPathAndOverridePath(@TempDir Path tmp) throws Exception {
+    /**
+     * A hosts.toml host with a path: with {@code override_path = true} containerd sends the host's path as the
+     * whole prefix (/v2/hub/...); without it (the default, false) it appends /v2 to the path (/v2/hub/v2/...),
+     * which wharf must accept too.
+     */
+    @ParameterizedTest(name = "override_path = {0}")
+    @CsvSource({"true, /v2/hub/", "false, /v2/hub/v2/"})
+    void containerdPullsThroughAHostWithAPath(boolean overridePath, String prefix, @TempDir Path tmp) throws Exception {
         try (InProcessWharf wharf = startWharf(tmp.resolve("storage"));
                 RequestLogHop hop = new RequestLogHop(wharf.url().getPort());
                 Containerd containerd = Containerd.builder().pullTimeout(PULL_TIMEOUT).start()) {
@@ -218,38 +226,16 @@ class PullThroughClientsTest {
             Containerd.writeHostsToml(hosts, "docker.io", "server = \"https://registry-1.docker.io\"\n\n"
                     + "[host.\"" + hop.url() + "/v2/hub\"]\n"
                     + "  capabilities = [\"pull\", \"resolve\"]\n"
-                    + "  override_path = true\n");
+                    + (overridePath ? "  override_path = true\n" : ""));
 
-            pullAndCheck(containerd, hosts, hop, oci, "docker.io/library/wharf-oci:v1", "/v2/hub/library/wharf-oci/");
+            pullAndCheck(containerd, hosts, hop, oci, "docker.io/library/wharf-oci:v1", prefix + "library/wharf-oci/");
             assertUnpacked(containerd, "seed=101\nplatform=linux/amd64\nformat=oci\n");
             pullAndCheck(containerd, hosts, hop, docker, "docker.io/library/wharf-docker:v1",
-                    "/v2/hub/library/wharf-docker/");
+                    prefix + "library/wharf-docker/");
             assertUnpacked(containerd, "seed=102\nplatform=linux/amd64\nformat=docker\n");
             for (RequestLogHop.Request r : hop.requests()) {
-                assertTrue(r.path().startsWith("/v2/hub/library/"), "override_path = true sends the host's path: " + r);
-            }
-        }
-    }
-
-    @Test
-    void containerdPullsThroughAHostWithAPathWithoutOverridePath(@TempDir Path tmp) throws Exception {
-        try (InProcessWharf wharf = startWharf(tmp.resolve("storage"));
-                RequestLogHop hop = new RequestLogHop(wharf.url().getPort());
-                Containerd containerd = Containerd.builder().pullTimeout(PULL_TIMEOUT).start()) {
-            Path hosts = tmp.resolve("hosts");
-            Containerd.writeHostsToml(hosts, "docker.io", "server = \"https://registry-1.docker.io\"\n\n"
-                    + "[host.\"" + hop.url() + "/v2/hub\"]\n"
-                    + "  capabilities = [\"pull\", \"resolve\"]\n");
-
-            pullAndCheck(containerd, hosts, hop, oci, "docker.io/library/wharf-oci:v1",
-                    "/v2/hub/v2/library/wharf-oci/");
-            assertUnpacked(containerd, "seed=101\nplatform=linux/amd64\nformat=oci\n");
-            pullAndCheck(containerd, hosts, hop, docker, "docker.io/library/wharf-docker:v1",
-                    "/v2/hub/v2/library/wharf-docker/");
-            assertUnpacked(containerd, "seed=102\nplatform=linux/amd64\nformat=docker\n");
-            for (RequestLogHop.Request r : hop.requests()) {
-                assertTrue(r.path().startsWith("/v2/hub/v2/library/"),
-                        "override_path = false appends /v2 to the host's path: " + r);
+                assertTrue(r.path().startsWith(prefix + "library/"), "override_path = " + overridePath
+                        + " sends paths under " + prefix + ": " + r);
             }
         }
     }
