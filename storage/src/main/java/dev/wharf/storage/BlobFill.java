@@ -738,14 +738,7 @@ public final class BlobFill {
             closedToJoiners = true;
             passClaimed = claimed;
         }
-        if (channel != null) {
-            try {
-                channel.close();
-            } catch (IOException e) {
-                log.debug("closing the fill of {}: {}", digest, e.toString());
-            }
-            channel = null;
-        }
+        closeChannel();
         store.passedThrough(digest, cause);
     }
 
@@ -840,8 +833,8 @@ public final class BlobFill {
         wakeAll();
     }
 
-    private void cleanUp() {
-        cleanedUp = true;
+    /** Closes the temp file's write channel, if open. Drainer only. */
+    private void closeChannel() {
         if (channel != null) {
             try {
                 channel.close();
@@ -850,6 +843,11 @@ public final class BlobFill {
             }
             channel = null;
         }
+    }
+
+    private void cleanUp() {
+        cleanedUp = true;
+        closeChannel();
         boolean deleteTemp;
         synchronized (lock) {
             deleteTemp = !tempGone;
