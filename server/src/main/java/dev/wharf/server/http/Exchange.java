@@ -193,12 +193,7 @@ public final class Exchange {
             closeQuietly(ch);
             return;
         }
-        HttpResponse resp = new DefaultHttpResponse(HttpVersion.HTTP_1_1, st);
-        resp.headers().set(headers);
-        resp.headers().set(HttpHeaderNames.CONTENT_LENGTH, length);
-        prepare(resp);
-        status = st.code();
-        ctx.write(resp);
+        ctx.write(head(st, headers, length));
         if (length > 0) {
             ctx.write(new DefaultFileRegion(ch, offset, length));
         } else {
@@ -216,12 +211,7 @@ public final class Exchange {
         if (!responded.compareAndSet(false, true)) {
             return false;
         }
-        HttpResponse resp = new DefaultHttpResponse(HttpVersion.HTTP_1_1, st);
-        resp.headers().set(headers);
-        resp.headers().set(HttpHeaderNames.CONTENT_LENGTH, contentLength);
-        prepare(resp);
-        status = st.code();
-        ctx.writeAndFlush(resp);
+        ctx.writeAndFlush(head(st, headers, contentLength));
         return true;
     }
 
@@ -275,6 +265,16 @@ public final class Exchange {
                 LOG.warn("an end-of-response action failed", e);
             }
         }
+    }
+
+    /** The head of a response whose body follows separately; records the status. */
+    private HttpResponse head(HttpResponseStatus st, HttpHeaders headers, long contentLength) {
+        HttpResponse resp = new DefaultHttpResponse(HttpVersion.HTTP_1_1, st);
+        resp.headers().set(headers);
+        resp.headers().set(HttpHeaderNames.CONTENT_LENGTH, contentLength);
+        prepare(resp);
+        status = st.code();
+        return resp;
     }
 
     private void prepare(HttpResponse resp) {
