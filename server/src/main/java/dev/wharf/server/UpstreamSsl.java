@@ -12,7 +12,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /** Builds a project's upstream TLS context: the JDK trust store plus the project's CA file, or no checks at all. */
-final class UpstreamSsl {
+public final class UpstreamSsl {
     private static final Logger LOG = LoggerFactory.getLogger(UpstreamSsl.class);
 
     private UpstreamSsl() {
@@ -22,7 +22,7 @@ final class UpstreamSsl {
      * Null when the project needs nothing beyond the JDK trust store, so such projects share one pool. The context
      * also serves the project's token server (see {@code UpstreamExchange}), which usually has the same certificate.
      */
-    static SslContext forProject(ProjectConfig pc) {
+    public static SslContext forProject(ProjectConfig pc) {
         if (pc.insecureSkipVerify()) {
             // Said at start-up, every start, at WARN: this must never go unnoticed in a log review.
             LOG.warn("INSECURE: project {} has insecureSkipVerify: true. wharf does NOT verify the TLS certificate "

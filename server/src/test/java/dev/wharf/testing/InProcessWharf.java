@@ -1,6 +1,6 @@
 package dev.wharf.testing;
 
-import dev.wharf.server.WharfServer;
+import dev.wharf.server.app.WharfServer;
 import dev.wharf.server.config.ConfigLoader;
 import dev.wharf.server.config.WharfConfig;
 import java.io.IOException;

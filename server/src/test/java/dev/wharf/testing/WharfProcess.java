@@ -21,14 +21,14 @@ import java.util.Objects;
  * wharf itself as a child JVM, started the way users start it ({@code serve --config FILE}) with a config
  * generated from a small builder, on a free 127.0.0.1 port and a temp storage directory.
  *
- * <p>By default it runs {@code java -cp <this JVM's class path> dev.wharf.server.Main}: in {@code mvn test}
+ * <p>By default it runs {@code java -cp <this JVM's class path> dev.wharf.server.app.Main}: in {@code mvn test}
  * the test class path already holds the server classes, while the shaded jar only exists after
  * {@code package}. {@link Launch#JAR} runs {@code server/target/wharf.jar} (built with
  * {@code mvn -q -DskipTests package} if missing) and {@link Launch#LAUNCHER} the repository's {@code ./wharf}
  * script (JVM args through {@code JAVA_OPTS}; the script execs the JVM, so the PID is the server's).
  */
 public final class WharfProcess implements AutoCloseable {
-    private static final String MAIN_CLASS = "dev.wharf.server.Main";
+    private static final String MAIN_CLASS = "dev.wharf.server.app.Main";
 
     private final Builder settings;
     private final Path dir;
@@ -45,7 +45,7 @@ public final class WharfProcess implements AutoCloseable {
 
     /** How the JVM is started. */
     public enum Launch {
-        /** {@code java -cp <test class path> dev.wharf.server.Main}: works during {@code mvn test}. */
+        /** {@code java -cp <test class path> dev.wharf.server.app.Main}: works during {@code mvn test}. */
         CLASSPATH,
         /** {@code java -jar server/target/wharf.jar}, building it first if missing. */
         JAR,

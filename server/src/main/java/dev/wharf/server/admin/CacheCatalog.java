@@ -2,7 +2,7 @@ package dev.wharf.server.admin;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.wharf.server.proxy.Upstreams;
+import dev.wharf.server.upstream.Upstreams;
 import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Digest;
 import dev.wharf.storage.TagEntry;

@@ -3,8 +3,8 @@ package dev.wharf.server.http;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.wharf.server.registry.ErrorCode;
-import dev.wharf.server.registry.RegistryException;
+import dev.wharf.server.api.ErrorCode;
+import dev.wharf.server.api.RegistryException;
 import dev.wharf.storage.Digest;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
@@ -33,6 +33,8 @@ import java.nio.file.StandardOpenOption;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import dev.wharf.server.api.CacheResult;
+import dev.wharf.server.api.Failures;
 
 /**
  * One request and its response on one connection. Every response goes out through here, so the error JSON is

@@ -4,8 +4,8 @@ import dev.wharf.server.accesslog.AccessEntry;
 import dev.wharf.server.accesslog.AccessLog;
 import dev.wharf.server.admin.AdminApi;
 import dev.wharf.server.metrics.WharfMetrics;
-import dev.wharf.server.registry.ErrorCode;
-import dev.wharf.server.registry.RegistryException;
+import dev.wharf.server.api.ErrorCode;
+import dev.wharf.server.api.RegistryException;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderResult;
@@ -28,6 +28,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import dev.wharf.server.api.CacheResult;
 
 /**
  * The last handler of a client connection: parses each request into a {@link Route} and hands it to the

@@ -1,8 +1,8 @@
 package dev.wharf.server.http;
 
-import dev.wharf.server.proxy.Project;
-import dev.wharf.server.registry.Reference;
-import dev.wharf.server.registry.RepositoryName;
+import dev.wharf.server.upstream.Project;
+import dev.wharf.server.api.Reference;
+import dev.wharf.server.api.RepositoryName;
 import dev.wharf.storage.Digest;
 
 /**

@@ -1,11 +1,11 @@
 package dev.wharf.server.http;
 
-import dev.wharf.server.proxy.Project;
-import dev.wharf.server.proxy.Projects;
-import dev.wharf.server.registry.ErrorCode;
-import dev.wharf.server.registry.Reference;
-import dev.wharf.server.registry.RegistryException;
-import dev.wharf.server.registry.RepositoryName;
+import dev.wharf.server.upstream.Project;
+import dev.wharf.server.upstream.Projects;
+import dev.wharf.server.api.ErrorCode;
+import dev.wharf.server.api.Reference;
+import dev.wharf.server.api.RegistryException;
+import dev.wharf.server.api.RepositoryName;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.util.Arrays;

@@ -1,8 +1,8 @@
 package dev.wharf.server.prefetch;
 
-import dev.wharf.server.registry.Reference;
-import dev.wharf.server.registry.RegistryException;
-import dev.wharf.server.registry.RepositoryName;
+import dev.wharf.server.api.Reference;
+import dev.wharf.server.api.RegistryException;
+import dev.wharf.server.api.RepositoryName;
 import dev.wharf.storage.Digest;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;

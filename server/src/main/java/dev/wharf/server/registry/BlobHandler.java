@@ -1,13 +1,13 @@
 package dev.wharf.server.registry;
 
-import dev.wharf.server.http.CacheResult;
+import dev.wharf.server.api.CacheResult;
 import dev.wharf.server.http.Exchange;
-import dev.wharf.server.http.Failures;
+import dev.wharf.server.api.Failures;
 import dev.wharf.server.http.FillStream;
 import dev.wharf.server.http.Route;
 import dev.wharf.server.metrics.WharfMetrics;
-import dev.wharf.server.proxy.Project;
-import dev.wharf.server.proxy.Upstreams;
+import dev.wharf.server.upstream.Project;
+import dev.wharf.server.upstream.Upstreams;
 import dev.wharf.server.upstream.ResponseListener;
 import dev.wharf.server.upstream.UpstreamException;
 import dev.wharf.storage.BlobFill;
@@ -31,6 +31,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import dev.wharf.server.api.ByteRange;
+import dev.wharf.server.api.ErrorCode;
+import dev.wharf.server.api.RegistryException;
 
 /**
  * {@code GET/HEAD /v2/<name>/blobs/<digest>}: warm from the store, cold through a shared {@link BlobFill}.

@@ -1,6 +1,6 @@
 package dev.wharf.server.registry;
 
-import dev.wharf.server.http.CacheResult;
+import dev.wharf.server.api.CacheResult;
 import dev.wharf.storage.Digest;
 
 /**

@@ -2,13 +2,13 @@ package dev.wharf.server.registry;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import dev.wharf.server.http.CacheResult;
+import dev.wharf.server.api.CacheResult;
 import dev.wharf.server.http.Exchange;
-import dev.wharf.server.http.Failures;
+import dev.wharf.server.api.Failures;
 import dev.wharf.server.http.Route;
 import dev.wharf.server.metrics.WharfMetrics;
-import dev.wharf.server.proxy.Project;
-import dev.wharf.server.proxy.Upstreams;
+import dev.wharf.server.upstream.Project;
+import dev.wharf.server.upstream.Upstreams;
 import dev.wharf.server.upstream.UpstreamException;
 import dev.wharf.server.upstream.UpstreamResponse;
 import dev.wharf.storage.ContentStore;
@@ -36,6 +36,9 @@ import java.util.concurrent.Executor;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import dev.wharf.server.api.ErrorCode;
+import dev.wharf.server.api.MediaTypes;
+import dev.wharf.server.api.RegistryException;
 
 /**
  * {@code GET/HEAD /v2/<name>/manifests/<reference>}.

@@ -2,8 +2,8 @@ package dev.wharf.server.registry;
 
 import dev.wharf.server.http.Exchange;
 import dev.wharf.server.http.Route;
-import dev.wharf.server.proxy.Project;
-import dev.wharf.server.proxy.Upstreams;
+import dev.wharf.server.upstream.Project;
+import dev.wharf.server.upstream.Upstreams;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -13,6 +13,7 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.codec.http.QueryStringEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import dev.wharf.server.api.ErrorCode;
 
 /**
  * {@code GET /v2/<name>/referrers/<digest>}: passed through to the upstream. An upstream without the referrers

@@ -5,11 +5,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import dev.wharf.server.http.CacheResult;
+import dev.wharf.server.api.CacheResult;
 import dev.wharf.server.http.Exchange;
 import dev.wharf.server.http.Route;
-import dev.wharf.server.proxy.Project;
-import dev.wharf.server.proxy.Upstreams;
+import dev.wharf.server.upstream.Project;
+import dev.wharf.server.upstream.Upstreams;
 import dev.wharf.server.upstream.UpstreamException;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -26,6 +26,8 @@ import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import dev.wharf.server.api.ErrorCode;
+import dev.wharf.server.api.RegistryException;
 
 /**
  * {@code GET /v2/<name>/tags/list}: the upstream's whole list (following its {@code Link} pages to the end), sorted

@@ -3,7 +3,7 @@ package dev.wharf.server.ecr;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.wharf.server.WharfServer;
+import dev.wharf.server.app.WharfServer;
 import dev.wharf.server.config.ConfigException;
 import dev.wharf.server.config.ConfigLoader;
 import java.nio.file.Path;

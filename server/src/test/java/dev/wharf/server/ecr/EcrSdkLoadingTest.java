@@ -48,7 +48,7 @@ class EcrSdkLoadingTest {
                 assertEquals(200, r.statusCode());
                 assertEquals(image.manifestDigest(), ImageSeeder.sha256(r.body()));
                 String log = wharf.log();
-                assertTrue(log.contains("dev.wharf.server.proxy.Upstreams"), "the probe logs class loading");
+                assertTrue(log.contains("dev.wharf.server.upstream.Upstreams"), "the probe logs class loading");
                 assertFalse(log.contains("software.amazon."), "an AWS SDK class was loaded without an ECR project");
                 assertFalse(log.contains("dev.wharf.auth.AwsEcrTokens"), "the SDK-backed fetcher was loaded");
                 assertFalse(log.contains("ECR tokens through"), "an ECR credential source was built");

@@ -5,10 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.wharf.server.config.ConfigLoader;
 import dev.wharf.server.config.WharfConfig;
-import dev.wharf.server.proxy.Project;
-import dev.wharf.server.proxy.Projects;
-import dev.wharf.server.registry.ErrorCode;
-import dev.wharf.server.registry.RegistryException;
+import dev.wharf.server.upstream.Project;
+import dev.wharf.server.upstream.Projects;
+import dev.wharf.server.api.ErrorCode;
+import dev.wharf.server.api.RegistryException;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -1,9 +1,5 @@
-package dev.wharf.server.proxy;
+package dev.wharf.server.upstream;
 
-import dev.wharf.server.upstream.ResponseListener;
-import dev.wharf.server.upstream.UpstreamEndpoint;
-import dev.wharf.server.upstream.UpstreamObserver;
-import dev.wharf.server.upstream.UpstreamRequest;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.time.Clock;

@@ -1,4 +1,4 @@
-package dev.wharf.server;
+package dev.wharf.server.app;
 
 import dev.wharf.server.cli.DuCommand;
 import dev.wharf.server.cli.PrefetchCommand;

@@ -1,7 +1,6 @@
-package dev.wharf.server.proxy;
+package dev.wharf.server.upstream;
 
 import dev.wharf.server.config.ProjectConfig;
-import dev.wharf.server.upstream.UpstreamEndpoint;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;

@@ -1,4 +1,4 @@
-package dev.wharf.server.registry;
+package dev.wharf.server.api;
 
 import java.util.regex.Pattern;
 

@@ -1,12 +1,10 @@
-package dev.wharf.server.failover;
+package dev.wharf.server.upstream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wharf.server.config.ConfigLoader;
 import dev.wharf.server.config.WharfConfig;
-import dev.wharf.server.proxy.Project;
-import dev.wharf.server.proxy.Projects;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package dev.wharf.server.failover;
+package dev.wharf.server.upstream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,4 +1,4 @@
-package dev.wharf.server.http;
+package dev.wharf.server.api;
 
 /** Where the content of an answer came from; the {@code result} label of {@code wharf_cache_total}. */
 public enum CacheResult {

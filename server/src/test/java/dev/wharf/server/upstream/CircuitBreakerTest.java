@@ -1,11 +1,10 @@
-package dev.wharf.server.failover;
+package dev.wharf.server.upstream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.wharf.server.proxy.CircuitBreaker;
-import dev.wharf.server.proxy.CircuitBreaker.State;
+import dev.wharf.server.upstream.CircuitBreaker.State;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

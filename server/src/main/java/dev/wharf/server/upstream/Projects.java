@@ -1,4 +1,4 @@
-package dev.wharf.server.proxy;
+package dev.wharf.server.upstream;
 
 import dev.wharf.server.config.DockerHub;
 import java.util.LinkedHashMap;

@@ -1,4 +1,4 @@
-package dev.wharf.server.registry;
+package dev.wharf.server.api;
 
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;

@@ -1,4 +1,4 @@
-package dev.wharf.server.registry;
+package dev.wharf.server.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;

@@ -1,4 +1,4 @@
-package dev.wharf.server.registry;
+package dev.wharf.server.api;
 
 /**
  * OCI distribution error codes (spec section "Error Codes"), plus the few wharf needs that the spec leaves open:

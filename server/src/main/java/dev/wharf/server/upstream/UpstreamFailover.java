@@ -1,9 +1,5 @@
-package dev.wharf.server.proxy;
+package dev.wharf.server.upstream;
 
-import dev.wharf.server.upstream.ResponseListener;
-import dev.wharf.server.upstream.UpstreamClient;
-import dev.wharf.server.upstream.UpstreamRequest;
-import dev.wharf.server.upstream.UpstreamResponse;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.util.concurrent.CompletableFuture;

@@ -1,4 +1,4 @@
-package dev.wharf.server;
+package dev.wharf.server.app;
 
 import dev.wharf.auth.CredentialSource;
 import dev.wharf.auth.Credentials;
@@ -8,7 +8,7 @@ import dev.wharf.auth.EcrRegistryHost;
 import dev.wharf.server.config.ConfigException;
 import dev.wharf.server.config.EcrConfig;
 import dev.wharf.server.config.ProjectConfig;
-import dev.wharf.server.proxy.Project;
+import dev.wharf.server.upstream.Project;
 import dev.wharf.server.upstream.UpstreamEndpoint;
 import io.netty.handler.ssl.SslContext;
 import java.net.ProxySelector;
@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import dev.wharf.server.UpstreamSsl;
 
 /**
  * Builds a project's upstream endpoints, one per URL of {@code upstreams:} in failover order, each with its TLS

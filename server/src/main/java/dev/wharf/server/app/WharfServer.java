@@ -1,4 +1,4 @@
-package dev.wharf.server;
+package dev.wharf.server.app;
 
 import dev.wharf.auth.BearerTokens;
 import dev.wharf.server.accesslog.AccessLog;
@@ -12,10 +12,10 @@ import dev.wharf.server.http.Router;
 import dev.wharf.server.metrics.Readiness;
 import dev.wharf.server.metrics.UpstreamMeter;
 import dev.wharf.server.metrics.WharfMetrics;
-import dev.wharf.server.proxy.Project;
-import dev.wharf.server.proxy.Projects;
-import dev.wharf.server.proxy.RateLimits;
-import dev.wharf.server.proxy.Upstreams;
+import dev.wharf.server.upstream.Project;
+import dev.wharf.server.upstream.Projects;
+import dev.wharf.server.upstream.RateLimits;
+import dev.wharf.server.upstream.Upstreams;
 import dev.wharf.server.registry.BlobHandler;
 import dev.wharf.server.registry.ManifestHandler;
 import dev.wharf.server.registry.ReferrersHandler;

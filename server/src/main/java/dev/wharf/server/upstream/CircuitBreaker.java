@@ -1,4 +1,4 @@
-package dev.wharf.server.proxy;
+package dev.wharf.server.upstream;
 
 import java.time.Duration;
 import java.util.function.LongSupplier;

@@ -1,4 +1,4 @@
-package dev.wharf.server.http;
+package dev.wharf.server.api;
 
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;

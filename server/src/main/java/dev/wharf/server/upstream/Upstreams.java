@@ -1,13 +1,8 @@
-package dev.wharf.server.proxy;
+package dev.wharf.server.upstream;
 
-import dev.wharf.server.http.Failures;
-import dev.wharf.server.registry.ErrorCode;
-import dev.wharf.server.registry.RegistryException;
-import dev.wharf.server.upstream.ResponseListener;
-import dev.wharf.server.upstream.UpstreamClient;
-import dev.wharf.server.upstream.UpstreamException;
-import dev.wharf.server.upstream.UpstreamRequest;
-import dev.wharf.server.upstream.UpstreamResponse;
+import dev.wharf.server.api.Failures;
+import dev.wharf.server.api.ErrorCode;
+import dev.wharf.server.api.RegistryException;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
