@@ -9,6 +9,7 @@ import dev.wharf.server.upstream.BlobSink;
 import dev.wharf.server.upstream.Project;
 import dev.wharf.server.upstream.ResponseListener;
 import dev.wharf.server.upstream.UpstreamCall;
+import dev.wharf.server.upstream.UpstreamRegistry;
 import dev.wharf.server.upstream.Upstreams;
 import dev.wharf.storage.BlobFill;
 import dev.wharf.storage.BlobLease;
@@ -64,12 +65,12 @@ public final class BlobSource {
 
     private final ContentStore store;
     private final Fills fills;
-    private final Upstreams upstreams;
+    private final UpstreamRegistry upstreams;
     private final Executor io;
     private final WharfMetrics metrics;
     private final Map<BlobFill, String> owners = new ConcurrentHashMap<>();
 
-    public BlobSource(ContentStore store, Fills fills, Upstreams upstreams, Executor io, WharfMetrics metrics) {
+    public BlobSource(ContentStore store, Fills fills, UpstreamRegistry upstreams, Executor io, WharfMetrics metrics) {
         this.store = store;
         this.fills = fills;
         this.upstreams = upstreams;

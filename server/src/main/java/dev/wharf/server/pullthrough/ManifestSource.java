@@ -12,6 +12,7 @@ import dev.wharf.server.upstream.Project;
 import dev.wharf.server.upstream.UpstreamCall;
 import dev.wharf.server.upstream.UpstreamException;
 import dev.wharf.server.upstream.UpstreamResponse;
+import dev.wharf.server.upstream.UpstreamRegistry;
 import dev.wharf.server.upstream.Upstreams;
 import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Digest;
@@ -41,14 +42,14 @@ public final class ManifestSource {
     private static final Logger LOG = LoggerFactory.getLogger(ManifestSource.class);
 
     private final ContentStore store;
-    private final Upstreams upstreams;
+    private final UpstreamRegistry upstreams;
     private final Executor io;
     private final Clock clock;
     private final WharfMetrics metrics;
     private final TagCache cache;
     private final SingleFlight<String, Manifest> inflight = new SingleFlight<>();
 
-    public ManifestSource(ContentStore store, Upstreams upstreams, Executor io, Clock clock, WharfMetrics metrics,
+    public ManifestSource(ContentStore store, UpstreamRegistry upstreams, Executor io, Clock clock, WharfMetrics metrics,
                           TagCache cache) {
         this.store = store;
         this.upstreams = upstreams;

@@ -4,6 +4,7 @@ import dev.wharf.server.api.ErrorCode;
 import dev.wharf.server.api.RepositoryName;
 import dev.wharf.server.upstream.Project;
 import dev.wharf.server.upstream.UpstreamCall;
+import dev.wharf.server.upstream.UpstreamRegistry;
 import dev.wharf.server.upstream.Upstreams;
 import dev.wharf.storage.Digest;
 import java.nio.charset.StandardCharsets;
@@ -21,9 +22,9 @@ public final class ReferrerSource {
     public record Referrers(byte[] index, String filtersApplied) {
     }
 
-    private final Upstreams upstreams;
+    private final UpstreamRegistry upstreams;
 
-    public ReferrerSource(Upstreams upstreams) {
+    public ReferrerSource(UpstreamRegistry upstreams) {
         this.upstreams = upstreams;
     }
 

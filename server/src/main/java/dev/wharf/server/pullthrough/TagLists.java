@@ -9,6 +9,7 @@ import dev.wharf.server.api.RepositoryName;
 import dev.wharf.server.upstream.Project;
 import dev.wharf.server.upstream.UpstreamCall;
 import dev.wharf.server.upstream.UpstreamException;
+import dev.wharf.server.upstream.UpstreamRegistry;
 import dev.wharf.server.upstream.Upstreams;
 import java.io.IOException;
 import java.net.URI;
@@ -35,11 +36,11 @@ public final class TagLists {
     public record Listing(CompletableFuture<List<String>> tags, boolean fetched) {
     }
 
-    private final Upstreams upstreams;
+    private final UpstreamRegistry upstreams;
     private final AsyncCache<String, List<String>> lists = Caffeine.newBuilder()
             .expireAfterWrite(Duration.ofSeconds(30)).maximumSize(10_000).buildAsync();
 
-    public TagLists(Upstreams upstreams) {
+    public TagLists(UpstreamRegistry upstreams) {
         this.upstreams = upstreams;
     }
 

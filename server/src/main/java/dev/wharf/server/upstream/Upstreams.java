@@ -16,7 +16,7 @@ import java.util.concurrent.CompletableFuture;
  * a 404, a 429, a 5xx or an unreachable upstream is reported the same way whatever the endpoint. A project with
  * several upstream endpoints fails over between them here too ({@link UpstreamFailover}).
  */
-public final class Upstreams {
+public final class Upstreams implements UpstreamRegistry {
     private final UpstreamFailover failover;
 
     public Upstreams(UpstreamClient client) {
@@ -24,6 +24,7 @@ public final class Upstreams {
     }
 
     /** Runs {@code call} and reads its whole (small) answer; network failures become 502 naming the project. */
+    @Override
     public CompletableFuture<UpstreamResponse> fetch(Project project, UpstreamCall call) {
         return failover.fetch(project, call.request(), call.maxBody())
                 .exceptionallyCompose(t -> CompletableFuture.failedFuture(unreachable(project, t)));
@@ -34,6 +35,7 @@ public final class Upstreams {
      * Content-Length, and a Docker-Content-Digest (when sent) equal to the digest asked for, fails the sink with the
      * client's error and aborts the transfer.
      */
+    @Override
     public void stream(Project project, UpstreamCall.BlobGet call, BlobSink sink) {
         Digest digest = call.digest();
         failover.exchange(project, call.request(), new ResponseListener() {
