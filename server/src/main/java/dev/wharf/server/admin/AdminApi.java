@@ -1,5 +1,6 @@
 package dev.wharf.server.admin;
 
+import dev.wharf.server.api.Excerpt;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -333,7 +334,7 @@ public final class AdminApi implements AdminEndpoint, AutoCloseable {
             throw RegistryException.badRequest(ErrorCode.NAME_INVALID, "invalid project name: " + e.getMessage());
         }
         if (projects.byName(name).isEmpty() && !store.projectNames().contains(name)) {
-            throw RegistryException.notFound(ErrorCode.NAME_UNKNOWN, "no project " + abbreviate(name));
+            throw RegistryException.notFound(ErrorCode.NAME_UNKNOWN, "no project " + Excerpt.of(name));
         }
         return name;
     }
@@ -367,7 +368,7 @@ public final class AdminApi implements AdminEndpoint, AutoCloseable {
 
     static RegistryException notFound(String path) {
         return new RegistryException(ErrorCode.UNSUPPORTED, HttpResponseStatus.NOT_FOUND,
-                "unknown admin endpoint " + abbreviate(path));
+                "unknown admin endpoint " + Excerpt.of(path));
     }
 
     static String path(Exchange ex) {
@@ -402,9 +403,6 @@ public final class AdminApi implements AdminEndpoint, AutoCloseable {
         }
     }
 
-    static String abbreviate(String s) {
-        return s.length() > 100 ? s.substring(0, 100) + "..." : s;
-    }
 
     /** Stops the executor and cancels prefetch jobs. */
     @Override

@@ -1,5 +1,6 @@
 package dev.wharf.server.admin;
 
+import dev.wharf.server.api.Excerpt;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -56,7 +57,7 @@ final class PrefetchResource {
         }
         AdminApi.only(m, HttpMethod.GET);
         PrefetchJobs.Job job = jobs.get(segs.get(0)).orElseThrow(() -> RegistryException.notFound(
-                ErrorCode.NAME_UNKNOWN, "no prefetch job " + AdminApi.abbreviate(segs.get(0))));
+                ErrorCode.NAME_UNKNOWN, "no prefetch job " + Excerpt.of(segs.get(0))));
         AdminApi.json(ex, HttpResponseStatus.OK, jobJson(job, true));
     }
 

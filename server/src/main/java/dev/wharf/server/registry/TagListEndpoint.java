@@ -1,5 +1,6 @@
 package dev.wharf.server.registry;
 
+import dev.wharf.server.api.Excerpt;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.wharf.server.api.CacheResult;
@@ -42,7 +43,7 @@ public final class TagListEndpoint {
                 }
             } catch (NumberFormatException e) {
                 throw RegistryException.badRequest(ErrorCode.PAGINATION_NUMBER_INVALID,
-                        "n must be a non-negative integer, got '" + abbreviate(nText) + "'");
+                        "n must be a non-negative integer, got '" + Excerpt.of(nText, 40) + "'");
             }
         }
         String last = first(q, "last");
@@ -104,7 +105,4 @@ public final class TagListEndpoint {
         return v == null || v.isEmpty() ? null : v.get(0);
     }
 
-    private static String abbreviate(String s) {
-        return s.length() > 40 ? s.substring(0, 40) + "..." : s;
-    }
 }
