@@ -183,13 +183,18 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
             Route route = router.route(uri);
             labels[0] = route.project() == null ? "none" : route.project().name();
             labels[1] = route.kindLabel();
-            switch (route.kind()) {
-                case BASE -> ex.bytes(HttpResponseStatus.OK, jsonHeaders(), "{}".getBytes(StandardCharsets.UTF_8));
-                case MANIFEST -> endpoints.manifest(ex, route);
-                case BLOB -> endpoints.blob(ex, route);
-                case TAGS -> endpoints.tags(ex, route);
-                case REFERRERS -> endpoints.referrers(ex, route);
-                case UPLOAD -> ex.error(new RegistryException(ErrorCode.UNSUPPORTED,
+            if (route instanceof Route.Base) {
+                ex.bytes(HttpResponseStatus.OK, jsonHeaders(), "{}".getBytes(StandardCharsets.UTF_8));
+            } else if (route instanceof Route.Manifest manifest) {
+                endpoints.manifest(ex, manifest);
+            } else if (route instanceof Route.Blob blob) {
+                endpoints.blob(ex, blob);
+            } else if (route instanceof Route.Tags tags) {
+                endpoints.tags(ex, tags);
+            } else if (route instanceof Route.Referrers referrers) {
+                endpoints.referrers(ex, referrers);
+            } else {
+                ex.error(new RegistryException(ErrorCode.UNSUPPORTED,
                         HttpResponseStatus.METHOD_NOT_ALLOWED, "wharf is a read-only pull-through cache"));
             }
         } catch (RegistryException e) {

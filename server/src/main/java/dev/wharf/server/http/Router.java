@@ -40,7 +40,7 @@ public final class Router {
         QueryStringDecoder query = new QueryStringDecoder(uri);
         String path = query.rawPath();
         if (path.equals("/v2") || path.equals("/v2/")) {
-            return new Route(Route.Kind.BASE, null, null, null, null, null, null);
+            return new Route.Base();
         }
         if (!path.startsWith("/v2/")) {
             throw new RegistryException(ErrorCode.UNSUPPORTED, HttpResponseStatus.NOT_FOUND, "unknown endpoint " + Excerpt.of(path));
@@ -102,14 +102,13 @@ public final class Router {
             name = new RepositoryName("library/" + name.value());
         }
 
-        if (kind == Route.Kind.UPLOAD) {
-            return new Route(kind, project, name, clientName, null, null, ns);
-        }
         String last = segs[n - 1];
         return switch (kind) {
-            case MANIFEST -> new Route(kind, project, name, clientName, Reference.parse(last), null, ns);
-            case BLOB, REFERRERS -> new Route(kind, project, name, clientName, null, Reference.digest(last), ns);
-            default -> new Route(kind, project, name, clientName, null, null, ns);
+            case MANIFEST -> new Route.Manifest(project, name, clientName, ns, Reference.parse(last));
+            case BLOB -> new Route.Blob(project, name, clientName, ns, Reference.digest(last));
+            case REFERRERS -> new Route.Referrers(project, name, clientName, ns, Reference.digest(last));
+            case TAGS -> new Route.Tags(project, name, clientName, ns);
+            default -> new Route.Upload(project, name, clientName, ns);
         };
     }
 

@@ -29,7 +29,7 @@ public final class BlobEndpoint {
         this.blobs = blobs;
     }
 
-    public void handle(Exchange ex, Route route) {
+    public void handle(Exchange ex, Route.Blob route) {
         Digest digest = route.digest();
         BlobLease lease = blobs.lease(digest);
         ex.whenFinished(lease::close);

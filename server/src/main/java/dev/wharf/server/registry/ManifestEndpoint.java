@@ -22,7 +22,7 @@ public final class ManifestEndpoint {
         this.manifests = manifests;
     }
 
-    public void handle(Exchange ex, Route route) {
+    public void handle(Exchange ex, Route.Manifest route) {
         // Clients built on containers/image (skopeo, podman, CRI-O) send one Accept header per media type: the
         // header fields together are the list (RFC 9110 5.3), so join them; the first alone is a different question.
         List<String> accepts = ex.request().headers().getAll(HttpHeaderNames.ACCEPT);

@@ -20,7 +20,7 @@ public final class ReferrersEndpoint {
         this.referrers = referrers;
     }
 
-    public void handle(Exchange ex, Route route) {
+    public void handle(Exchange ex, Route.Referrers route) {
         QueryStringDecoder q = new QueryStringDecoder(ex.request().uri());
         List<String> types = q.parameters().get("artifactType");
         String query = null;

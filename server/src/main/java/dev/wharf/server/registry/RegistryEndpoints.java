@@ -20,22 +20,22 @@ public final class RegistryEndpoints implements Endpoints {
     }
 
     @Override
-    public void manifest(Exchange exchange, Route route) {
+    public void manifest(Exchange exchange, Route.Manifest route) {
         manifests.handle(exchange, route);
     }
 
     @Override
-    public void blob(Exchange exchange, Route route) {
+    public void blob(Exchange exchange, Route.Blob route) {
         blobs.handle(exchange, route);
     }
 
     @Override
-    public void tags(Exchange exchange, Route route) {
+    public void tags(Exchange exchange, Route.Tags route) {
         tags.handle(exchange, route);
     }
 
     @Override
-    public void referrers(Exchange exchange, Route route) {
+    public void referrers(Exchange exchange, Route.Referrers route) {
         referrers.handle(exchange, route);
     }
 }

@@ -31,7 +31,7 @@ public final class TagListEndpoint {
         this.lists = lists;
     }
 
-    public void handle(Exchange ex, Route route) {
+    public void handle(Exchange ex, Route.Tags route) {
         QueryStringDecoder q = new QueryStringDecoder(ex.request().uri());
         Integer n = null;
         String nText = first(q, "n");
@@ -61,7 +61,7 @@ public final class TagListEndpoint {
         });
     }
 
-    private void page(Exchange ex, Route route, List<String> all, Integer n, String last) {
+    private void page(Exchange ex, Route.Tags route, List<String> all, Integer n, String last) {
         int from = 0;
         if (last != null) {
             // First tag strictly after `last` in lexical order.
