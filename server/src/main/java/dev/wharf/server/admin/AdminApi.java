@@ -46,22 +46,11 @@ import org.slf4j.LoggerFactory;
  * With no token configured, everyone gets 401. The token is compared in constant time (as SHA-256 digests, so not
  * even its length leaks) and never logged; only its digest is kept here.
  *
- * <pre>
- * GET    /api/v1/projects                                          projects with their stats
- * GET    /api/v1/projects/{project}                                one project
- * GET    /api/v1/projects/{project}/repositories                   cached repositories, tag counts and sizes
- * GET    /api/v1/projects/{project}/repositories/{name}            one repository and its tags with sizes
- * DELETE /api/v1/projects/{project}/repositories/{name}            delete every cached tag of it
- * GET    /api/v1/projects/{project}/repositories/{name}/-/tags/{tag}
- * DELETE /api/v1/projects/{project}/repositories/{name}/-/tags/{tag}
- * POST   /api/v1/prefetch          {"images": [...], "platforms": [...]}  → 202 {"id": ...}
- * GET    /api/v1/prefetch                                          remembered jobs
- * GET    /api/v1/prefetch/{id}                                     a job's state and per-image progress
- * </pre>
- * Repository names hold {@code /}, so {@code /-/} separates a name from what follows (no name component can be
- * {@code -}). Names are the repository as stored, i.e. at the upstream ({@code library/nginx} on Docker Hub).
- * Deleting drops the tag entries, on disk and in the manifest handler's memory, so the next pull of the tag asks
- * the upstream again; content stays, since blobs are shared by digest, and eviction reclaims what nothing uses.
+ * <p>The endpoints: {@code /api/v1/projects[/{project}[/repositories[/{name}[/-/tags/{tag}]]]]} (GET; DELETE on
+ * a repository or a tag) and {@code /api/v1/prefetch[/{id}]} (POST starts a job, GET reports); the README's
+ * "Admin API" section lists them with their answers. Repository names hold {@code /}, so {@code /-/} separates a
+ * name from what follows. Deleting drops the tag entries, on disk and in the tag cache; content stays, shared by
+ * digest, until eviction reclaims what nothing uses.
  *
  * <p>Independent of which listener serves it: the handler that owns the connection hands over each request with
  * its (bounded) body. Work that touches the disk runs on a small executor of its own, never on an event loop.
