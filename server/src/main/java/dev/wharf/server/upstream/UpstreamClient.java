@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.wharf.auth.BearerTokens;
 import dev.wharf.auth.Challenge;
+import dev.wharf.server.egress.EgressProxy;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -94,7 +95,7 @@ public final class UpstreamClient implements AutoCloseable {
     private final BearerTokens tokens;
     private final long connectTimeoutMillis;
     private final long readIdleTimeoutNanos;
-    private final UpstreamProxy proxy;
+    private final EgressProxy proxy;
     private final PoolMap pools = new PoolMap();
     private final ChannelGroup channels = new DefaultChannelGroup("wharf-upstream", GlobalEventExecutor.INSTANCE);
     /** Last challenge seen per (upstream endpoint, repository), so later requests can send a token up front. */
@@ -112,7 +113,7 @@ public final class UpstreamClient implements AutoCloseable {
 
     /** As above, with an outbound CONNECT proxy for every upstream host not in its no-proxy list; proxy may be null. */
     public UpstreamClient(EventLoopGroup group, BearerTokens tokens, Duration connectTimeout, Duration readIdleTimeout,
-            UpstreamProxy proxy) {
+            EgressProxy proxy) {
         if (group == null || tokens == null || connectTimeout == null || readIdleTimeout == null) {
             throw new NullPointerException("group, tokens and timeouts are required");
         }
@@ -349,10 +350,6 @@ public final class UpstreamClient implements AutoCloseable {
         return s.toString();
     }
 
-    static boolean isIpLiteral(String host) {
-        return host.indexOf(':') >= 0 || host.chars().allMatch(c -> c == '.' || c >= '0' && c <= '9');
-    }
-
     static String describe(UpstreamEndpoint endpoint) {
         URI b = endpoint.base();
         return "upstream " + (b == null ? "?" : redact(b)) + " of project " + endpoint.project();
@@ -427,7 +424,7 @@ public final class UpstreamClient implements AutoCloseable {
                 SSLParameters params = engine.getSSLParameters();
                 // Netty does not check the certificate's host name unless asked to.
                 params.setEndpointIdentificationAlgorithm("HTTPS");
-                if (!isIpLiteral(key.host)) {
+                if (!EgressProxy.isIpLiteral(key.host)) {
                     // The JDK sends SNI only for names with a dot; single-label hosts (cluster services) need it too.
                     params.setServerNames(List.of(new SNIHostName(key.host)));
                 }
