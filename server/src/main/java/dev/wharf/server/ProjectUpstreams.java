@@ -10,6 +10,7 @@ import dev.wharf.server.config.EcrConfig;
 import dev.wharf.server.config.ProjectConfig;
 import dev.wharf.server.proxy.Project;
 import dev.wharf.server.upstream.UpstreamEndpoint;
+import dev.wharf.server.upstream.UpstreamTls;
 import io.netty.handler.ssl.SslContext;
 import java.net.ProxySelector;
 import java.net.URI;
@@ -40,7 +41,7 @@ final class ProjectUpstreams {
 
     /** The project with all its endpoints; {@code egress} is the outbound proxy for ECR API calls, or null. */
     static Project build(ProjectConfig pc, ProxySelector egress) {
-        SslContext ssl = UpstreamSsl.forProject(pc);
+        SslContext ssl = UpstreamTls.forProject(pc);
         List<UpstreamEndpoint> endpoints = new ArrayList<>();
         try {
             for (URI upstream : pc.upstreams()) {

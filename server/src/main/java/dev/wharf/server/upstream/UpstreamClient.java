@@ -28,36 +28,19 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.proxy.HttpProxyHandler;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.resolver.NoopAddressResolverGroup;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.security.GeneralSecurityException;
-import java.security.KeyStore;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.Collection;
-import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
-import javax.net.ssl.SNIHostName;
-import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
-import javax.net.ssl.SSLParameters;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.TrustManagerFactory;
-import javax.net.ssl.X509TrustManager;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -177,50 +160,6 @@ public final class UpstreamClient implements AutoCloseable {
         channels.close();
     }
 
-    /**
-     * A client TLS context that trusts the JDK's trust store plus, when {@code caFile} is not null, every
-     * certificate in that PEM file (a project's private CA).
-     *
-     * @throws IOException naming the file when it cannot be read or holds no certificate
-     */
-    public static SslContext clientSslContext(Path caFile) throws IOException {
-        try {
-            TrustManagerFactory jdk = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            jdk.init((KeyStore) null);
-            if (caFile == null) {
-                return SslContextBuilder.forClient().trustManager(jdk).build();
-            }
-            KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
-            store.load(null, null);
-            int n = 0;
-            for (TrustManager tm : jdk.getTrustManagers()) {
-                if (tm instanceof X509TrustManager x) {
-                    for (X509Certificate c : x.getAcceptedIssuers()) {
-                        store.setCertificateEntry("jdk-" + n++, c);
-                    }
-                }
-            }
-            Collection<? extends Certificate> extra;
-            try (InputStream in = Files.newInputStream(caFile)) {
-                extra = CertificateFactory.getInstance("X.509").generateCertificates(in);
-            } catch (IOException e) {
-                throw new IOException("cannot read CA file " + caFile + ": " + e, e);
-            }
-            if (extra.isEmpty()) {
-                throw new IOException("CA file " + caFile + " holds no certificate");
-            }
-            for (Certificate c : extra) {
-                store.setCertificateEntry("ca-" + n++, c);
-            }
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(store);
-            return SslContextBuilder.forClient().trustManager(tmf).build();
-        } catch (GeneralSecurityException e) {
-            throw new IOException("cannot build TLS trust" + (caFile == null ? "" : " from CA file " + caFile)
-                    + ": " + e.getMessage(), e);
-        }
-    }
-
     // ---- package-private plumbing used by UpstreamExchange ----
 
     BearerTokens tokens() {
@@ -260,7 +199,7 @@ public final class UpstreamClient implements AutoCloseable {
                 c = defaultSslContext;
                 if (c == null) {
                     try {
-                        c = clientSslContext(null);
+                        c = UpstreamTls.clientSslContext(null);
                     } catch (SSLException e) {
                         throw e;
                     } catch (IOException e) {
@@ -419,16 +358,7 @@ public final class UpstreamClient implements AutoCloseable {
                 p.addLast("proxy", h);
             }
             if (key.ssl != null) {
-                SslHandler tls = key.ssl.newHandler(ch.alloc(), key.host, key.port); // SNI
-                SSLEngine engine = tls.engine();
-                SSLParameters params = engine.getSSLParameters();
-                // Netty does not check the certificate's host name unless asked to.
-                params.setEndpointIdentificationAlgorithm("HTTPS");
-                if (!EgressProxy.isIpLiteral(key.host)) {
-                    // The JDK sends SNI only for names with a dot; single-label hosts (cluster services) need it too.
-                    params.setServerNames(List.of(new SNIHostName(key.host)));
-                }
-                engine.setSSLParameters(params);
+                SslHandler tls = UpstreamTls.newHandler(key.ssl, ch.alloc(), key.host, key.port);
                 p.addLast("tls", tls);
                 ch.attr(UpstreamExchange.TLS).set(tls);
             }

@@ -23,7 +23,6 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.proxy.ProxyConnectException;
-import io.netty.handler.ssl.JdkSslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
@@ -43,7 +42,6 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
-import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -144,7 +142,7 @@ final class UpstreamExchange {
             // Pre-emptive token: saves the 401 round trip. A token failure here is not final; the 401 path retries.
             String scope = scopeFor(known);
             BearerTokens tokens = client.tokens();
-            tokens.token(known, scope, credentials, tokenTls()).whenComplete((token, err) -> {
+            tokens.token(known, scope, credentials, UpstreamTls.forTokens(endpoint)).whenComplete((token, err) -> {
                 if (err == null) {
                     useToken(known, scope, credentials, token);
                 } else {
@@ -271,7 +269,7 @@ final class UpstreamExchange {
 
     private void authenticate(Challenge challenge, Credentials credentials, boolean foreign) {
         String scope = scopeFor(challenge, foreign);
-        client.tokens().token(challenge, scope, credentials, tokenTls()).whenComplete((token, err) -> {
+        client.tokens().token(challenge, scope, credentials, UpstreamTls.forTokens(endpoint)).whenComplete((token, err) -> {
             if (err != null) {
                 Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
                 if (!foreign && cause instanceof TokenRequestException t && mayRefresh(t.status(), credentials)) {
@@ -352,14 +350,6 @@ final class UpstreamExchange {
         tokenScope = scope;
         tokenCredentials = credentials;
         sentBasic = false;
-    }
-
-    /**
-     * The project's TLS trust for its token server too (a private CA, or insecureSkipVerify): a token realm usually
-     * shares the registry's host and certificate. Null (the JDK trust store) when the project has none of its own.
-     */
-    private SSLContext tokenTls() {
-        return endpoint.sslContext() instanceof JdkSslContext jdk ? jdk.context() : null;
     }
 
     private void redirect(URI next) {
