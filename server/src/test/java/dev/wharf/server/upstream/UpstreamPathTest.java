@@ -13,24 +13,24 @@ class UpstreamPathTest {
     @Test
     void endpointPathAfterV2() {
         assertEquals("/v2/dockerhub/library/nginx/manifests/latest",
-                UpstreamClient.upstreamPath("/v2/dockerhub", "/v2/library/nginx/manifests/latest"));
+                UpstreamUrls.upstreamPath("/v2/dockerhub", "/v2/library/nginx/manifests/latest"));
         assertEquals("/v2/dockerhub/library/nginx/manifests/latest",
-                UpstreamClient.upstreamPath("/v2/dockerhub/", "/v2/library/nginx/manifests/latest"));
-        assertEquals("/v2/dockerhub/", UpstreamClient.upstreamPath("/v2/dockerhub", "/v2/"));
-        assertEquals("/v2/a/tags/list", UpstreamClient.upstreamPath("/v2", "/v2/a/tags/list"));
+                UpstreamUrls.upstreamPath("/v2/dockerhub/", "/v2/library/nginx/manifests/latest"));
+        assertEquals("/v2/dockerhub/", UpstreamUrls.upstreamPath("/v2/dockerhub", "/v2/"));
+        assertEquals("/v2/a/tags/list", UpstreamUrls.upstreamPath("/v2", "/v2/a/tags/list"));
     }
 
     @Test
     void otherPathsArePrefixed() {
-        assertEquals("/mirror/v2/a/tags/list", UpstreamClient.upstreamPath("/mirror", "/v2/a/tags/list"));
-        assertEquals("/v2x/v2/a/tags/list", UpstreamClient.upstreamPath("/v2x", "/v2/a/tags/list"));
+        assertEquals("/mirror/v2/a/tags/list", UpstreamUrls.upstreamPath("/mirror", "/v2/a/tags/list"));
+        assertEquals("/v2x/v2/a/tags/list", UpstreamUrls.upstreamPath("/v2x", "/v2/a/tags/list"));
     }
 
     @Test
     void emptyOrSlashChangesNothing() {
-        assertEquals("/v2/a/tags/list", UpstreamClient.upstreamPath("", "/v2/a/tags/list"));
-        assertEquals("/v2/a/tags/list", UpstreamClient.upstreamPath("/", "/v2/a/tags/list"));
-        assertEquals("/v2/a/tags/list", UpstreamClient.upstreamPath(null, "/v2/a/tags/list"));
+        assertEquals("/v2/a/tags/list", UpstreamUrls.upstreamPath("", "/v2/a/tags/list"));
+        assertEquals("/v2/a/tags/list", UpstreamUrls.upstreamPath("/", "/v2/a/tags/list"));
+        assertEquals("/v2/a/tags/list", UpstreamUrls.upstreamPath(null, "/v2/a/tags/list"));
     }
 
     @Test
@@ -40,15 +40,15 @@ class UpstreamPathTest {
         UpstreamRequest r = new UpstreamRequest(HttpMethod.GET, "/v2/a/b/tags/list", "n=10&last=x",
                 new DefaultHttpHeaders(), "a/b");
         assertEquals(URI.create("https://Harbor.example.com:8443/v2/hub/a/b/tags/list?n=10&last=x"),
-                UpstreamClient.firstUri(ep, r));
+                UpstreamUrls.firstUri(ep, r));
     }
 
     @Test
     void originsAndRedaction() {
         assertEquals("https://registry-1.docker.io:443",
-                UpstreamClient.origin(URI.create("https://Registry-1.docker.io/v2/")));
-        assertEquals("http://h:80", UpstreamClient.origin(URI.create("http://h/")));
+                UpstreamUrls.origin(URI.create("https://Registry-1.docker.io/v2/")));
+        assertEquals("http://h:80", UpstreamUrls.origin(URI.create("http://h/")));
         assertEquals("https://cdn.example.com/blob/x",
-                UpstreamClient.redact(URI.create("https://u:p@cdn.example.com/blob/x?X-Amz-Signature=secret")));
+                UpstreamUrls.redact(URI.create("https://u:p@cdn.example.com/blob/x?X-Amz-Signature=secret")));
     }
 }
