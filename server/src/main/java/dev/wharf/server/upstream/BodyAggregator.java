@@ -8,7 +8,8 @@ import java.util.concurrent.CompletableFuture;
 /**
  * Collects a whole small body (manifests, tag lists, referrers, HEADs) for {@link UpstreamClient#fetch}, up to a
  * limit: a larger body aborts the transfer and fails the future. Every chunk is copied and released at once, so no
- * buffer outlives a callback. Runs on the connection's event loop, as {@link ResponseListener} promises.
+ * buffer outlives a callback. Runs on the connection's event loop, as {@link ResponseListener} promises. The
+ * future completes on that loop too, so callers chain blocking work with an {@code *Async} method.
  */
 final class BodyAggregator implements ResponseListener {
     private final UpstreamEndpoint endpoint;

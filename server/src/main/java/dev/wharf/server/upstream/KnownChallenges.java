@@ -7,7 +7,8 @@ import dev.wharf.auth.Challenge;
 /**
  * The last challenge each (upstream endpoint, repository) answered with, so later exchanges can send a token (or
  * Basic) up front and save the 401 round trip. Shared by all exchanges of a client; a bounded Caffeine cache, so
- * thread-safe, and a lost or stale entry costs one 401, nothing more.
+ * thread-safe, and a lost or stale entry costs one 401, nothing more. Only challenges from the endpoint's own
+ * origin are remembered: a redirect target's challenge says nothing about the upstream.
  */
 final class KnownChallenges {
     private static final int MAX_REMEMBERED_CHALLENGES = 10_000;

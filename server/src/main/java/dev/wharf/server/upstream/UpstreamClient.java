@@ -94,8 +94,6 @@ public final class UpstreamClient implements AutoCloseable {
         pools.close();
     }
 
-    // ---- what an exchange uses ----
-
     BearerTokens tokens() {
         return tokens;
     }

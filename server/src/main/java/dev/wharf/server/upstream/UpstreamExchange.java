@@ -54,8 +54,6 @@ final class UpstreamExchange {
         this.auth = new UpstreamAuth(this, endpoint, request, client.challenges(), client.tokens());
     }
 
-    // ---- steps ----
-
     /** Starts (or, with fresh credentials, starts over) at the endpoint's URL. */
     void start() {
         try {
@@ -157,8 +155,6 @@ final class UpstreamExchange {
         fail(UpstreamFailures.transferFailed(cause), cause);
     }
 
-    // ---- what a hop reads ----
-
     URI uri() {
         return uri;
     }
@@ -183,8 +179,6 @@ final class UpstreamExchange {
     void markFinished() {
         finished = true;
     }
-
-    // ---- terminal callbacks ----
 
     /** Fails the exchange with a message naming the project and the upstream URL. */
     void fail(String what, Throwable cause) {

@@ -7,7 +7,8 @@ import java.util.Locale;
 /**
  * The URL arithmetic of an exchange: the first URL (endpoint path joined with the request path), where a redirect
  * leads, origins (to decide whether credentials may follow), the redacted form for messages and logs, and the
- * repository named in a {@code /v2/} path. Pure functions, no state.
+ * repository named in a {@code /v2/} path. Pure functions, no state. Messages and logs only ever show a URL
+ * through {@link #redact}: signed redirect URLs carry keys in their query.
  */
 final class UpstreamUrls {
     private UpstreamUrls() {

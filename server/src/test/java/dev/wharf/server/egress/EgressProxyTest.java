@@ -13,7 +13,11 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** Where the outbound proxy comes from (config, then the environment) and which hosts bypass it. */
+/**
+ * {@link EgressProxy}: where the outbound proxy comes from ({@code egress.proxy}, then the environment's
+ * HTTPS_PROXY/HTTP_PROXY), which proxy URLs are refused and why, and which hosts bypass it (names, domain suffixes,
+ * IP literals, CIDR blocks, {@code *}), for the upstream connections and the token client's selector alike.
+ */
 class EgressProxyTest {
 
     @Test

@@ -7,7 +7,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The repository a redirect target's path names, for the scope of its token when its challenge gives none
- * (registry.k8s.io sends {@code /v2/pause/...} to {@code /v2/k8s-artifacts-prod/images/pause/...}).
+ * (registry.k8s.io sends {@code /v2/pause/...} to {@code /v2/k8s-artifacts-prod/images/pause/...}). Tests
+ * {@link UpstreamUrls#repositoryInPath}: the last resource kind in the path wins, and paths outside {@code /v2/}
+ * name no repository.
  */
 class RedirectScopeTest {
     @Test

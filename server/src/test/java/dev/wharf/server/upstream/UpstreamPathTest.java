@@ -7,7 +7,11 @@ import io.netty.handler.codec.http.HttpMethod;
 import java.net.URI;
 import org.junit.jupiter.api.Test;
 
-/** Pure functions of the upstream client: URL joining, origins, redaction, no-proxy matching. */
+/**
+ * {@link UpstreamUrls}, the pure URL functions of the upstream client: an endpoint path joined with a request path
+ * (a Harbor proxy project's {@code /v2/<project>}, or a plain prefix), the first URL of an exchange, origins, and
+ * the redacted form of a URL for messages and logs. No-proxy matching is tested with {@code EgressProxy}.
+ */
 class UpstreamPathTest {
 
     @Test
