@@ -15,7 +15,7 @@ import java.util.Locale;
 import java.util.Set;
 
 /**
- * Builds the HTTP/1.1 request of one hop. What goes out is decided here and only here: the headers of
+ * Builds the HTTP/1.1 request of one attempt. What goes out is decided here and only here: the headers of
  * {@link UpstreamRequest#headers()} minus credentials and framing, then Host, User-Agent and an Authorization this
  * client made itself. A client's own credentials are never forwarded. No Accept-Encoding: bodies must arrive
  * byte-exact, since blobs are verified against their digest.

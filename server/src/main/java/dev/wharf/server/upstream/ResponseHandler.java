@@ -24,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * pipeline after the codec, it writes the request, reads the response, and either hands it to the exchange's
  * listener (a final response) or drains it and runs the exchange's next step (a retry with credentials, a
  * redirect). It is also the listener's {@link ResponseListener.Transfer}, and keeps the idle-read timer. Everything
- * runs on the connection's event loop; the transfer methods hop onto it.
+ * runs on the connection's event loop; the transfer methods move onto it.
  */
 final class ResponseHandler extends ChannelInboundHandlerAdapter implements ResponseListener.Transfer {
     private static final Logger log = LoggerFactory.getLogger(ResponseHandler.class);
@@ -66,11 +66,11 @@ final class ResponseHandler extends ChannelInboundHandlerAdapter implements Resp
             return;
         }
         if (!ch.isActive()) {
-            failHop(closedCause(UpstreamFailures.CLOSED_BEFORE_REQUEST));
+            failTransfer(closedCause(UpstreamFailures.CLOSED_BEFORE_REQUEST));
             return;
         }
         if (ch.pipeline().get(NAME) != null) {
-            ch.pipeline().remove(NAME); // cannot happen; a stale handler would steal this hop's reads
+            ch.pipeline().remove(NAME); // cannot happen; a stale handler would steal this attempt's reads
         }
         ch.pipeline().addBefore(IdleGuard.NAME, NAME, this);
         ch.config().setAutoRead(true);
@@ -80,7 +80,7 @@ final class ResponseHandler extends ChannelInboundHandlerAdapter implements Resp
                 reused ? " (reused connection)" : "");
         ch.writeAndFlush(exchange.buildRequest()).addListener(f -> {
             if (!f.isSuccess()) {
-                failHop(f.cause());
+                failTransfer(f.cause());
             }
         });
     }
@@ -94,7 +94,7 @@ final class ResponseHandler extends ChannelInboundHandlerAdapter implements Resp
         lastReadNanos = System.nanoTime();
         if (msg instanceof HttpObject o && o.decoderResult().isFailure()) {
             ReferenceCountUtil.release(msg);
-            failHop(UpstreamFailures.malformedResponse(o.decoderResult().cause()));
+            failTransfer(UpstreamFailures.malformedResponse(o.decoderResult().cause()));
             return;
         }
         if (msg instanceof HttpResponse r) {
@@ -150,7 +150,7 @@ final class ResponseHandler extends ChannelInboundHandlerAdapter implements Resp
         }
         if (response == null) {
             c.release();
-            failHop(UpstreamFailures.bodyWithoutResponse());
+            failTransfer(UpstreamFailures.bodyWithoutResponse());
             return;
         }
         if (!finalResponse) {
@@ -179,7 +179,7 @@ final class ResponseHandler extends ChannelInboundHandlerAdapter implements Resp
             return;
         }
         if (expectedLength >= 0 && received != expectedLength) {
-            failHop(UpstreamFailures.bodyEndedEarly(received, expectedLength));
+            failTransfer(UpstreamFailures.bodyEndedEarly(received, expectedLength));
             return;
         }
         done = true;
@@ -196,11 +196,11 @@ final class ResponseHandler extends ChannelInboundHandlerAdapter implements Resp
     public void channelInactive(ChannelHandlerContext ctx) {
         if (!done) {
             if (response == null) {
-                failHop(closedCause(UpstreamFailures.CLOSED_BEFORE_RESPONSE));
+                failTransfer(closedCause(UpstreamFailures.CLOSED_BEFORE_RESPONSE));
             } else if (finalResponse) {
-                failHop(UpstreamFailures.closedInBody(received, expectedLength));
+                failTransfer(UpstreamFailures.closedInBody(received, expectedLength));
             } else {
-                failHop(UpstreamFailures.closedInIntermediate(response.status().code()));
+                failTransfer(UpstreamFailures.closedInIntermediate(response.status().code()));
             }
         }
         ctx.fireChannelInactive();
@@ -209,7 +209,7 @@ final class ResponseHandler extends ChannelInboundHandlerAdapter implements Resp
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         if (!done) {
-            failHop(cause);
+            failTransfer(cause);
         } else {
             ctx.fireExceptionCaught(cause);
         }
@@ -226,10 +226,10 @@ final class ResponseHandler extends ChannelInboundHandlerAdapter implements Resp
 
     private void listenerFailed(String callback, RuntimeException e) {
         log.warn("response listener threw in {}; aborting the upstream transfer", callback, e);
-        failHop(e);
+        failTransfer(e);
     }
 
-    private void failHop(Throwable cause) {
+    private void failTransfer(Throwable cause) {
         if (done) {
             return;
         }
@@ -274,7 +274,7 @@ final class ResponseHandler extends ChannelInboundHandlerAdapter implements Resp
         }
         long idle = System.nanoTime() - lastReadNanos;
         if (idle >= readIdleTimeoutNanos) {
-            failHop(UpstreamFailures.readTimeout(idle));
+            failTransfer(UpstreamFailures.readTimeout(idle));
         } else {
             scheduleTimer(readIdleTimeoutNanos - idle);
         }

@@ -14,7 +14,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The authentication of one exchange: answers a challenge with a Bearer token or Basic, sends a token up front when
- * a challenge is remembered, and holds the Authorization header of the next hop (only this class makes one).
+ * a challenge is remembered, and holds the Authorization header of the next attempt (only this class makes one).
  * Credentials come from the endpoint's {@link CredentialSource}, asked once per exchange when needed. When the
  * upstream rejects them in a way that may mean they expired, and the source says fresh ones may differ, the
  * exchange starts over once with fresh ones; fixed credentials are never retried. Credentials only ever go to the
@@ -32,7 +32,7 @@ final class UpstreamAuth {
     private final KnownChallenges known;
     private final BearerTokens tokens;
 
-    /** The Authorization header for the current hop, or null. */
+    /** The Authorization header for the current attempt, or null. */
     private String authorization;
     /** What the Bearer token in {@link #authorization} was fetched for (to invalidate it on rejection). */
     private Challenge tokenChallenge;
@@ -55,7 +55,7 @@ final class UpstreamAuth {
         this.tokens = tokens;
     }
 
-    /** The Authorization header value for the next hop, or null. */
+    /** The Authorization header value for the next attempt, or null. */
     String authorization() {
         return authorization;
     }

@@ -14,8 +14,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One logical request across its hops: redirects, retries of a reused connection that turned out to be dead, and
- * the retries {@link UpstreamAuth} asks for. Each hop runs on one pooled connection through a
+ * One logical request across its attempts: redirects, retries of a reused connection that turned out to be dead, and
+ * the retries {@link UpstreamAuth} asks for. Each attempt runs on one pooled connection through a
  * {@link ResponseHandler}; the exchange decides what each response means and delivers the one terminal callback.
  *
  * <p>Threading: the state of an exchange (its own fields and its {@link UpstreamAuth}'s) is touched by one step at
@@ -88,11 +88,11 @@ final class UpstreamExchange {
                 return;
             }
             Channel ch = f.getNow();
-            ResponseHandler hop = new ResponseHandler(this, pool, ch, client.readIdleTimeoutNanos());
+            ResponseHandler handler = new ResponseHandler(this, pool, ch, client.readIdleTimeoutNanos());
             if (ch.eventLoop().inEventLoop()) {
-                hop.start();
+                handler.start();
             } else {
-                ch.eventLoop().execute(hop::start);
+                ch.eventLoop().execute(handler::start);
             }
         });
     }
@@ -140,7 +140,7 @@ final class UpstreamExchange {
     }
 
     /**
-     * A hop failed: retried when a reused keep-alive connection died before any response (the request never got
+     * An attempt failed: retried when a reused keep-alive connection died before any response (the request never got
      * anywhere), else the exchange fails.
      */
     void connectionFailed(Throwable cause, boolean beforeResponse, boolean reused) {
