@@ -1,4 +1,4 @@
-package dev.wharf.server.upstream;
+package dev.wharf.server.egress;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -16,8 +16,10 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * An outbound HTTP proxy reached with {@code CONNECT} (for https and http upstreams alike), and the hosts that
- * bypass it.
+ * The egress proxy: an outbound HTTP proxy reached with {@code CONNECT} (for https and http upstreams alike), and
+ * the hosts that bypass it. It comes from {@code egress.proxy} or the environment ({@link #resolve}); the upstream
+ * client's connection pools and the token client ({@link #selector}) both ask {@link #appliesTo} per host. This
+ * package imports nothing else of wharf's.
  *
  * @param host    proxy host
  * @param port    proxy port
@@ -26,7 +28,7 @@ import java.util.Map;
  *                ({@code 10.0.0.0/8}, matched against IP-literal hosts only), or {@code *} for all. A
  *                {@code :port} after a name is ignored.
  */
-public record UpstreamProxy(String host, int port, List<String> noProxy) {
+public record EgressProxy(String host, int port, List<String> noProxy) {
 
     /** Environment variables read for the proxy, in order: the first one set wins. */
     public static final List<String> PROXY_VARIABLES = List.of("HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
@@ -39,7 +41,7 @@ public record UpstreamProxy(String host, int port, List<String> noProxy) {
      */
     static final List<String> LOOPBACK = List.of("localhost", "127.0.0.0/8", "::1");
 
-    public UpstreamProxy {
+    public EgressProxy {
         if (host == null || host.isBlank()) {
             throw new IllegalArgumentException("proxy host is required");
         }
@@ -60,7 +62,7 @@ public record UpstreamProxy(String host, int port, List<String> noProxy) {
      *
      * @throws IllegalArgumentException naming the key or variable when the URL cannot be used
      */
-    public static UpstreamProxy resolve(String configuredUrl, List<String> configuredNoProxy, Map<String, String> env) {
+    public static EgressProxy resolve(String configuredUrl, List<String> configuredNoProxy, Map<String, String> env) {
         String url = configuredUrl;
         String source = "egress.proxy";
         if (url == null || url.isBlank()) {
@@ -96,7 +98,7 @@ public record UpstreamProxy(String host, int port, List<String> noProxy) {
     }
 
     /** {@code http://host[:port]} (or a bare {@code host:port}, as many environments write it). */
-    static UpstreamProxy parse(String url, String source, List<String> noProxy) {
+    static EgressProxy parse(String url, String source, List<String> noProxy) {
         String text = url.contains("://") ? url : "http://" + url;
         URI uri;
         try {
@@ -121,7 +123,7 @@ public record UpstreamProxy(String host, int port, List<String> noProxy) {
         if (path != null && !path.isEmpty() && !path.equals("/") || uri.getRawQuery() != null) {
             throw new IllegalArgumentException(source + ": '" + url + "' must be http://host:port, without a path");
         }
-        return new UpstreamProxy(uri.getHost(), uri.getPort() == -1 ? 80 : uri.getPort(), noProxy);
+        return new EgressProxy(uri.getHost(), uri.getPort() == -1 ? 80 : uri.getPort(), noProxy);
     }
 
     /** Whether a connection to {@code targetHost} goes through this proxy. */
@@ -130,7 +132,7 @@ public record UpstreamProxy(String host, int port, List<String> noProxy) {
         if (h.startsWith("[") && h.endsWith("]")) {
             h = h.substring(1, h.length() - 1);
         }
-        byte[] ip = UpstreamClient.isIpLiteral(h) ? literal(h) : null;
+        byte[] ip = isIpLiteral(h) ? literal(h) : null;
         for (String entry : noProxy) {
             if (entry.equals("*")) {
                 return false;
@@ -149,7 +151,7 @@ public record UpstreamProxy(String host, int port, List<String> noProxy) {
             }
             String domain = e.startsWith(".") ? e.substring(1) : e.startsWith("*.") ? e.substring(2) : e;
             if (ip != null) {
-                byte[] other = UpstreamClient.isIpLiteral(domain) ? literal(domain) : null;
+                byte[] other = isIpLiteral(domain) ? literal(domain) : null;
                 if (other != null && Arrays.equals(ip, other)) {
                     return false;
                 }
@@ -183,6 +185,11 @@ public record UpstreamProxy(String host, int port, List<String> noProxy) {
         return "http://" + host + ":" + port + (noProxy.isEmpty() ? "" : " (direct: " + String.join(",", noProxy) + ")");
     }
 
+    /** Whether {@code host} (without brackets) is an IPv4 or IPv6 literal rather than a name. */
+    public static boolean isIpLiteral(String host) {
+        return host.indexOf(':') >= 0 || host.chars().allMatch(c -> c == '.' || c >= '0' && c <= '9');
+    }
+
     /** The address of an IP literal, without any lookup; null when it is not one. */
     private static byte[] literal(String host) {
         if (host.indexOf(':') >= 0) {
@@ -214,7 +221,7 @@ public record UpstreamProxy(String host, int port, List<String> noProxy) {
     private static boolean inBlock(byte[] ip, String cidr) {
         int slash = cidr.indexOf('/');
         String base = cidr.substring(0, slash);
-        if (!UpstreamClient.isIpLiteral(base)) {
+        if (!isIpLiteral(base)) {
             return false;
         }
         byte[] net = literal(base);

@@ -1,4 +1,4 @@
-package dev.wharf.server;
+package dev.wharf.server.upstream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -9,10 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wharf.auth.BearerTokens;
 import dev.wharf.auth.Challenge;
 import dev.wharf.server.config.ProjectConfig;
-import dev.wharf.server.upstream.UpstreamClient;
-import dev.wharf.server.upstream.UpstreamEndpoint;
-import dev.wharf.server.upstream.UpstreamRequest;
-import dev.wharf.server.upstream.UpstreamResponse;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -51,13 +47,13 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * A project's TLS context ({@link UpstreamSsl}) for its registry and its token server alike. The server here has a
+ * A project's TLS context ({@link UpstreamTls#forProject}) for its registry and its token server alike. The server here has a
  * self-signed certificate for {@code localhost} and is reached as {@code 127.0.0.1}: untrusted, and for another name.
  * {@code insecureSkipVerify} accepts it (both checks skipped) for registry requests and token requests; a
  * {@code caFile} trusting the certificate still rejects the wrong name. An in-process Netty server is enough here:
  * the real-registry side is {@code InsecureSkipVerifyTest}.
  */
-class UpstreamSslTest {
+class ProjectTlsTest {
     private static EventLoopGroup group;
     private static SelfSignedCertificate cert;
     private static Channel server;
@@ -126,14 +122,14 @@ class UpstreamSslTest {
 
     @Test
     void insecureSkipVerifyAcceptsAnUntrustedCertificateForAnotherName() throws Exception {
-        SslContext insecure = UpstreamSsl.forProject(project(true, false));
+        SslContext insecure = UpstreamTls.forProject(project(true, false));
         assertEquals("tls ok", new String(fetch(insecure).body(), StandardCharsets.UTF_8));
         assertEquals("t0k", token(insecure), "the token server is reached with the project's TLS settings");
     }
 
     @Test
     void caFileTrustsTheCertificateButStillChecksTheName() throws Exception {
-        SslContext ca = UpstreamSsl.forProject(project(false, true));
+        SslContext ca = UpstreamTls.forProject(project(false, true));
         ExecutionException e = assertThrows(ExecutionException.class, () -> fetch(ca));
         assertTrue(e.getCause().getMessage().contains("TLS"), e.getCause().getMessage());
         ExecutionException t = assertThrows(ExecutionException.class, () -> token(ca));
@@ -142,6 +138,6 @@ class UpstreamSslTest {
 
     @Test
     void noCaFileAndNoInsecureMeansTheJdkTrustStore() {
-        assertNull(UpstreamSsl.forProject(project(false, false)));
+        assertNull(UpstreamTls.forProject(project(false, false)));
     }
 }

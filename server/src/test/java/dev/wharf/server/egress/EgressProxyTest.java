@@ -1,4 +1,4 @@
-package dev.wharf.server.upstream;
+package dev.wharf.server.egress;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -13,12 +13,16 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** Where the outbound proxy comes from (config, then the environment) and which hosts bypass it. */
-class UpstreamProxyTest {
+/**
+ * {@link EgressProxy}: where the outbound proxy comes from ({@code egress.proxy}, then the environment's
+ * HTTPS_PROXY/HTTP_PROXY), which proxy URLs are refused and why, and which hosts bypass it (names, domain suffixes,
+ * IP literals, CIDR blocks, {@code *}), for the upstream connections and the token client's selector alike.
+ */
+class EgressProxyTest {
 
     @Test
     void configWinsOverTheEnvironment() {
-        UpstreamProxy p = UpstreamProxy.resolve("http://proxy.corp:3128", List.of(".corp"),
+        EgressProxy p = EgressProxy.resolve("http://proxy.corp:3128", List.of(".corp"),
                 Map.of("HTTPS_PROXY", "http://other:8080", "NO_PROXY", "*"));
         assertEquals("proxy.corp", p.host());
         assertEquals(3128, p.port());
@@ -30,23 +34,23 @@ class UpstreamProxyTest {
 
     @Test
     void environmentVariablesInOrder() {
-        assertNull(UpstreamProxy.resolve(null, null, Map.of()));
-        assertEquals("a", UpstreamProxy.resolve(null, null, Map.of("HTTPS_PROXY", "http://a:1",
+        assertNull(EgressProxy.resolve(null, null, Map.of()));
+        assertEquals("a", EgressProxy.resolve(null, null, Map.of("HTTPS_PROXY", "http://a:1",
                 "https_proxy", "http://b:2", "HTTP_PROXY", "http://c:3")).host());
-        assertEquals("b", UpstreamProxy.resolve(null, null, Map.of("https_proxy", "http://b:2",
+        assertEquals("b", EgressProxy.resolve(null, null, Map.of("https_proxy", "http://b:2",
                 "HTTP_PROXY", "http://c:3")).host());
-        assertEquals("c", UpstreamProxy.resolve(null, null, Map.of("HTTP_PROXY", "http://c:3",
+        assertEquals("c", EgressProxy.resolve(null, null, Map.of("HTTP_PROXY", "http://c:3",
                 "http_proxy", "http://d:4")).host());
-        UpstreamProxy bare = UpstreamProxy.resolve(null, null, Map.of("http_proxy", "squid.corp:3128"));
+        EgressProxy bare = EgressProxy.resolve(null, null, Map.of("http_proxy", "squid.corp:3128"));
         assertEquals("squid.corp", bare.host());
         assertEquals(3128, bare.port());
-        assertEquals(80, UpstreamProxy.resolve(null, null, Map.of("HTTPS_PROXY", "http://p/")).port());
-        assertNull(UpstreamProxy.resolve(" ", null, Map.of()), "blank config and no environment: no proxy");
+        assertEquals(80, EgressProxy.resolve(null, null, Map.of("HTTPS_PROXY", "http://p/")).port());
+        assertNull(EgressProxy.resolve(" ", null, Map.of()), "blank config and no environment: no proxy");
     }
 
     @Test
     void noProxyFromTheEnvironmentAndLoopbackAlwaysDirect() {
-        UpstreamProxy p = UpstreamProxy.resolve(null, null, Map.of("HTTPS_PROXY", "http://p:3128",
+        EgressProxy p = EgressProxy.resolve(null, null, Map.of("HTTPS_PROXY", "http://p:3128",
                 "no_proxy", " .svc , 10.0.0.0/8,registry.corp:5000,[fd00::1]"));
         assertFalse(p.appliesTo("registry.ns.svc"));
         assertFalse(p.appliesTo("10.1.2.3"));
@@ -61,7 +65,7 @@ class UpstreamProxyTest {
         assertTrue(p.appliesTo("ghcr.io"));
         assertTrue(p.appliesTo("999.1.1.1"), "not an address: a name, matched by name only");
 
-        UpstreamProxy upper = UpstreamProxy.resolve(null, null, Map.of("HTTPS_PROXY", "http://p:3128",
+        EgressProxy upper = EgressProxy.resolve(null, null, Map.of("HTTPS_PROXY", "http://p:3128",
                 "NO_PROXY", "*.example.com", "no_proxy", "ignored.example"));
         assertFalse(upper.appliesTo("a.example.com"));
         assertTrue(upper.appliesTo("ignored.example"), "NO_PROXY is read before no_proxy");
@@ -69,7 +73,7 @@ class UpstreamProxyTest {
 
     @Test
     void cidrBlocksMatchAddressesOnly() {
-        UpstreamProxy p = new UpstreamProxy("p", 1, List.of("192.168.0.0/16", "fd00::/8", "10.0.0.0/33", "x/8"));
+        EgressProxy p = new EgressProxy("p", 1, List.of("192.168.0.0/16", "fd00::/8", "10.0.0.0/33", "x/8"));
         assertFalse(p.appliesTo("192.168.44.1"));
         assertTrue(p.appliesTo("192.169.0.1"));
         assertFalse(p.appliesTo("fd12:3456::1"));
@@ -81,19 +85,19 @@ class UpstreamProxyTest {
     @Test
     void unusableProxyUrlsAreRefusedNamingTheirSource() {
         IllegalArgumentException https = assertThrows(IllegalArgumentException.class,
-                () -> UpstreamProxy.resolve(null, null, Map.of("HTTPS_PROXY", "https://p:443")));
+                () -> EgressProxy.resolve(null, null, Map.of("HTTPS_PROXY", "https://p:443")));
         assertTrue(https.getMessage().startsWith("HTTPS_PROXY:"), https.getMessage());
         IllegalArgumentException auth = assertThrows(IllegalArgumentException.class,
-                () -> UpstreamProxy.resolve("http://user:s3cret@p:3128", null, Map.of()));
+                () -> EgressProxy.resolve("http://user:s3cret@p:3128", null, Map.of()));
         assertTrue(auth.getMessage().startsWith("egress.proxy:"), auth.getMessage());
         assertFalse(auth.getMessage().contains("s3cret"), "the password is never echoed");
         assertThrows(IllegalArgumentException.class,
-                () -> UpstreamProxy.resolve(null, null, Map.of("http_proxy", "http://p:3128/path")));
+                () -> EgressProxy.resolve(null, null, Map.of("http_proxy", "http://p:3128/path")));
     }
 
     @Test
     void selectorAgreesWithAppliesTo() {
-        UpstreamProxy p = new UpstreamProxy("proxy.corp", 3128, List.of(".internal"));
+        EgressProxy p = new EgressProxy("proxy.corp", 3128, List.of(".internal"));
         List<Proxy> via = p.selector().select(URI.create("https://auth.docker.io/token"));
         assertEquals(1, via.size());
         assertEquals(Proxy.Type.HTTP, via.get(0).type());
@@ -101,5 +105,17 @@ class UpstreamProxyTest {
         assertEquals("proxy.corp", a.getHostString());
         assertEquals(3128, a.getPort());
         assertEquals(List.of(Proxy.NO_PROXY), p.selector().select(URI.create("https://harbor.internal/service/token")));
+    }
+
+    @Test
+    void noProxyMatching() {
+        EgressProxy p = new EgressProxy("proxy", 3128, List.of(".internal.example", "localhost", " Reg.Corp "));
+        assertTrue(p.appliesTo("registry-1.docker.io"));
+        assertFalse(p.appliesTo("harbor.internal.example"));
+        assertFalse(p.appliesTo("internal.example"));
+        assertFalse(p.appliesTo("localhost"));
+        assertFalse(p.appliesTo("reg.corp"));
+        assertTrue(p.appliesTo("notinternal.example"));
+        assertFalse(new EgressProxy("proxy", 3128, List.of("*")).appliesTo("anything"));
     }
 }
