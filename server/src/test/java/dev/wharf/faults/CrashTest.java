@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.ImageSeeder;
-import dev.wharf.testing.ThrottledHop;
+import dev.wharf.testing.CountTap;
+import dev.wharf.testing.TcpRelay;
+import dev.wharf.testing.ThrottleTap;
 import dev.wharf.testing.WharfProcess;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -40,7 +42,7 @@ class CrashTest {
         ExecutorService clients = Executors.newSingleThreadExecutor();
         try (DistributionRegistry registry = DistributionRegistry.start();
                 ImageSeeder seeder = new ImageSeeder();
-                ThrottledHop hop = new ThrottledHop(new InetSocketAddress("127.0.0.1", registry.port()), SLOW)) {
+                TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap(), new ThrottleTap(SLOW))) {
             ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "faults/crash", SIZE, 8003);
             Path storage = tmp.resolve("store");
             Path committed = Kit.blobFile(storage, blob.digest());
@@ -62,7 +64,7 @@ class CrashTest {
                 assertFalse(cut.clean(), "a client of a killed server cannot have a clean response: " + cut.describe());
                 assertTrue(cut.bytes() < SIZE, cut.describe());
                 System.out.printf("[CrashTest] killed wharf (pid %d) after the client read %.1f MiB (upstream sent "
-                        + "%.1f MiB)%n", oldPid, cut.bytes() / (double) Kit.MiB, hop.downstreamBytes() / (double) Kit.MiB);
+                        + "%.1f MiB)%n", oldPid, cut.bytes() / (double) Kit.MiB, hop.tap(CountTap.class).downstreamBytes() / (double) Kit.MiB);
 
                 assertFalse(Files.exists(committed), "a partial blob was committed at " + committed);
                 assertTrue(Kit.files(storage.resolve("blobs")).isEmpty(),
@@ -72,7 +74,7 @@ class CrashTest {
                 long partialSize = Kit.size(partials.get(0));
                 assertTrue(partialSize > 0 && partialSize < SIZE, "partial fill size " + partialSize);
 
-                hop.setBytesPerSecond(0);
+                hop.tap(ThrottleTap.class).setBytesPerSecond(0);
                 wharf.restart();
                 assertTrue(wharf.isAlive());
                 assertTrue(Kit.files(storage.resolve("tmp")).isEmpty(),

@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
-import dev.wharf.testing.ThrottledHop;
+import dev.wharf.testing.CountTap;
+import dev.wharf.testing.TcpRelay;
+import dev.wharf.testing.ThrottleTap;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -119,7 +121,7 @@ class SlowClientTest {
         ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "faults/leaver", size, 8008);
         Path storage = tmp.resolve("store");
         Path committed = Kit.blobFile(storage, blob.digest());
-        try (ThrottledHop hop = new ThrottledHop(new InetSocketAddress("127.0.0.1", registry.port()), 16 * Kit.MiB);
+        try (TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap(), new ThrottleTap(16 * Kit.MiB));
                 InProcessWharf wharf = InProcessWharf.start(storage, Kit.project("up", hop.url(), null))) {
             String path = "/v2/up/faults/leaver/blobs/" + blob.digest();
             long read;
@@ -138,14 +140,14 @@ class SlowClientTest {
                     read += n;
                 }
             }
-            long upstreamAtLeave = hop.downstreamBytes();
+            long upstreamAtLeave = hop.tap(CountTap.class).downstreamBytes();
             boolean committedAtLeave = Files.exists(committed);
             assertTrue(read >= 4 * Kit.MiB, "the client read only " + read + " bytes");
             assertFalse(committedAtLeave, "the client was meant to leave mid-fill, but the blob was already committed");
             assertTrue(upstreamAtLeave < size, "the upstream had sent everything before the client left");
 
             assertTrue(Kit.await(Duration.ofSeconds(30), () -> Files.isRegularFile(committed)),
-                    "the fill stopped when its only client left: upstream sent " + hop.downstreamBytes() + " bytes");
+                    "the fill stopped when its only client left: upstream sent " + hop.tap(CountTap.class).downstreamBytes() + " bytes");
             System.out.printf("[SlowClientTest] client left after %d MiB (upstream at %d MiB); fill committed anyway%n",
                     read / Kit.MiB, upstreamAtLeave / Kit.MiB);
             assertEquals(blob.digest(), ImageSeeder.sha256(committed));

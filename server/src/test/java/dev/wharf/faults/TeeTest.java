@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
-import dev.wharf.testing.ThrottledHop;
+import dev.wharf.testing.CountTap;
+import dev.wharf.testing.TcpRelay;
+import dev.wharf.testing.ThrottleTap;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Files;
@@ -41,7 +43,7 @@ class TeeTest {
         ExecutorService clients = Executors.newFixedThreadPool(2);
         try (DistributionRegistry registry = DistributionRegistry.start();
                 ImageSeeder seeder = new ImageSeeder();
-                ThrottledHop hop = new ThrottledHop(new InetSocketAddress("127.0.0.1", registry.port()), RATE)) {
+                TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap(), new ThrottleTap(RATE))) {
             ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "faults/tee", SIZE, 8002);
             Path storage = tmp.resolve("store");
             try (InProcessWharf wharf = InProcessWharf.start(storage, Kit.project("up", hop.url(), null))) {
@@ -52,13 +54,13 @@ class TeeTest {
                 // Join mid-fill: once the first client has a quarter of the blob.
                 assertTrue(Kit.await(Duration.ofSeconds(30), () -> firstProgress.get() >= SIZE / 4),
                         "the first client got only " + firstProgress.get() + " bytes in 30 s");
-                long upstreamAtJoin = hop.downstreamBytes();
+                long upstreamAtJoin = hop.tap(CountTap.class).downstreamBytes();
                 boolean committedAtJoin = Files.exists(Kit.blobFile(storage, blob.digest()));
                 Future<Kit.Fetch> second = clients.submit(() -> Kit.get(uri, null, null, Duration.ofSeconds(90)));
 
                 Kit.Fetch a = Kit.result(first, Duration.ofSeconds(100));
                 Kit.Fetch b = Kit.result(second, Duration.ofSeconds(100));
-                long upstreamEnd = hop.lastDownstreamNanos();
+                long upstreamEnd = hop.tap(CountTap.class).lastDownstreamNanos();
 
                 assertTrue(a.clean(), "first client: " + a.describe());
                 assertEquals(blob.digest(), a.digest());
@@ -85,8 +87,8 @@ class TeeTest {
                                 + " s before its own completion");
                 assertEquals(1, registry.countRequests("GET", "/blobs/" + blob.digest()),
                         "the joining client must share the running fill");
-                assertTrue(hop.downstreamBytes() >= SIZE && hop.downstreamBytes() < SIZE + Kit.MiB,
-                        "bytes through the hop: " + hop.downstreamBytes());
+                assertTrue(hop.tap(CountTap.class).downstreamBytes() >= SIZE && hop.tap(CountTap.class).downstreamBytes() < SIZE + Kit.MiB,
+                        "bytes through the hop: " + hop.tap(CountTap.class).downstreamBytes());
             }
         } finally {
             clients.shutdownNow();

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.ImageSeeder;
-import dev.wharf.testing.ThrottledHop;
+import dev.wharf.testing.CountTap;
+import dev.wharf.testing.TcpRelay;
+import dev.wharf.testing.ThrottleTap;
 import dev.wharf.testing.WharfProcess;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -23,7 +25,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * SIGTERM during a cold pull: wharf stops accepting but finishes the response in flight, the client gets the
- * whole blob, and the process exits 0. The upstream sits behind a throttled hop so the pull is still running
+ * whole blob, and the process exits 0. The upstream sits behind a throttled relay so the pull is still running
  * when the signal arrives.
  */
 class GracefulStopTest {
@@ -34,7 +36,7 @@ class GracefulStopTest {
         try (DistributionRegistry registry = DistributionRegistry.start();
              ImageSeeder seeder = new ImageSeeder()) {
             ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "big/blob", SIZE, 7);
-            try (ThrottledHop hop = new ThrottledHop(new InetSocketAddress("127.0.0.1", registry.port()), 64L << 20);
+            try (TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap(), new ThrottleTap(64L << 20));
                  WharfProcess wharf = WharfProcess.builder()
                          .project("p", URI.create(hop.url())).stopTimeout(Duration.ofSeconds(40)).start()) {
                 HttpClient http = HttpClient.newHttpClient();

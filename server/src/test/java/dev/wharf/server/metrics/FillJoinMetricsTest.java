@@ -8,7 +8,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
-import dev.wharf.testing.ThrottledHop;
+import dev.wharf.testing.CountTap;
+import dev.wharf.testing.TcpRelay;
+import dev.wharf.testing.ThrottleTap;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -52,7 +54,7 @@ class FillJoinMetricsTest {
                 ImageSeeder seeder = new ImageSeeder()) {
             ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "metrics/joins", SIZE, 77);
             // 16 KiB/s until every client is in: the fill cannot finish before the last one has joined.
-            try (ThrottledHop hop = new ThrottledHop(new InetSocketAddress("127.0.0.1", registry.port()), 16 << 10);
+            try (TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap(), new ThrottleTap(16 << 10));
                     InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"), """
                             accessLog:
                               path: %s
@@ -73,7 +75,7 @@ class FillJoinMetricsTest {
                             + " requests reached wharf in 10 s");
                     Thread.sleep(10);
                 }
-                hop.setBytesPerSecond(0);
+                hop.tap(ThrottleTap.class).setBytesPerSecond(0);
                 for (Future<String> f : results) {
                     assertEquals(blob.digest(), f.get(2, TimeUnit.MINUTES), "digest a client read");
                 }
