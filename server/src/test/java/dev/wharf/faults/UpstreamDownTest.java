@@ -8,9 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.wharf.testing.DistributionRegistry;
+import dev.wharf.testing.Fetch;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.ImageSeeder.Image;
 import dev.wharf.testing.InProcessWharf;
+import dev.wharf.testing.Pulls;
+import dev.wharf.testing.WharfYaml;
 import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
@@ -47,15 +50,16 @@ class UpstreamDownTest {
             Image cachedImage = seeder.pushOciImage(registry.url(), REPO, "v1", 256 << 10, 8004);
             Image uncachedImage = seeder.pushOciImage(registry.url(), REPO, "v2", 128 << 10, 8005);
             String upstream = registry.url().toString();
-            try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"), Kit.project("up", upstream, "1s"))) {
+            try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"),
+                    WharfYaml.config().project(WharfYaml.project("up", upstream).tagTtl("1s")))) {
                 URI tag = wharf.url().resolve("/v2/up/" + REPO + "/manifests/v1");
                 URI byDigest = wharf.url().resolve("/v2/up/" + REPO + "/manifests/" + cachedImage.manifestDigest());
                 URI config = blob(wharf, cachedImage.configDigest());
                 URI layer = blob(wharf, cachedImage.layerDigests().get(1));
 
                 // Warm the cache while the upstream is up.
-                HttpResponse<byte[]> fresh = Kit.getBytes(tag, "Accept", ACCEPT);
-                assertEquals(200, fresh.statusCode(), Kit.utf8(fresh.body()));
+                HttpResponse<byte[]> fresh = Pulls.getBytes(tag, "Accept", ACCEPT);
+                assertEquals(200, fresh.statusCode(), Pulls.utf8(fresh.body()));
                 assertArrayEquals(cachedImage.manifest(), fresh.body());
                 assertTrue(fresh.headers().firstValue("Warning").isEmpty(), "fresh manifest with a Warning");
                 long fetchedAt = System.nanoTime();
@@ -69,26 +73,26 @@ class UpstreamDownTest {
                     TimeUnit.NANOSECONDS.sleep(wait);
                 }
 
-                HttpResponse<byte[]> stale = Kit.getBytes(tag, "Accept", ACCEPT);
-                assertEquals(200, stale.statusCode(), "tag past its TTL, upstream down: " + Kit.utf8(stale.body()));
+                HttpResponse<byte[]> stale = Pulls.getBytes(tag, "Accept", ACCEPT);
+                assertEquals(200, stale.statusCode(), "tag past its TTL, upstream down: " + Pulls.utf8(stale.body()));
                 assertArrayEquals(cachedImage.manifest(), stale.body());
                 String warning = stale.headers().firstValue("Warning").orElse("");
                 assertTrue(warning.startsWith("110 "), "a stale manifest needs a 110 Warning, got '" + warning + "'");
                 assertEquals(cachedImage.manifestDigest(), stale.headers().firstValue("Docker-Content-Digest").orElse(""));
 
-                HttpResponse<byte[]> pinned = Kit.getBytes(byDigest, "Accept", ACCEPT);
-                assertEquals(200, pinned.statusCode(), Kit.utf8(pinned.body()));
+                HttpResponse<byte[]> pinned = Pulls.getBytes(byDigest, "Accept", ACCEPT);
+                assertEquals(200, pinned.statusCode(), Pulls.utf8(pinned.body()));
                 assertArrayEquals(cachedImage.manifest(), pinned.body());
 
                 assertBlob(config, cachedImage.configDigest(), cachedImage.blobSizes().get(0));
                 assertBlob(layer, cachedImage.layerDigests().get(1), cachedImage.layerSizes().get(1));
 
-                HttpResponse<byte[]> noTag = Kit.getBytes(wharf.url().resolve("/v2/up/" + REPO + "/manifests/v2"),
+                HttpResponse<byte[]> noTag = Pulls.getBytes(wharf.url().resolve("/v2/up/" + REPO + "/manifests/v2"),
                         "Accept", ACCEPT);
                 assertUnavailable(noTag, "uncached tag", upstream);
-                HttpResponse<byte[]> noBlob = Kit.getBytes(blob(wharf, uncachedImage.layerDigests().get(1)));
+                HttpResponse<byte[]> noBlob = Pulls.getBytes(blob(wharf, uncachedImage.layerDigests().get(1)));
                 assertUnavailable(noBlob, "uncached blob", upstream);
-                HttpResponse<byte[]> noManifest = Kit.getBytes(
+                HttpResponse<byte[]> noManifest = Pulls.getBytes(
                         wharf.url().resolve("/v2/up/" + REPO + "/manifests/" + uncachedImage.manifestDigest()),
                         "Accept", ACCEPT);
                 assertUnavailable(noManifest, "uncached manifest by digest", upstream);
@@ -96,8 +100,8 @@ class UpstreamDownTest {
                 registry.restart();
                 long headsBefore = registry.countRequests("HEAD", "/manifests/v1");
                 long getsBefore = registry.countRequests("GET", "/manifests/v1");
-                HttpResponse<byte[]> back = Kit.getBytes(tag, "Accept", ACCEPT);
-                assertEquals(200, back.statusCode(), Kit.utf8(back.body()));
+                HttpResponse<byte[]> back = Pulls.getBytes(tag, "Accept", ACCEPT);
+                assertEquals(200, back.statusCode(), Pulls.utf8(back.body()));
                 assertArrayEquals(cachedImage.manifest(), back.body());
                 assertFalse(back.headers().firstValue("Warning").isPresent(),
                         "upstream is back: the tag must be revalidated, not served stale: " + back.headers().map());
@@ -105,7 +109,7 @@ class UpstreamDownTest {
                         "the tag is revalidated with one HEAD: " + registry.requests());
                 assertEquals(getsBefore, registry.countRequests("GET", "/manifests/v1"),
                         "an unchanged tag is not fetched again");
-                HttpResponse<byte[]> nowFresh = Kit.getBytes(tag, "Accept", ACCEPT);
+                HttpResponse<byte[]> nowFresh = Pulls.getBytes(tag, "Accept", ACCEPT);
                 assertEquals(200, nowFresh.statusCode());
                 assertFalse(nowFresh.headers().firstValue("Warning").isPresent());
                 assertEquals(headsBefore + 1, registry.countRequests("HEAD", "/manifests/v1"),
@@ -119,14 +123,14 @@ class UpstreamDownTest {
     }
 
     private static void assertBlob(URI uri, String digest, long size) throws Exception {
-        Kit.Fetch f = Kit.get(uri, null, null, Duration.ofSeconds(30));
+        Fetch f = Pulls.get(uri, null, null, Duration.ofSeconds(30));
         assertTrue(f.clean(), uri + ": " + f.describe());
         assertEquals(size, f.bytes(), uri.toString());
         assertEquals(digest, f.digest(), uri.toString());
     }
 
     private static void assertUnavailable(HttpResponse<byte[]> r, String what, String upstream) throws Exception {
-        String body = Kit.utf8(r.body());
+        String body = Pulls.utf8(r.body());
         assertTrue(r.statusCode() == 502 || r.statusCode() == 503, what + ": expected 502/503, got " + r.statusCode()
                 + ": " + body);
         assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("application/json"),

@@ -1,6 +1,6 @@
 package dev.wharf.server.storagebounds;
 
-import static dev.wharf.server.storagebounds.Pulls.MiB;
+import static dev.wharf.testing.Pulls.MiB;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,8 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Digest;
 import dev.wharf.testing.DistributionRegistry;
+import dev.wharf.testing.Fetch;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
+import dev.wharf.testing.Pulls;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -120,14 +122,14 @@ class DiskFullTest {
         try (InProcessWharf wharf = start()) {
             ContentStore store = wharf.server().store();
             String path = "/v2/up/full/big/blobs/" + big.digest();
-            List<Future<Pulls.Fetch>> fetches = new ArrayList<>();
+            List<Future<Fetch>> fetches = new ArrayList<>();
             // One starter and two that join the same fill; one of them reads slowly (about 6 s).
             fetches.add(clients.submit(() -> Pulls.get(wharf.hostPort(), path, 0, null, Duration.ofSeconds(90))));
             fetches.add(clients.submit(() -> Pulls.get(wharf.hostPort(), path, 0, null, Duration.ofSeconds(90))));
             fetches.add(clients.submit(() -> Pulls.get(wharf.hostPort(), path, 16 * MiB, null,
                     Duration.ofSeconds(90))));
-            for (Future<Pulls.Fetch> f : fetches) {
-                Pulls.Fetch fetch = f.get(120, TimeUnit.SECONDS);
+            for (Future<Fetch> f : fetches) {
+                Fetch fetch = f.get(120, TimeUnit.SECONDS);
                 assertTrue(fetch.whole(), "a client did not get the blob whole: " + fetch.describe());
                 assertEquals(big.digest(), fetch.digest());
             }
@@ -141,8 +143,8 @@ class DiskFullTest {
             // Nothing stored, nothing half written, and the temp file is gone (so its space is free again).
             assertTrue(store.blobSize(Digest.parse(big.digest())).isEmpty());
             assertFalse(Files.exists(Pulls.blobFile(storage, big.digest())));
-            assertTrue(Pulls.await(Duration.ofSeconds(10), () -> Pulls.filesUnder(storage.resolve("tmp")).isEmpty()),
-                    "temp files left: " + Pulls.filesUnder(storage.resolve("tmp")));
+            assertTrue(Pulls.await(Duration.ofSeconds(10), () -> Pulls.files(storage.resolve("tmp")).isEmpty()),
+                    "temp files left: " + Pulls.files(storage.resolve("tmp")));
             Pulls.assertBlobsIntact(storage);
 
             // With its space back, the store caches again.
@@ -177,8 +179,8 @@ class DiskFullTest {
             for (String digest : image.blobDigests()) {
                 assertFalse(Files.exists(Pulls.blobFile(storage, digest)));
             }
-            assertTrue(Pulls.await(Duration.ofSeconds(10), () -> Pulls.filesUnder(storage.resolve("tmp")).isEmpty()),
-                    "temp files left: " + Pulls.filesUnder(storage.resolve("tmp")));
+            assertTrue(Pulls.await(Duration.ofSeconds(10), () -> Pulls.files(storage.resolve("tmp")).isEmpty()),
+                    "temp files left: " + Pulls.files(storage.resolve("tmp")));
             Pulls.assertBlobsIntact(storage);
 
             Files.deleteIfExists(filler);

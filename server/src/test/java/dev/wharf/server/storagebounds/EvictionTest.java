@@ -1,6 +1,6 @@
 package dev.wharf.server.storagebounds;
 
-import static dev.wharf.server.storagebounds.Pulls.MiB;
+import static dev.wharf.testing.Pulls.MiB;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,8 +9,10 @@ import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Digest;
 import dev.wharf.storage.Eviction;
 import dev.wharf.testing.DistributionRegistry;
+import dev.wharf.testing.Fetch;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
+import dev.wharf.testing.Pulls;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -90,8 +92,8 @@ class EvictionTest {
             assertTrue(store.evictedBytes(Eviction.Reason.SIZE) >= pushed - cap);
             Pulls.assertBlobsIntact(storage);
             // Link and tag writes of the last pull may still be between their temp file and its rename.
-            assertTrue(Pulls.await(Duration.ofSeconds(10), () -> Pulls.filesUnder(storage.resolve("tmp")).isEmpty()),
-                    "temp files left: " + Pulls.filesUnder(storage.resolve("tmp")));
+            assertTrue(Pulls.await(Duration.ofSeconds(10), () -> Pulls.files(storage.resolve("tmp")).isEmpty()),
+                    "temp files left: " + Pulls.files(storage.resolve("tmp")));
 
             // The first image was the least recently used: its layers are gone, and so are its manifest and tag.
             ImageSeeder.Image first = images.get(0);
@@ -128,7 +130,7 @@ class EvictionTest {
             ContentStore store = wharf.server().store();
             String path = "/v2/up/bounds/slow/blobs/" + shared.digest();
             List<AtomicLong> progress = new ArrayList<>();
-            List<Future<Pulls.Fetch>> slow = new ArrayList<>();
+            List<Future<Fetch>> slow = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
                 AtomicLong p = new AtomicLong();
                 progress.add(p);
@@ -141,7 +143,7 @@ class EvictionTest {
 
             // Pull the fillers fast while the slow clients are mid-blob: 24 + 16 MiB crosses the high watermark.
             for (ImageSeeder.Blob filler : fillers) {
-                Pulls.Fetch f = Pulls.get(wharf.hostPort(), "/v2/up/bounds/filler/blobs/" + filler.digest(), 0, null,
+                Fetch f = Pulls.get(wharf.hostPort(), "/v2/up/bounds/filler/blobs/" + filler.digest(), 0, null,
                         Duration.ofSeconds(30));
                 assertTrue(f.whole() && filler.digest().equals(f.digest()), f.describe());
             }
@@ -157,8 +159,8 @@ class EvictionTest {
                     + "client had %d of %d MiB%n", store.evictedCount(Eviction.Reason.SIZE), minProgress / MiB,
                     shared.size() / MiB);
 
-            for (Future<Pulls.Fetch> f : slow) {
-                Pulls.Fetch fetch = f.get(90, TimeUnit.SECONDS);
+            for (Future<Fetch> f : slow) {
+                Fetch fetch = f.get(90, TimeUnit.SECONDS);
                 assertTrue(fetch.whole(), "a slow client did not get the blob whole: " + fetch.describe());
                 assertEquals(shared.digest(), fetch.digest());
             }
@@ -167,7 +169,7 @@ class EvictionTest {
             // Released, it is the least recently used blob: the next pressure takes it first.
             assertTrue(Pulls.await(Duration.ofSeconds(5), () -> !store.blobInfo(sharedDigest).orElseThrow().pinned()),
                     "the leases were not released when the responses ended");
-            Pulls.Fetch f = Pulls.get(wharf.hostPort(), "/v2/up/bounds/filler/blobs/" + last.digest(), 0, null,
+            Fetch f = Pulls.get(wharf.hostPort(), "/v2/up/bounds/filler/blobs/" + last.digest(), 0, null,
                     Duration.ofSeconds(30));
             assertTrue(f.whole(), f.describe());
             assertTrue(Pulls.await(Duration.ofSeconds(10), () -> store.blobSize(sharedDigest).isEmpty()),
