@@ -9,6 +9,7 @@ import dev.wharf.testing.Fetch;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.CountTap;
 import dev.wharf.testing.Pulls;
+import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.TcpRelay;
 import dev.wharf.testing.ThrottleTap;
 import dev.wharf.testing.WharfProcess;
@@ -25,6 +26,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * name, the partial file in tmp/ is deleted at the next start, and the blob is then fetched again and stored whole.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class CrashTest {
     private static final long SIZE = 64 * Pulls.MiB;
     private static final long SLOW = 4 * Pulls.MiB;
@@ -40,11 +43,9 @@ class CrashTest {
     Path tmp;
 
     @Test
-    void aKillMidFillCommitsNothingAndTheRestartFetchesAgain() throws Exception {
+    void aKillMidFillCommitsNothingAndTheRestartFetchesAgain(DistributionRegistry registry, ImageSeeder seeder) throws Exception {
         ExecutorService clients = Executors.newSingleThreadExecutor();
-        try (DistributionRegistry registry = DistributionRegistry.start();
-                ImageSeeder seeder = new ImageSeeder();
-                TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap(), new ThrottleTap(SLOW))) {
+        try (TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap(), new ThrottleTap(SLOW))) {
             ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "faults/crash", SIZE, 8003);
             Path storage = tmp.resolve("store");
             Path committed = Pulls.blobFile(storage, blob.digest());

@@ -10,6 +10,7 @@ import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.CountTap;
 import dev.wharf.testing.Pulls;
+import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.TcpRelay;
 import dev.wharf.testing.ThrottleTap;
 import dev.wharf.testing.WharfYaml;
@@ -27,16 +28,17 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A slow client never slows the fill or the other clients, and a client that goes away never stops the fill.
  */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class SlowClientTest {
     private static DistributionRegistry registry;
     private static ImageSeeder seeder;
@@ -45,19 +47,9 @@ class SlowClientTest {
     Path tmp;
 
     @BeforeAll
-    static void startRegistry() {
-        registry = DistributionRegistry.start();
-        seeder = new ImageSeeder();
-    }
-
-    @AfterAll
-    static void stopRegistry() {
-        if (seeder != null) {
-            seeder.close();
-        }
-        if (registry != null) {
-            registry.close();
-        }
+    static void startRegistry(DistributionRegistry r, ImageSeeder s) {
+        registry = r;
+        seeder = s;
     }
 
     @Test

@@ -10,6 +10,7 @@ import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.CountTap;
 import dev.wharf.testing.Pulls;
+import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.TcpRelay;
 import dev.wharf.testing.ThrottleTap;
 import dev.wharf.testing.WharfYaml;
@@ -25,6 +26,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * first bytes while the upstream transfer is still running, and a client that joins mid-fill gets the whole blob.
  */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class TeeTest {
     private static final long SIZE = 64 * Pulls.MiB;
     private static final long RATE = 8 * Pulls.MiB;
@@ -42,11 +45,9 @@ class TeeTest {
     Path tmp;
 
     @Test
-    void clientsReadWhileTheUpstreamTransferRuns() throws Exception {
+    void clientsReadWhileTheUpstreamTransferRuns(DistributionRegistry registry, ImageSeeder seeder) throws Exception {
         ExecutorService clients = Executors.newFixedThreadPool(2);
-        try (DistributionRegistry registry = DistributionRegistry.start();
-                ImageSeeder seeder = new ImageSeeder();
-                TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap(), new ThrottleTap(RATE))) {
+        try (TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap(), new ThrottleTap(RATE))) {
             ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "faults/tee", SIZE, 8002);
             Path storage = tmp.resolve("store");
             try (InProcessWharf wharf = InProcessWharf.start(storage, WharfYaml.oneProject("up", hop.url()))) {

@@ -14,6 +14,7 @@ import dev.wharf.testing.ImageSeeder.Image;
 import dev.wharf.testing.ImageSeeder.Index;
 import dev.wharf.testing.ImageSeeder.Platform;
 import dev.wharf.testing.InProcessWharf;
+import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.RequestLogTap;
 import dev.wharf.testing.TcpRelay;
 import java.io.IOException;
@@ -25,10 +26,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -45,6 +46,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * that wharf fetched them from the upstream.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class PullThroughClientsTest {
     private static final Duration TOOL_TIMEOUT = Duration.ofMinutes(2);
     private static final Duration PULL_TIMEOUT = Duration.ofSeconds(45);
@@ -58,24 +60,14 @@ class PullThroughClientsTest {
     private static Image big;
 
     @BeforeAll
-    static void seed() {
-        upstream = DistributionRegistry.start();
-        seeder = new ImageSeeder();
+    static void seed(DistributionRegistry r, ImageSeeder s) {
+        upstream = r;
+        seeder = s;
         oci = seeder.pushOciImage(upstream.url(), "library/wharf-oci", "v1", 1 << 20, 101);
         docker = seeder.pushDockerImage(upstream.url(), "library/wharf-docker", "v1", 512 << 10, 102);
         multi = seeder.pushIndex(upstream.url(), "library/wharf-multi", "v1",
                 List.of(Platform.LINUX_AMD64, Platform.LINUX_ARM64), 103);
         big = seeder.pushOciImage(upstream.url(), "library/wharf-big", "v1", 256L << 20, 104);
-    }
-
-    @AfterAll
-    static void stop() {
-        if (seeder != null) {
-            seeder.close();
-        }
-        if (upstream != null) {
-            upstream.close();
-        }
     }
 
     private static InProcessWharf startWharf(Path storage) throws Exception {

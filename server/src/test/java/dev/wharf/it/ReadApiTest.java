@@ -14,6 +14,7 @@ import dev.wharf.testing.ImageSeeder.Image;
 import dev.wharf.testing.ImageSeeder.Index;
 import dev.wharf.testing.ImageSeeder.Platform;
 import dev.wharf.testing.InProcessWharf;
+import dev.wharf.testing.RealRegistry;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -34,10 +35,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -46,6 +47,7 @@ import org.junit.jupiter.api.io.TempDir;
  * test starts its own wharf on fresh storage; upstream traffic is counted from the registry's access log.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class ReadApiTest {
     /** What containerd 1.6 sends when it resolves a tag (see shared/DESIGN.md). */
     private static final String CONTAINERD_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json, "
@@ -65,19 +67,9 @@ class ReadApiTest {
             .connectTimeout(Duration.ofSeconds(5)).build();
 
     @BeforeAll
-    static void startUpstream() {
-        upstream = DistributionRegistry.start();
-        seeder = new ImageSeeder();
-    }
-
-    @AfterAll
-    static void stopUpstream() {
-        if (seeder != null) {
-            seeder.close();
-        }
-        if (upstream != null) {
-            upstream.close();
-        }
+    static void startUpstream(DistributionRegistry r, ImageSeeder s) {
+        upstream = r;
+        seeder = s;
     }
 
     private static InProcessWharf hub(Path storage) throws Exception {

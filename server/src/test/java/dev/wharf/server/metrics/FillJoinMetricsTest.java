@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.ImageSeeder;
+import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.CountTap;
 import dev.wharf.testing.TcpRelay;
@@ -29,6 +30,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,6 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
  * upstream sends the blob once, and each client's access-log line names the fill.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class FillJoinMetricsTest {
     private static final int CLIENTS = 4;
     private static final long SIZE = 6L << 20;
@@ -48,10 +51,9 @@ class FillJoinMetricsTest {
     Path tmp;
 
     @Test
-    void concurrentClientsOfAColdBlobJoinOneFill() throws Exception {
+    void concurrentClientsOfAColdBlobJoinOneFill(DistributionRegistry registry, ImageSeeder seeder) throws Exception {
         ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
-        try (DistributionRegistry registry = DistributionRegistry.start();
-                ImageSeeder seeder = new ImageSeeder()) {
+        try {
             ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "metrics/joins", SIZE, 77);
             // 16 KiB/s until every client is in: the fill cannot finish before the last one has joined.
             try (TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap(), new ThrottleTap(16 << 10));

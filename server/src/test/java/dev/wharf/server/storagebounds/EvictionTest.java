@@ -13,6 +13,7 @@ import dev.wharf.testing.Fetch;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.Pulls;
+import dev.wharf.testing.RealRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,10 +24,10 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -34,6 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  * pinned while eviction runs around it, an evicted image can be pulled again, and recency survives a restart.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class EvictionTest {
     private static DistributionRegistry registry;
     private static ImageSeeder seeder;
@@ -42,19 +44,9 @@ class EvictionTest {
     Path tmp;
 
     @BeforeAll
-    static void startRegistry() {
-        registry = DistributionRegistry.start();
-        seeder = new ImageSeeder();
-    }
-
-    @AfterAll
-    static void stopRegistry() {
-        if (seeder != null) {
-            seeder.close();
-        }
-        if (registry != null) {
-            registry.close();
-        }
+    static void startRegistry(DistributionRegistry r, ImageSeeder s) {
+        registry = r;
+        seeder = s;
     }
 
     /** The config after {@code storage.path}: the bounds, then the one project "up" in front of the registry. */
