@@ -17,6 +17,7 @@ import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.RequestLogTap;
 import dev.wharf.testing.TcpRelay;
+import dev.wharf.testing.WharfYaml;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -71,10 +72,8 @@ class PullThroughClientsTest {
     }
 
     private static InProcessWharf startWharf(Path storage) throws Exception {
-        return InProcessWharf.start(storage, "projects:\n"
-                + "  - name: hub\n"
-                + "    upstream: " + upstream.url() + "\n"
-                + "    aliases: [docker.io]\n");
+        return InProcessWharf.start(storage,
+                WharfYaml.config().project(WharfYaml.project("hub", upstream.url()).aliases("docker.io")));
     }
 
     // ------------------------------------------------------------------------------------------------ skopeo

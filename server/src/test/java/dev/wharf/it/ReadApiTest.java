@@ -15,6 +15,7 @@ import dev.wharf.testing.ImageSeeder.Index;
 import dev.wharf.testing.ImageSeeder.Platform;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.RealRegistry;
+import dev.wharf.testing.WharfYaml;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -73,10 +74,8 @@ class ReadApiTest {
     }
 
     private static InProcessWharf hub(Path storage) throws Exception {
-        return InProcessWharf.start(storage, "projects:\n"
-                + "  - name: hub\n"
-                + "    upstream: " + upstream.url() + "\n"
-                + "    aliases: [docker.io]\n");
+        return InProcessWharf.start(storage,
+                WharfYaml.config().project(WharfYaml.project("hub", upstream.url()).aliases("docker.io")));
     }
 
     // ------------------------------------------------------------------------------------------------ a. HEAD
@@ -327,9 +326,8 @@ class ReadApiTest {
     @Test
     void contentCachedForOneProjectIsServedToAnotherOnlyOnceItsUpstreamHasIt(@TempDir Path tmp) throws Exception {
         try (DistributionRegistry b = DistributionRegistry.start();
-                InProcessWharf wharf = InProcessWharf.start(tmp, "projects:\n"
-                        + "  - name: a\n    upstream: " + upstream.url() + "\n"
-                        + "  - name: b\n    upstream: " + b.url() + "\n")) {
+                InProcessWharf wharf = InProcessWharf.start(tmp, WharfYaml.config()
+                        .project(WharfYaml.project("a", upstream.url())).project(WharfYaml.project("b", b.url())))) {
             Blob x = seeder.pushRandomBlob(upstream.url(), "iso/data", 256 << 10, 601);
             Image image = seeder.pushOciImage(upstream.url(), "iso/app", "v1", 16 << 10, 602);
             String blobPath = "/blobs/" + x.digest();
@@ -389,8 +387,8 @@ class ReadApiTest {
         Image second = seeder.pushOciImage(upstream.url(), repo, "next", 0, 702);
         assertNotEquals(first.manifestDigest(), second.manifestDigest());
         String tagPath = "/v2/" + repo + "/manifests/v1";
-        try (InProcessWharf wharf = InProcessWharf.start(tmp, "projects:\n"
-                + "  - name: ttl\n    upstream: " + upstream.url() + "\n    tagTtl: 2s\n")) {
+        try (InProcessWharf wharf = InProcessWharf.start(tmp,
+                WharfYaml.config().project(WharfYaml.project("ttl", upstream.url()).tagTtl("2s")))) {
             String path = "/v2/ttl/" + repo + "/manifests/v1";
             // The tag's fetched-at lies between `started` and `fetched`.
             long started = System.nanoTime();

@@ -11,6 +11,7 @@ import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.RealRegistry;
+import dev.wharf.testing.WharfYaml;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,13 +51,8 @@ class AccessLogTest {
         ImageSeeder.Image image = seeder.pushOciImage(registry.url(), "log/app", "v1", 0, 5);
         String config = image.configDigest();
         String missing = "sha256:" + "0".repeat(64);
-        try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"), """
-                accessLog:
-                  path: %s
-                projects:
-                  - name: hub
-                    upstream: %s
-                """.formatted(file, registry.url()))) {
+        try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"),
+                WharfYaml.oneProject("hub", registry.url()).accessLog(file))) {
             String q = "?token=" + QUERY_SECRET;
             String[] auth = {"Authorization", "Bearer " + TOKEN, "Accept", ACCEPT};
             assertEquals(200, wharf.get("/v2/" + q, auth).statusCode());
@@ -129,14 +125,8 @@ class AccessLogTest {
     @Test
     void levelWarnLogsOnlyFailures() throws Exception {
         Path file = tmp.resolve("warn.log");
-        try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"), """
-                accessLog:
-                  path: %s
-                  level: warn
-                projects:
-                  - name: hub
-                    upstream: http://127.0.0.1:9
-                """.formatted(file))) {
+        try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"),
+                WharfYaml.oneProject("hub", "http://127.0.0.1:9").accessLog(file).accessLogLevel("warn"))) {
             assertEquals(200, wharf.get("/v2/").statusCode());
             assertEquals(200, wharf.get("/healthz").statusCode());
             assertEquals(405, wharf.send("DELETE", "/v2/hub/a/manifests/v1").statusCode());

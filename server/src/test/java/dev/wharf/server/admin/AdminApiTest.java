@@ -19,6 +19,7 @@ import dev.wharf.testing.ImageSeeder.Index;
 import dev.wharf.testing.ImageSeeder.Platform;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.RealRegistry;
+import dev.wharf.testing.WharfYaml;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -72,11 +73,8 @@ class AdminApiTest {
     }
 
     static InProcessWharf startWharf(Path storage, String token) throws Exception {
-        return InProcessWharf.start(storage, (token == null ? "" : "admin:\n  token: " + token + "\n")
-                + "projects:\n"
-                + "  - name: hub\n"
-                + "    upstream: " + upstream.url() + "\n"
-                + "    aliases: [docker.io]\n");
+        return InProcessWharf.start(storage, WharfYaml.config().adminToken(token)
+                .project(WharfYaml.project("hub", upstream.url()).aliases("docker.io")));
     }
 
     // ------------------------------------------------------------------------------------------------ the token

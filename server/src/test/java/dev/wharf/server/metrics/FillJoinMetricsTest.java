@@ -12,6 +12,7 @@ import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.CountTap;
 import dev.wharf.testing.TcpRelay;
 import dev.wharf.testing.ThrottleTap;
+import dev.wharf.testing.WharfYaml;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -57,13 +58,8 @@ class FillJoinMetricsTest {
             ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "metrics/joins", SIZE, 77);
             // 16 KiB/s until every client is in: the fill cannot finish before the last one has joined.
             try (TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap(), new ThrottleTap(16 << 10));
-                    InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"), """
-                            accessLog:
-                              path: %s
-                            projects:
-                              - name: up
-                                upstream: %s
-                            """.formatted(tmp.resolve("access.log"), hop.url()))) {
+                    InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"),
+                            WharfYaml.oneProject("up", hop.url()).accessLog(tmp.resolve("access.log")))) {
                 URI uri = wharf.url().resolve("/v2/up/metrics/joins/blobs/" + blob.digest());
                 List<Future<String>> results = new ArrayList<>();
                 results.add(clients.submit(() -> fetch(uri)));

@@ -9,6 +9,7 @@ import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.RealRegistry;
+import dev.wharf.testing.WharfYaml;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -43,17 +44,10 @@ class PullMetricsTest {
         int blobs = image.blobDigests().size();
         long m = image.manifestSize();
         long b = image.totalBlobBytes();
-        try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"), """
-                accessLog:
-                  path: %s
-                projects:
-                  - name: hub
-                    upstream: %s
-                    tagTtl: 1h
-                  - name: fast
-                    upstream: %s
-                    tagTtl: 1ms
-                """.formatted(tmp.resolve("access.log"), registry.url(), registry.url()))) {
+        try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"), WharfYaml.config()
+                .accessLog(tmp.resolve("access.log"))
+                .project(WharfYaml.project("hub", registry.url()).tagTtl("1h"))
+                .project(WharfYaml.project("fast", registry.url()).tagTtl("1ms")))) {
             // ---- cold pull
             pull(wharf, "hub", image);
             PrometheusText s = Scrapes.settled(wharf, "hub", 1 + blobs);

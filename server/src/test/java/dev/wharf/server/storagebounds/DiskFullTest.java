@@ -13,6 +13,7 @@ import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.Pulls;
 import dev.wharf.testing.RealRegistry;
+import dev.wharf.testing.WharfYaml;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -97,8 +98,7 @@ class DiskFullTest {
     }
 
     private InProcessWharf start() throws Exception {
-        InProcessWharf wharf = InProcessWharf.start(storage,
-                "projects:\n  - name: up\n    upstream: " + registry.url() + "\n");
+        InProcessWharf wharf = InProcessWharf.start(storage, WharfYaml.oneProject("up", registry.url()));
         if (!mounted) {
             wharf.server().store().setCapacityLimit(CAPACITY);
         }

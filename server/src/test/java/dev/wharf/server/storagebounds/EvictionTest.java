@@ -14,6 +14,7 @@ import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.Pulls;
 import dev.wharf.testing.RealRegistry;
+import dev.wharf.testing.WharfYaml;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -50,9 +51,8 @@ class EvictionTest {
     }
 
     /** The config after {@code storage.path}: the bounds, then the one project "up" in front of the registry. */
-    private static String bounds(String maxSize, double high, double low) {
-        return "  maxSize: " + maxSize + "\n  highWatermark: " + high + "\n  lowWatermark: " + low + "\n"
-                + "projects:\n  - name: up\n    upstream: " + registry.url() + "\n";
+    private static WharfYaml bounds(String maxSize, double high, double low) {
+        return WharfYaml.oneProject("up", registry.url()).storageBounds(maxSize, high, low);
     }
 
     @Test
@@ -181,7 +181,7 @@ class EvictionTest {
             blobs.add(seeder.pushRandomBlob(registry.url(), "bounds/recency", MiB, 700 + i));
         }
         Path storage = tmp.resolve("store");
-        String unbounded = "projects:\n  - name: up\n    upstream: " + registry.url() + "\n";
+        WharfYaml unbounded = WharfYaml.oneProject("up", registry.url());
         try (InProcessWharf wharf = InProcessWharf.start(storage, unbounded)) {
             for (ImageSeeder.Blob b : blobs) { // committed in the order a, b, c
                 assertTrue(Pulls.get(wharf.hostPort(), "/v2/up/bounds/recency/blobs/" + b.digest(), 0, null,
