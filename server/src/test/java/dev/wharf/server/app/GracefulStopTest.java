@@ -1,4 +1,4 @@
-package dev.wharf.server.lifecycle;
+package dev.wharf.server.app;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
