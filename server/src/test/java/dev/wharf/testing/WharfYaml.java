@@ -148,18 +148,18 @@ public final class WharfYaml {
     public String toString() {
         StringBuilder y = new StringBuilder();
         if (listen != null) {
-            y.append("listen: ").append(quote(listen)).append('\n');
+            y.append("listen: ").append(listen).append('\n'); // host:port, plain as wharf's docs write it
         }
         if (storage != null || maxSize != null) {
             y.append("storage:\n");
             line(y, "  path", storage);
-            line(y, "  maxSize", maxSize);
+            plain(y, "  maxSize", maxSize);
             line(y, "  highWatermark", highWatermark);
             line(y, "  lowWatermark", lowWatermark);
         }
         if (unusedFor != null) {
             y.append("retention:\n");
-            line(y, "  unusedFor", unusedFor);
+            plain(y, "  unusedFor", unusedFor);
         }
         if (adminListen != null || adminToken != null) {
             y.append("admin:\n");
@@ -266,7 +266,7 @@ public final class WharfYaml {
             if (!aliases.isEmpty()) {
                 y.append("    aliases: ").append(list(aliases)).append('\n');
             }
-            line(y, "    tagTtl", tagTtl);
+            plain(y, "    tagTtl", tagTtl);
             line(y, "    username", username);
             line(y, "    password", password);
             line(y, "    passwordFile", passwordFile);
@@ -285,6 +285,13 @@ public final class WharfYaml {
         y.append(key).append(": ");
         y.append(value instanceof Boolean || value instanceof Number ? value.toString() : quote(value.toString()));
         y.append('\n');
+    }
+
+    /** A size or duration ({@code 8MiB}, {@code 5m}) as a plain scalar, the way the config docs write them. */
+    private static void plain(StringBuilder y, String key, String value) {
+        if (value != null) {
+            y.append(key).append(": ").append(value).append('\n');
+        }
     }
 
     private static String list(List<String> values) {
