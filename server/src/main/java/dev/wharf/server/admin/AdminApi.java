@@ -1,18 +1,17 @@
 package dev.wharf.server.admin;
 
+import dev.wharf.server.api.Excerpt;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.wharf.server.http.Exchange;
-import dev.wharf.server.prefetch.ImageProgress;
-import dev.wharf.server.prefetch.ImageReference;
-import dev.wharf.server.prefetch.Platform;
 import dev.wharf.server.prefetch.PrefetchJobs;
 import dev.wharf.server.upstream.Project;
 import dev.wharf.server.upstream.Projects;
 import dev.wharf.server.api.ErrorCode;
-import dev.wharf.server.registry.ManifestHandler;
+import dev.wharf.server.http.AdminEndpoint;
+import dev.wharf.server.pullthrough.TagCache;
 import dev.wharf.server.api.Reference;
 import dev.wharf.server.api.RegistryException;
 import dev.wharf.server.api.RepositoryName;
@@ -47,39 +46,25 @@ import org.slf4j.LoggerFactory;
  * With no token configured, everyone gets 401. The token is compared in constant time (as SHA-256 digests, so not
  * even its length leaks) and never logged; only its digest is kept here.
  *
- * <pre>
- * GET    /api/v1/projects                                          projects with their stats
- * GET    /api/v1/projects/{project}                                one project
- * GET    /api/v1/projects/{project}/repositories                   cached repositories, tag counts and sizes
- * GET    /api/v1/projects/{project}/repositories/{name}            one repository and its tags with sizes
- * DELETE /api/v1/projects/{project}/repositories/{name}            delete every cached tag of it
- * GET    /api/v1/projects/{project}/repositories/{name}/-/tags/{tag}
- * DELETE /api/v1/projects/{project}/repositories/{name}/-/tags/{tag}
- * POST   /api/v1/prefetch          {"images": [...], "platforms": [...]}  → 202 {"id": ...}
- * GET    /api/v1/prefetch                                          remembered jobs
- * GET    /api/v1/prefetch/{id}                                     a job's state and per-image progress
- * </pre>
- * Repository names hold {@code /}, so {@code /-/} separates a name from what follows (no name component can be
- * {@code -}). Names are the repository as stored, i.e. at the upstream ({@code library/nginx} on Docker Hub).
- * Deleting drops the tag entries, on disk and in the manifest handler's memory, so the next pull of the tag asks
- * the upstream again; content stays, since blobs are shared by digest, and eviction reclaims what nothing uses.
+ * <p>The endpoints: {@code /api/v1/projects[/{project}[/repositories[/{name}[/-/tags/{tag}]]]]} (GET; DELETE on
+ * a repository or a tag) and {@code /api/v1/prefetch[/{id}]} (POST starts a job, GET reports); the README's
+ * "Admin API" section lists them with their answers. Repository names hold {@code /}, so {@code /-/} separates a
+ * name from what follows. Deleting drops the tag entries, on disk and in the tag cache; content stays, shared by
+ * digest, until eviction reclaims what nothing uses.
  *
  * <p>Independent of which listener serves it: the handler that owns the connection hands over each request with
  * its (bounded) body. Work that touches the disk runs on a small executor of its own, never on an event loop.
  */
-public final class AdminApi implements AutoCloseable {
+public final class AdminApi implements AdminEndpoint, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(AdminApi.class);
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** Request bodies above this are refused (a prefetch list of thousands of images fits easily). */
-    public static final int MAX_BODY = 1 << 20;
-    private static final int MAX_PREFETCH_IMAGES = 10_000;
-    private static final String PREFIX = "/api/v1";
+    static final String PREFIX = "/api/v1";
 
     private final byte[] tokenDigest;
     private final ContentStore store;
     private final Projects projects;
-    private final ManifestHandler manifests;
-    private final PrefetchJobs jobs;
+    private final TagCache tagCache;
+    private final PrefetchResource prefetch;
     private final ThreadPoolExecutor executor = new ThreadPoolExecutor(2, 2, 60, TimeUnit.SECONDS,
             new ArrayBlockingQueue<>(256), r -> {
                 Thread t = new Thread(r, "wharf-admin");
@@ -91,13 +76,13 @@ public final class AdminApi implements AutoCloseable {
      * @param adminToken  the configured token, or null (then every request gets 401)
      * @param registryUrl the server's own registry address, for prefetch jobs (asked when a job starts)
      */
-    public AdminApi(String adminToken, ContentStore store, Projects projects, ManifestHandler manifests,
+    public AdminApi(String adminToken, ContentStore store, Projects projects, TagCache tagCache,
                     Supplier<URI> registryUrl) {
         this.tokenDigest = adminToken == null ? null : sha256(adminToken);
         this.store = store;
         this.projects = projects;
-        this.manifests = manifests;
-        this.jobs = new PrefetchJobs(registryUrl);
+        this.tagCache = tagCache;
+        this.prefetch = new PrefetchResource(new PrefetchJobs(registryUrl));
     }
 
     /** Handles one request without a body whose path starts with {@code /api/v1}. */
@@ -106,6 +91,7 @@ public final class AdminApi implements AutoCloseable {
     }
 
     /** Handles one request whose path starts with {@code /api/v1}; {@code body} is its whole body. */
+    @Override
     public void handle(Exchange ex, byte[] body) {
         String authorization = ex.request().headers().get(HttpHeaderNames.AUTHORIZATION);
         if (!authorized(authorization)) {
@@ -162,7 +148,7 @@ public final class AdminApi implements AutoCloseable {
         }
         switch (segs.get(0)) {
             case "projects" -> projectsRoute(ex, m, segs.subList(1, segs.size()));
-            case "prefetch" -> prefetchRoute(ex, m, segs.subList(1, segs.size()), body);
+            case "prefetch" -> prefetch.route(ex, m, segs.subList(1, segs.size()), body);
             default -> throw notFound(path);
         }
     }
@@ -215,28 +201,6 @@ public final class AdminApi implements AutoCloseable {
             out.setAll(tagJson(info));
             json(ex, HttpResponseStatus.OK, out);
         }
-    }
-
-    private void prefetchRoute(Exchange ex, HttpMethod m, List<String> segs, byte[] body) {
-        if (segs.isEmpty()) {
-            if (m.equals(HttpMethod.POST)) {
-                startPrefetch(ex, body);
-                return;
-            }
-            only(m, HttpMethod.GET, HttpMethod.POST);
-            ObjectNode out = JSON.createObjectNode();
-            ArrayNode list = out.putArray("jobs");
-            jobs.all().forEach(j -> list.add(jobJson(j, false)));
-            json(ex, HttpResponseStatus.OK, out);
-            return;
-        }
-        if (segs.size() != 1) {
-            throw notFound(path(ex));
-        }
-        only(m, HttpMethod.GET);
-        PrefetchJobs.Job job = jobs.get(segs.get(0)).orElseThrow(() -> RegistryException.notFound(
-                ErrorCode.NAME_UNKNOWN, "no prefetch job " + abbreviate(segs.get(0))));
-        json(ex, HttpResponseStatus.OK, jobJson(job, true));
     }
 
     // ------------------------------------------------------------------------------------------------ projects
@@ -328,7 +292,7 @@ public final class AdminApi implements AutoCloseable {
 
     private void deleteTag(Exchange ex, String project, String repository, String tag) throws IOException {
         boolean deleted = store.deleteTag(project, repository, tag);
-        manifests.forgetTags(project, repository, tag);
+        tagCache.forgetTags(project, repository, tag);
         if (!deleted) {
             throw RegistryException.notFound(ErrorCode.MANIFEST_UNKNOWN,
                     "no cached tag " + repository + ":" + tag + " in project " + project);
@@ -340,7 +304,7 @@ public final class AdminApi implements AutoCloseable {
 
     private void deleteRepository(Exchange ex, String project, String repository) throws IOException {
         int deleted = store.deleteRepository(project, repository);
-        manifests.forgetTags(project, repository, null);
+        tagCache.forgetTags(project, repository, null);
         if (deleted == 0) {
             throw RegistryException.notFound(ErrorCode.NAME_UNKNOWN,
                     "no cached tags for repository " + repository + " in project " + project);
@@ -348,92 +312,6 @@ public final class AdminApi implements AutoCloseable {
         LOG.info("admin: deleted repository {} of project {} from the cache ({} tags)", repository, project, deleted);
         json(ex, HttpResponseStatus.OK, JSON.createObjectNode().put("project", project).put("repository", repository)
                 .put("deletedTags", deleted));
-    }
-
-    // ------------------------------------------------------------------------------------------------ prefetch
-
-    private void startPrefetch(Exchange ex, byte[] body) {
-        JsonNode request;
-        try {
-            request = JSON.readTree(body);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw RegistryException.badRequest(ErrorCode.UNSUPPORTED, "the body is not JSON: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw RegistryException.badRequest(ErrorCode.UNSUPPORTED, "the body is not JSON");
-        }
-        if (request == null || !request.isObject() || !request.path("images").isArray()
-                || request.path("images").isEmpty()) {
-            throw RegistryException.badRequest(ErrorCode.UNSUPPORTED,
-                    "expected {\"images\": [\"docker.io/library/nginx:1.27\", ...], \"platforms\": [\"linux/amd64\"]}");
-        }
-        if (request.path("images").size() > MAX_PREFETCH_IMAGES) {
-            throw RegistryException.badRequest(ErrorCode.UNSUPPORTED,
-                    "at most " + MAX_PREFETCH_IMAGES + " images per prefetch job");
-        }
-        List<ImageReference> refs = new ArrayList<>();
-        for (JsonNode image : request.get("images")) {
-            try {
-                refs.add(ImageReference.parse(image.isTextual() ? image.asText() : null));
-            } catch (IllegalArgumentException e) {
-                throw RegistryException.badRequest(ErrorCode.NAME_INVALID, e.getMessage());
-            }
-        }
-        List<Platform> platforms = new ArrayList<>();
-        JsonNode wanted = request.path("platforms");
-        if (!wanted.isMissingNode() && !wanted.isNull() && !wanted.isArray()) {
-            throw RegistryException.badRequest(ErrorCode.UNSUPPORTED, "platforms must be a list like [\"linux/amd64\"]");
-        }
-        for (JsonNode p : wanted) {
-            try {
-                platforms.add(Platform.parse(p.isTextual() ? p.asText() : null));
-            } catch (IllegalArgumentException e) {
-                throw RegistryException.badRequest(ErrorCode.UNSUPPORTED, e.getMessage());
-            }
-        }
-        PrefetchJobs.Job job;
-        try {
-            job = jobs.submit(refs, platforms);
-        } catch (RejectedExecutionException e) {
-            throw new RegistryException(ErrorCode.TOOMANYREQUESTS, HttpResponseStatus.TOO_MANY_REQUESTS,
-                    "too many prefetch jobs are waiting; try again later");
-        }
-        HttpHeaders h = new DefaultHttpHeaders().set(HttpHeaderNames.LOCATION, PREFIX + "/prefetch/" + job.id());
-        json(ex, HttpResponseStatus.ACCEPTED, h, jobJson(job, true));
-    }
-
-    private static ObjectNode jobJson(PrefetchJobs.Job job, boolean withImages) {
-        ObjectNode out = JSON.createObjectNode()
-                .put("id", job.id())
-                .put("state", job.state().name().toLowerCase(java.util.Locale.ROOT))
-                .put("createdAt", job.createdAt().toString());
-        if (job.finishedAt() != null) {
-            out.put("finishedAt", job.finishedAt().toString());
-        } else {
-            out.putNull("finishedAt");
-        }
-        ArrayNode platforms = out.putArray("platforms");
-        job.platforms().forEach(p -> platforms.add(p.toString()));
-        long done = job.images().stream().filter(i -> i.state() == ImageProgress.State.DONE).count();
-        long failed = job.images().stream().filter(i -> i.state() == ImageProgress.State.FAILED).count();
-        out.putObject("summary").put("images", job.images().size()).put("done", done).put("failed", failed);
-        if (withImages) {
-            ArrayNode images = out.putArray("images");
-            for (ImageProgress i : job.images()) {
-                ObjectNode o = images.addObject()
-                        .put("reference", i.reference().text())
-                        .put("state", i.state().name().toLowerCase(java.util.Locale.ROOT))
-                        .put("digest", i.digest())
-                        .put("manifests", i.manifests())
-                        .put("bytesDone", i.bytesDone())
-                        .put("bytesTotal", i.bytesTotal())
-                        .put("layersDone", i.layersDone())
-                        .put("layersTotal", i.layersTotal())
-                        .put("seconds", Math.round(i.seconds() * 1000) / 1000.0);
-                o.put("error", i.error());
-                o.put("note", i.note());
-            }
-        }
-        return out;
     }
 
     // ------------------------------------------------------------------------------------------------ helpers
@@ -445,7 +323,7 @@ public final class AdminApi implements AutoCloseable {
             throw RegistryException.badRequest(ErrorCode.NAME_INVALID, "invalid project name: " + e.getMessage());
         }
         if (projects.byName(name).isEmpty() && !store.projectNames().contains(name)) {
-            throw RegistryException.notFound(ErrorCode.NAME_UNKNOWN, "no project " + abbreviate(name));
+            throw RegistryException.notFound(ErrorCode.NAME_UNKNOWN, "no project " + Excerpt.of(name));
         }
         return name;
     }
@@ -463,7 +341,7 @@ public final class AdminApi implements AutoCloseable {
         return ref.tag();
     }
 
-    private static void only(HttpMethod m, HttpMethod... allowed) {
+    static void only(HttpMethod m, HttpMethod... allowed) {
         for (HttpMethod a : allowed) {
             if (a.equals(m)) {
                 return;
@@ -477,23 +355,23 @@ public final class AdminApi implements AutoCloseable {
                 m + " is not supported here", new DefaultHttpHeaders().set(HttpHeaderNames.ALLOW, allow.toString()));
     }
 
-    private static RegistryException notFound(String path) {
+    static RegistryException notFound(String path) {
         return new RegistryException(ErrorCode.UNSUPPORTED, HttpResponseStatus.NOT_FOUND,
-                "unknown admin endpoint " + abbreviate(path));
+                "unknown admin endpoint " + Excerpt.of(path));
     }
 
-    private static String path(Exchange ex) {
+    static String path(Exchange ex) {
         String uri = ex.request().uri();
         int q = uri.indexOf('?');
         String p = q >= 0 ? uri.substring(0, q) : uri;
         return p.endsWith("/") && p.length() > 1 ? p.substring(0, p.length() - 1) : p;
     }
 
-    private static void json(Exchange ex, HttpResponseStatus status, JsonNode body) {
+    static void json(Exchange ex, HttpResponseStatus status, JsonNode body) {
         json(ex, status, new DefaultHttpHeaders(), body);
     }
 
-    private static void json(Exchange ex, HttpResponseStatus status, HttpHeaders headers, JsonNode body) {
+    static void json(Exchange ex, HttpResponseStatus status, HttpHeaders headers, JsonNode body) {
         byte[] bytes;
         try {
             bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(body);
@@ -514,14 +392,11 @@ public final class AdminApi implements AutoCloseable {
         }
     }
 
-    private static String abbreviate(String s) {
-        return s.length() > 100 ? s.substring(0, 100) + "..." : s;
-    }
 
     /** Stops the executor and cancels prefetch jobs. */
     @Override
     public void close() {
         executor.shutdownNow();
-        jobs.close();
+        prefetch.close();
     }
 }

@@ -1,9 +1,14 @@
 package dev.wharf.server.api;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
 import java.util.Locale;
 
-/** Content negotiation for manifests. */
+/** Content negotiation for manifests, and a manifest's media type read from its own body. */
 public final class MediaTypes {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     private MediaTypes() {
     }
 
@@ -31,6 +36,22 @@ public final class MediaTypes {
     public static boolean isBroad(String accept) {
         return accepts(accept, "application/vnd.oci.image.index.v1+json")
                 || accepts(accept, "application/vnd.docker.distribution.manifest.list.v2+json");
+    }
+
+    /** Media type from the manifest's own {@code mediaType} field, for upstreams that send no Content-Type. */
+    public static String sniff(byte[] body) {
+        try {
+            JsonNode node = JSON.readTree(body);
+            if (node != null && node.hasNonNull("mediaType")) {
+                return node.get("mediaType").asText();
+            }
+            if (node != null && node.has("manifests")) {
+                return "application/vnd.oci.image.index.v1+json";
+            }
+        } catch (IOException ignored) {
+            // not JSON: fall through
+        }
+        return "application/vnd.oci.image.manifest.v1+json";
     }
 
     private static String base(String mediaRange) {

@@ -15,7 +15,7 @@ public record Reference(String tag, Digest digest) {
         if (!TAG.matcher(text).matches()) {
             // 404, not 400: no manifest can exist under a name that is not a tag, and the OCI conformance suite
             // asks for 404 on GET/HEAD manifests/.INVALID_MANIFEST_NAME (CNCF distribution answers the same).
-            throw RegistryException.notFound(ErrorCode.MANIFEST_UNKNOWN, "'" + RepositoryName.abbreviate(text)
+            throw RegistryException.notFound(ErrorCode.MANIFEST_UNKNOWN, "'" + Excerpt.of(text)
                     + "' is not a valid tag (at most 128 of [A-Za-z0-9._-], not starting with . or -)");
         }
         return new Reference(text, null);

@@ -6,7 +6,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 
 /**
  * The one exception that reaches a client: an OCI error code, the HTTP status, a message, and any extra response
- * headers (Retry-After, Content-Range). {@code Responses.error} turns it into the error JSON.
+ * headers (Retry-After, Content-Range). {@code Exchange.error} turns it into the error JSON, in that one place.
  */
 public final class RegistryException extends RuntimeException {
     private final ErrorCode code;
@@ -30,6 +30,11 @@ public final class RegistryException extends RuntimeException {
 
     public HttpResponseStatus status() {
         return status;
+    }
+
+    /** The HTTP status code, for callers that keep clear of Netty's HTTP types. */
+    public int statusCode() {
+        return status.code();
     }
 
     /** Extra headers for the error response. */

@@ -18,7 +18,7 @@ public record RepositoryName(String value) {
             throw invalid("repository name is longer than " + MAX_LENGTH + " characters");
         }
         if (!NAME.matcher(value).matches()) {
-            throw invalid("invalid repository name '" + abbreviate(value) + "': lower-case letters, digits and "
+            throw invalid("invalid repository name '" + Excerpt.of(value) + "': lower-case letters, digits and "
                     + "separators (. _ __ -) in path components separated by /");
         }
     }
@@ -27,9 +27,6 @@ public record RepositoryName(String value) {
         return RegistryException.badRequest(ErrorCode.NAME_INVALID, message);
     }
 
-    static String abbreviate(String s) {
-        return s.length() > 100 ? s.substring(0, 100) + "..." : s;
-    }
 
     /** Number of path components. */
     public int components() {

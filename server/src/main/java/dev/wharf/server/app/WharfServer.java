@@ -16,11 +16,16 @@ import dev.wharf.server.upstream.Project;
 import dev.wharf.server.upstream.Projects;
 import dev.wharf.server.upstream.RateLimits;
 import dev.wharf.server.upstream.Upstreams;
-import dev.wharf.server.registry.BlobHandler;
-import dev.wharf.server.registry.ManifestHandler;
-import dev.wharf.server.registry.ReferrersHandler;
+import dev.wharf.server.registry.BlobEndpoint;
+import dev.wharf.server.registry.ManifestEndpoint;
+import dev.wharf.server.registry.ReferrersEndpoint;
 import dev.wharf.server.registry.RegistryEndpoints;
-import dev.wharf.server.registry.TagListHandler;
+import dev.wharf.server.registry.TagListEndpoint;
+import dev.wharf.server.pullthrough.BlobSource;
+import dev.wharf.server.pullthrough.ManifestSource;
+import dev.wharf.server.pullthrough.ReferrerSource;
+import dev.wharf.server.pullthrough.TagCache;
+import dev.wharf.server.pullthrough.TagLists;
 import dev.wharf.server.upstream.UpstreamClient;
 import dev.wharf.server.upstream.UpstreamProxy;
 import dev.wharf.storage.ContentStore;
@@ -77,6 +82,8 @@ public final class WharfServer implements AutoCloseable {
     private final WharfMetrics metrics = new WharfMetrics();
     /** How often the evictor sweeps (retention; size is also swept on every commit above the high watermark). */
     private static final Duration EVICTION_PERIOD = Duration.ofMinutes(1);
+    /** Storage tasks that may wait for a thread; beyond it requests get 503 (see the constructor). */
+    private static final int STORAGE_QUEUE = 100_000;
     private UpstreamClient upstreamClient;
     /** Built at start; their credential sources (ECR token refresh) are closed with the server. */
     private final List<Project> projects = new ArrayList<>();
@@ -92,9 +99,11 @@ public final class WharfServer implements AutoCloseable {
 
     public WharfServer(WharfConfig config) {
         this.config = config;
-        // Bounded: file appends, fsyncs, renames and small reads. Callers never wait on it from an event loop.
-        this.storageIo = new ThreadPoolExecutor(8, 8, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(100_000),
-                new DefaultThreadFactory("wharf-storage", true), new ThreadPoolExecutor.CallerRunsPolicy());
+        // Bounded: file appends, fsyncs, renames and small reads. Callers never wait on it from an event loop, and
+        // nothing runs on the caller when it is full: a rejected task fails its request with 503 (Exchange.fail) or
+        // its fill, so no disk work ever lands on an event loop.
+        this.storageIo = new ThreadPoolExecutor(8, 8, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(STORAGE_QUEUE),
+                new DefaultThreadFactory("wharf-storage", true), new ThreadPoolExecutor.AbortPolicy());
     }
 
     /** Binds the listen address and starts serving. */
@@ -116,16 +125,17 @@ public final class WharfServer implements AutoCloseable {
         }
         Projects all = new Projects(projects, config.defaultProject());
         Upstreams upstreams = new Upstreams(upstreamClient);
-        ManifestHandler manifests = new ManifestHandler(store, upstreams, storageIo, Clock.systemUTC(), metrics);
-        startEvictor(manifests);
+        TagCache tagCache = new TagCache();
+        ManifestSource manifests = new ManifestSource(store, upstreams, storageIo, Clock.systemUTC(), metrics,
+                tagCache);
+        startEvictor(manifests, tagCache);
         RegistryEndpoints endpoints = new RegistryEndpoints(
-                manifests,
-                new BlobHandler(store, fills, upstreams, storageIo, metrics),
-                new TagListHandler(upstreams),
-                new ReferrersHandler(upstreams));
+                new ManifestEndpoint(manifests),
+                new BlobEndpoint(new BlobSource(store, fills, upstreams, storageIo, metrics)),
+                new TagListEndpoint(new TagLists(upstreams)),
+                new ReferrersEndpoint(new ReferrerSource(upstreams)));
         Router router = new Router(all);
-        admin = new AdminApi(config.operations().adminToken(), store, all, manifests,
-                this::registryUrl);
+        admin = new AdminApi(config.operations().adminToken(), store, all, tagCache, this::registryUrl);
 
         readiness = new Readiness(store.root().resolve("tmp"), draining::get,
                 Duration.ofSeconds(5));
@@ -172,10 +182,10 @@ public final class WharfServer implements AutoCloseable {
     }
 
     /**
-     * Bounded storage: the storage gauges, the eviction listener (the manifest handler forgets what was evicted; the
+     * Bounded storage: the storage gauges, the eviction listener (the manifest source forgets what was evicted; the
      * metrics count it) and the evictor with {@code storage.maxSize}, its watermarks and {@code retention.unusedFor}.
      */
-    private void startEvictor(ManifestHandler manifests) {
+    private void startEvictor(ManifestSource manifests, TagCache tagCache) {
         metrics.storageGauges(store::storedBytes, store::blobCount);
         store.addListener(new StoreListener() {
             @Override
@@ -186,7 +196,7 @@ public final class WharfServer implements AutoCloseable {
 
             @Override
             public void tagsDeleted(java.util.Collection<TagRef> tags) {
-                manifests.tagsDeleted(tags);
+                tagCache.tagsDeleted(tags);
             }
         });
         var ops = config.operations();

@@ -12,6 +12,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.DefaultFileRegion;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -28,8 +29,7 @@ import io.netty.util.concurrent.Future;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -143,6 +143,11 @@ public final class Exchange {
         Throwable cause = Failures.unwrap(t);
         if (cause instanceof RegistryException re) {
             error(re);
+        } else if (cause instanceof RejectedExecutionException) {
+            // The bounded storage executor is full: a clean, retryable refusal rather than work on this thread.
+            error(new RegistryException(ErrorCode.UNAVAILABLE, HttpResponseStatus.SERVICE_UNAVAILABLE,
+                    "wharf's storage queue is full; retry shortly",
+                    new DefaultHttpHeaders().set(HttpHeaderNames.RETRY_AFTER, "1")));
         } else {
             LOG.error("internal error on {} {}", request.method(), request.uri(), cause);
             error(new RegistryException(ErrorCode.UNAVAILABLE, HttpResponseStatus.INTERNAL_SERVER_ERROR,
@@ -178,28 +183,20 @@ public final class Exchange {
         ctx.writeAndFlush(resp).addListener(this::finish);
     }
 
-    /** Serves {@code length} bytes of a committed file from {@code offset}, zero-copy. */
-    public void file(HttpResponseStatus st, HttpHeaders headers, Path file, long offset, long length) {
-        if (head) {
-            headersOnly(st, headers, length);
-            return;
-        }
-        FileChannel ch;
-        try {
-            ch = FileChannel.open(file, StandardOpenOption.READ);
-        } catch (IOException e) {
-            fail(e);
-            return;
-        }
+    /**
+     * Serves {@code length} bytes of a committed file from {@code offset}, zero-copy. Takes ownership of
+     * {@code file}: it is closed when the response is done, or at once if a response was already sent.
+     */
+    public void file(HttpResponseStatus st, HttpHeaders headers, FileChannel file, long offset, long length) {
         if (!responded.compareAndSet(false, true)) {
-            closeQuietly(ch);
+            closeQuietly(file);
             return;
         }
         ctx.write(head(st, headers, length));
         if (length > 0) {
-            ctx.write(new DefaultFileRegion(ch, offset, length));
+            ctx.write(new DefaultFileRegion(file, offset, length));
         } else {
-            closeQuietly(ch);
+            closeQuietly(file);
         }
         bytesSent = length;
         ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(this::finish);

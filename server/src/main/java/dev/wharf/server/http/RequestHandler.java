@@ -2,7 +2,6 @@ package dev.wharf.server.http;
 
 import dev.wharf.server.accesslog.AccessEntry;
 import dev.wharf.server.accesslog.AccessLog;
-import dev.wharf.server.admin.AdminApi;
 import dev.wharf.server.metrics.WharfMetrics;
 import dev.wharf.server.api.ErrorCode;
 import dev.wharf.server.api.RegistryException;
@@ -47,7 +46,7 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
     private final Supplier<String> notReady;
     private final AtomicInteger active;
     private final WharfMetrics metrics;
-    private final AdminApi admin;
+    private final AdminEndpoint admin;
     private final AccessLog accessLog;
     private final Serves serves;
     /** A response is being produced; touched on the event loop only. */
@@ -72,7 +71,7 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
      */
     public RequestHandler(Router router, Endpoints endpoints, Supplier<String> notReady,
                           AtomicInteger active, WharfMetrics metrics,
-                          AdminApi admin, AccessLog accessLog,
+                          AdminEndpoint admin, AccessLog accessLog,
                           Serves serves) {
         this.metrics = metrics;
         this.admin = admin;
@@ -184,13 +183,18 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
             Route route = router.route(uri);
             labels[0] = route.project() == null ? "none" : route.project().name();
             labels[1] = route.kindLabel();
-            switch (route.kind()) {
-                case BASE -> ex.bytes(HttpResponseStatus.OK, jsonHeaders(), "{}".getBytes(StandardCharsets.UTF_8));
-                case MANIFEST -> endpoints.manifest(ex, route);
-                case BLOB -> endpoints.blob(ex, route);
-                case TAGS -> endpoints.tags(ex, route);
-                case REFERRERS -> endpoints.referrers(ex, route);
-                case UPLOAD -> ex.error(new RegistryException(ErrorCode.UNSUPPORTED,
+            if (route instanceof Route.Base) {
+                ex.bytes(HttpResponseStatus.OK, jsonHeaders(), "{}".getBytes(StandardCharsets.UTF_8));
+            } else if (route instanceof Route.Manifest manifest) {
+                endpoints.manifest(ex, manifest);
+            } else if (route instanceof Route.Blob blob) {
+                endpoints.blob(ex, blob);
+            } else if (route instanceof Route.Tags tags) {
+                endpoints.tags(ex, tags);
+            } else if (route instanceof Route.Referrers referrers) {
+                endpoints.referrers(ex, referrers);
+            } else {
+                ex.error(new RegistryException(ErrorCode.UNSUPPORTED,
                         HttpResponseStatus.METHOD_NOT_ALLOWED, "wharf is a read-only pull-through cache"));
             }
         } catch (RegistryException e) {
@@ -228,12 +232,12 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         return address == null ? null : address.toString();
     }
 
-    /** One part of an admin request's body: collected (at most AdminApi.MAX_BODY), handed over after the last. */
+    /** One part of an admin request's body: collected (at most AdminEndpoint.MAX_BODY), handed over after the last. */
     private void adminContent(ChannelHandlerContext ctx, HttpContent content) {
         try {
             if (adminBody != null) {
                 int n = content.content().readableBytes();
-                if (adminBody.size() + n > AdminApi.MAX_BODY) {
+                if (adminBody.size() + n > AdminEndpoint.MAX_BODY) {
                     adminBody = null;
                 } else {
                     content.content().readBytes(adminBody, n);
@@ -254,7 +258,7 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         adminBody = null;
         if (body == null) {
             ex.error(new RegistryException(ErrorCode.UNSUPPORTED, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
-                    "request body larger than " + AdminApi.MAX_BODY + " bytes"));
+                    "request body larger than " + AdminEndpoint.MAX_BODY + " bytes"));
             return;
         }
         try {

@@ -1,35 +1,99 @@
 package dev.wharf.server.http;
 
-import dev.wharf.server.upstream.Project;
 import dev.wharf.server.api.Reference;
 import dev.wharf.server.api.RepositoryName;
+import dev.wharf.server.upstream.Project;
 import dev.wharf.storage.Digest;
 
 /**
- * A parsed {@code /v2} request.
- *
- * @param kind       which endpoint
- * @param project    the project it routes to (null for BASE)
- * @param name       the repository name at the upstream (with {@code library/} added for Docker Hub)
- * @param clientName the repository name as the client addressed it (for tag list names and Link headers)
- * @param reference  the manifest reference (MANIFEST only)
- * @param digest     the blob or subject digest (BLOB, REFERRERS)
- * @param ns         the {@code ns} query value, or null
+ * A parsed {@code /v2} request, one record per endpoint, so an endpoint gets exactly the parts its path has: a
+ * manifest route has a reference, a blob route a digest. Every route but {@link Base} names its project, the
+ * repository name at the upstream ({@code name}, with {@code library/} added for Docker Hub), the name as the
+ * client addressed it ({@code clientName}, for tag-list names and Link headers) and the {@code ns} query value.
  */
-public record Route(Kind kind, Project project, RepositoryName name, String clientName, Reference reference,
-                    Digest digest, String ns) {
-
+public sealed interface Route {
     /** The /v2 endpoints. */
-    public enum Kind { BASE, MANIFEST, BLOB, TAGS, REFERRERS, UPLOAD }
+    enum Kind { BASE, MANIFEST, BLOB, TAGS, REFERRERS, UPLOAD }
+
+    Kind kind();
+
+    /** The project it routes to; null for {@link Base}. */
+    Project project();
+
+    RepositoryName name();
+
+    String clientName();
+
+    String ns();
 
     /** The metrics label for this kind. */
-    public String kindLabel() {
-        return switch (kind) {
+    default String kindLabel() {
+        return switch (kind()) {
             case MANIFEST -> "manifest";
             case BLOB -> "blob";
             case TAGS -> "tags";
             case REFERRERS -> "referrers";
             default -> "other";
         };
+    }
+
+    /** {@code /v2/}: the API version check. */
+    record Base() implements Route {
+        public Kind kind() {
+            return Kind.BASE;
+        }
+
+        public Project project() {
+            return null;
+        }
+
+        public RepositoryName name() {
+            return null;
+        }
+
+        public String clientName() {
+            return null;
+        }
+
+        public String ns() {
+            return null;
+        }
+    }
+
+    /** {@code /v2/<name>/manifests/<reference>}. */
+    record Manifest(Project project, RepositoryName name, String clientName, String ns, Reference reference)
+            implements Route {
+        public Kind kind() {
+            return Kind.MANIFEST;
+        }
+    }
+
+    /** {@code /v2/<name>/blobs/<digest>}. */
+    record Blob(Project project, RepositoryName name, String clientName, String ns, Digest digest) implements Route {
+        public Kind kind() {
+            return Kind.BLOB;
+        }
+    }
+
+    /** {@code /v2/<name>/tags/list}. */
+    record Tags(Project project, RepositoryName name, String clientName, String ns) implements Route {
+        public Kind kind() {
+            return Kind.TAGS;
+        }
+    }
+
+    /** {@code /v2/<name>/referrers/<digest>}. */
+    record Referrers(Project project, RepositoryName name, String clientName, String ns, Digest digest)
+            implements Route {
+        public Kind kind() {
+            return Kind.REFERRERS;
+        }
+    }
+
+    /** {@code /v2/<name>/blobs/uploads/...}: a push, which a read-only cache refuses. */
+    record Upload(Project project, RepositoryName name, String clientName, String ns) implements Route {
+        public Kind kind() {
+            return Kind.UPLOAD;
+        }
     }
 }

@@ -1,5 +1,6 @@
 package dev.wharf.server.http;
 
+import dev.wharf.server.api.Excerpt;
 import dev.wharf.server.upstream.Project;
 import dev.wharf.server.upstream.Projects;
 import dev.wharf.server.api.ErrorCode;
@@ -39,10 +40,10 @@ public final class Router {
         QueryStringDecoder query = new QueryStringDecoder(uri);
         String path = query.rawPath();
         if (path.equals("/v2") || path.equals("/v2/")) {
-            return new Route(Route.Kind.BASE, null, null, null, null, null, null);
+            return new Route.Base();
         }
         if (!path.startsWith("/v2/")) {
-            throw new RegistryException(ErrorCode.UNSUPPORTED, HttpResponseStatus.NOT_FOUND, "unknown endpoint " + abbreviate(path));
+            throw new RegistryException(ErrorCode.UNSUPPORTED, HttpResponseStatus.NOT_FOUND, "unknown endpoint " + Excerpt.of(path));
         }
         String[] segs = path.substring(4).split("/", -1);
         int n = segs.length;
@@ -66,7 +67,7 @@ public final class Router {
             kind = Route.Kind.REFERRERS;
             nameEnd = n - 2;
         } else {
-            throw new RegistryException(ErrorCode.UNSUPPORTED, HttpResponseStatus.NOT_FOUND, "unknown endpoint " + abbreviate(path));
+            throw new RegistryException(ErrorCode.UNSUPPORTED, HttpResponseStatus.NOT_FOUND, "unknown endpoint " + Excerpt.of(path));
         }
         List<String> nameSegs = Arrays.asList(segs).subList(0, nameEnd);
         String clientName = String.join("/", nameSegs);
@@ -83,16 +84,16 @@ public final class Router {
                 if (v2HintLogged.compareAndSet(false, true)) {
                     LOG.info("request path {} repeats /v2 after project '{}': a containerd hosts.toml host with a path "
                             + "and override_path = false sends this; wharf accepts it, but setting override_path = true "
-                            + "in hosts.toml gives cleaner paths", abbreviate(path), project.name());
+                            + "in hosts.toml gives cleaner paths", Excerpt.of(path), project.name());
                 }
             }
         } else if (ns != null) {
             project = projects.byNamespace(ns).orElseThrow(() -> RegistryException.notFound(ErrorCode.NAME_UNKNOWN,
-                    "no project serves ns=" + abbreviate(ns)));
+                    "no project serves ns=" + Excerpt.of(ns)));
             rest = nameSegs;
         } else {
             project = projects.defaultProject().orElseThrow(() -> RegistryException.notFound(ErrorCode.NAME_UNKNOWN,
-                    "no project named '" + abbreviate(nameSegs.isEmpty() ? "" : nameSegs.get(0))
+                    "no project named '" + Excerpt.of(nameSegs.isEmpty() ? "" : nameSegs.get(0))
                             + "' and no default project is configured"));
             rest = nameSegs;
         }
@@ -101,14 +102,13 @@ public final class Router {
             name = new RepositoryName("library/" + name.value());
         }
 
-        if (kind == Route.Kind.UPLOAD) {
-            return new Route(kind, project, name, clientName, null, null, ns);
-        }
         String last = segs[n - 1];
         return switch (kind) {
-            case MANIFEST -> new Route(kind, project, name, clientName, Reference.parse(last), null, ns);
-            case BLOB, REFERRERS -> new Route(kind, project, name, clientName, null, Reference.digest(last), ns);
-            default -> new Route(kind, project, name, clientName, null, null, ns);
+            case MANIFEST -> new Route.Manifest(project, name, clientName, ns, Reference.parse(last));
+            case BLOB -> new Route.Blob(project, name, clientName, ns, Reference.digest(last));
+            case REFERRERS -> new Route.Referrers(project, name, clientName, ns, Reference.digest(last));
+            case TAGS -> new Route.Tags(project, name, clientName, ns);
+            default -> new Route.Upload(project, name, clientName, ns);
         };
     }
 
@@ -132,7 +132,4 @@ public final class Router {
         return v == null || v.isEmpty() ? null : v.get(0);
     }
 
-    private static String abbreviate(String s) {
-        return s.length() > 100 ? s.substring(0, 100) + "..." : s;
-    }
 }

@@ -6,13 +6,13 @@ import dev.wharf.server.http.Route;
 
 /** Wires the endpoint handlers to the router. */
 public final class RegistryEndpoints implements Endpoints {
-    private final ManifestHandler manifests;
-    private final BlobHandler blobs;
-    private final TagListHandler tags;
-    private final ReferrersHandler referrers;
+    private final ManifestEndpoint manifests;
+    private final BlobEndpoint blobs;
+    private final TagListEndpoint tags;
+    private final ReferrersEndpoint referrers;
 
-    public RegistryEndpoints(ManifestHandler manifests, BlobHandler blobs, TagListHandler tags,
-                             ReferrersHandler referrers) {
+    public RegistryEndpoints(ManifestEndpoint manifests, BlobEndpoint blobs, TagListEndpoint tags,
+                             ReferrersEndpoint referrers) {
         this.manifests = manifests;
         this.blobs = blobs;
         this.tags = tags;
@@ -20,22 +20,22 @@ public final class RegistryEndpoints implements Endpoints {
     }
 
     @Override
-    public void manifest(Exchange exchange, Route route) {
+    public void manifest(Exchange exchange, Route.Manifest route) {
         manifests.handle(exchange, route);
     }
 
     @Override
-    public void blob(Exchange exchange, Route route) {
+    public void blob(Exchange exchange, Route.Blob route) {
         blobs.handle(exchange, route);
     }
 
     @Override
-    public void tags(Exchange exchange, Route route) {
+    public void tags(Exchange exchange, Route.Tags route) {
         tags.handle(exchange, route);
     }
 
     @Override
-    public void referrers(Exchange exchange, Route route) {
+    public void referrers(Exchange exchange, Route.Referrers route) {
         referrers.handle(exchange, route);
     }
 }

@@ -1,9 +1,9 @@
 package dev.wharf.server.upstream;
 
+import dev.wharf.server.api.Failures;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,7 +35,7 @@ final class UpstreamFailover {
 
     /** True for answers after which the next endpoint is tried. */
     static boolean isFailure(int status) {
-        return status >= 500 || status == 429;
+        return Upstreams.isServerTrouble(status);
     }
 
     /** A whole (small) response from the first endpoint that answers; else the last endpoint's outcome. */
@@ -152,7 +152,7 @@ final class UpstreamFailover {
     }
 
     private static String message(Throwable t) {
-        Throwable c = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+        Throwable c = Failures.unwrap(t);
         return c.getMessage() != null ? c.getMessage() : c.getClass().getSimpleName();
     }
 

@@ -3,10 +3,11 @@ package dev.wharf.server.upstream;
 import dev.wharf.server.api.Failures;
 import dev.wharf.server.api.ErrorCode;
 import dev.wharf.server.api.RegistryException;
+import dev.wharf.storage.Digest;
+import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
-import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.util.concurrent.CompletableFuture;
 
@@ -15,46 +16,106 @@ import java.util.concurrent.CompletableFuture;
  * a 404, a 429, a 5xx or an unreachable upstream is reported the same way whatever the endpoint. A project with
  * several upstream endpoints fails over between them here too ({@link UpstreamFailover}).
  */
-public final class Upstreams {
-    /** Manifests larger than this are refused (the spec asks registries to accept at least 4 MiB). */
-    public static final int MAX_MANIFEST = 8 << 20;
-    /** Accept list wharf sends when it revalidates a tag for no particular client. */
-    public static final String ALL_MANIFEST_TYPES = String.join(", ",
-            "application/vnd.oci.image.index.v1+json",
-            "application/vnd.oci.image.manifest.v1+json",
-            "application/vnd.docker.distribution.manifest.list.v2+json",
-            "application/vnd.docker.distribution.manifest.v2+json");
-
+public final class Upstreams implements UpstreamRegistry {
     private final UpstreamFailover failover;
 
     public Upstreams(UpstreamClient client) {
         this.failover = new UpstreamFailover(client);
     }
 
-    /** Reads a whole (small) upstream response; network failures become 502 naming the project. */
-    public CompletableFuture<UpstreamResponse> fetch(Project project, HttpMethod method, String path, String query,
-                                                     String accept, String repository, int maxBody) {
-        HttpHeaders h = new DefaultHttpHeaders();
-        if (accept != null && !accept.isEmpty()) {
-            h.set(HttpHeaderNames.ACCEPT, accept);
-        }
-        return failover.fetch(project, new UpstreamRequest(method, path, query, h, repository), maxBody)
+    /** Runs {@code call} and reads its whole (small) answer; network failures become 502 naming the project. */
+    @Override
+    public CompletableFuture<UpstreamResponse> fetch(Project project, UpstreamCall call) {
+        return failover.fetch(project, call.request(), call.maxBody())
                 .exceptionallyCompose(t -> CompletableFuture.failedFuture(unreachable(project, t)));
     }
 
-    /** Streams an upstream response to {@code listener}. */
-    public void exchange(Project project, HttpMethod method, String path, String accept, String repository,
-                         ResponseListener listener) {
-        HttpHeaders h = new DefaultHttpHeaders();
-        if (accept != null && !accept.isEmpty()) {
-            h.set(HttpHeaderNames.ACCEPT, accept);
-        }
-        failover.exchange(project, new UpstreamRequest(method, path, null, h, repository), listener);
+    /**
+     * Streams the blob of {@code call} into {@code sink}. The answer is checked first: anything but a 200 with a
+     * Content-Length, and a Docker-Content-Digest (when sent) equal to the digest asked for, fails the sink with the
+     * client's error and aborts the transfer.
+     */
+    @Override
+    public void stream(Project project, UpstreamCall.BlobGet call, BlobSink sink) {
+        Digest digest = call.digest();
+        failover.exchange(project, call.request(), new ResponseListener() {
+            private boolean failed;
+            private Transfer transfer;
+
+            @Override
+            public void onHeaders(int status, HttpHeaders headers, Transfer transfer) {
+                this.transfer = transfer;
+                if (status != 200) {
+                    refuse(null, error(project, status, headers, ErrorCode.BLOB_UNKNOWN, "blob " + digest));
+                    return;
+                }
+                String length = headers.get(HttpHeaderNames.CONTENT_LENGTH);
+                String upstreamDigest = headers.get("Docker-Content-Digest");
+                if (length == null) {
+                    refuse(transfer, "upstream sent blob " + digest + " without a Content-Length");
+                    return;
+                }
+                if (upstreamDigest != null && !upstreamDigest.equals(digest.toString())) {
+                    refuse(transfer, "upstream answered blob " + digest + " with Docker-Content-Digest " + upstreamDigest);
+                    return;
+                }
+                long size;
+                try {
+                    size = Long.parseLong(length.trim());
+                } catch (NumberFormatException e) {
+                    refuse(transfer, "bad Content-Length " + length);
+                    return;
+                }
+                sink.begin(size, transfer);
+            }
+
+            private void refuse(Transfer transfer, String why) {
+                refuse(transfer, unreachable(project, new UpstreamException(why)));
+            }
+
+            private void refuse(Transfer transfer, RegistryException error) {
+                failed = true;
+                if (transfer != null) {
+                    transfer.abort();
+                }
+                sink.fail(error);
+            }
+
+            @Override
+            public void onContent(ByteBuf chunk) {
+                if (failed) {
+                    chunk.release();
+                    return;
+                }
+                // Backpressure: above the sink's high-water mark the upstream stops reading until the sink resumes it
+                // (on this connection's event loop, after this pause, so the two cannot be reordered).
+                if (!sink.offer(chunk)) {
+                    transfer.pause();
+                }
+            }
+
+            @Override
+            public void onComplete() {
+                if (!failed) {
+                    sink.complete();
+                }
+            }
+
+            @Override
+            public void onError(Throwable cause) {
+                sink.fail(unreachable(project, cause));
+            }
+        });
     }
 
     /** True for answers where a cached copy should be served instead (stale-if-error). */
     public static boolean isServerTrouble(int status) {
         return status >= 500 || status == 429;
+    }
+
+    /** Maps a non-2xx upstream answer to the client error. */
+    public static RegistryException error(Project project, UpstreamResponse response, ErrorCode notFound, String what) {
+        return error(project, response.status(), response.headers(), notFound, what);
     }
 
     /** Maps a non-2xx upstream status to the client error. */

@@ -1,4 +1,4 @@
-package dev.wharf.server.registry;
+package dev.wharf.server.pullthrough;
 
 import dev.wharf.server.api.CacheResult;
 import dev.wharf.storage.Digest;
@@ -8,17 +8,17 @@ import dev.wharf.storage.Digest;
  * upstream headers). {@code stale} marks a cached copy served because the upstream failed; {@code cache} says where
  * the answer came from (metrics and access log).
  */
-record Manifest(Digest digest, String mediaType, byte[] body, long size, boolean stale, CacheResult cache) {
+public record Manifest(Digest digest, String mediaType, byte[] body, long size, boolean stale, CacheResult cache) {
     /** A manifest with its bytes, as fetched from the upstream; {@link #as} marks one read from the cache. */
-    static Manifest of(Digest digest, String mediaType, byte[] body) {
+    public static Manifest of(Digest digest, String mediaType, byte[] body) {
         return new Manifest(digest, mediaType, body, body.length, false, CacheResult.MISS);
     }
 
-    Manifest as(CacheResult result) {
+    public Manifest as(CacheResult result) {
         return new Manifest(digest, mediaType, body, size, stale, result);
     }
 
-    Manifest asStale() {
+    public Manifest asStale() {
         return new Manifest(digest, mediaType, body, size, true, CacheResult.STALE);
     }
 }

@@ -1,0 +1,226 @@
+package dev.wharf.server.pullthrough;
+
+import dev.wharf.server.api.CacheResult;
+import dev.wharf.server.api.ErrorCode;
+import dev.wharf.server.api.Failures;
+import dev.wharf.server.api.RepositoryName;
+import dev.wharf.server.metrics.WharfMetrics;
+import dev.wharf.server.upstream.BlobSink;
+import dev.wharf.server.upstream.Project;
+import dev.wharf.server.upstream.ResponseListener;
+import dev.wharf.server.upstream.UpstreamCall;
+import dev.wharf.server.upstream.UpstreamRegistry;
+import dev.wharf.server.upstream.Upstreams;
+import dev.wharf.storage.BlobFill;
+import dev.wharf.storage.BlobLease;
+import dev.wharf.storage.ContentStore;
+import dev.wharf.storage.Digest;
+import dev.wharf.storage.DigestMismatchException;
+import dev.wharf.storage.Fills;
+import io.netty.buffer.ByteBuf;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.StandardOpenOption;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Where a blob comes from: the store (warm), a fill that streams it from the upstream (cold, shared by every
+ * concurrent request for the digest), or, for a HEAD of an uncached blob, the upstream's answer.
+ *
+ * <p>Isolation: a stored blob is served under a project only once that project's upstream served it (the fill it
+ * started committed) or confirmed it with a HEAD. A client of project B that joins a fill project A started is let in
+ * only after B's upstream confirms the digest. {@link #owners} maps each running fill to the project that started it;
+ * the starter writes it before anyone can look the fill up (right after {@link Fills#acquire}), and it is removed
+ * when the fill ends. A joiner that finds no owner (the fill just ended) takes the safe path and confirms.
+ *
+ * <p>Warm answers touch the disk (the link check, opening the file) on the storage executor only, never on the
+ * caller's thread: a blob quarantined or deleted behind the store's back is noticed when its open fails, and then
+ * fetched again.
+ */
+public final class BlobSource {
+    private static final Logger LOG = LoggerFactory.getLogger(BlobSource.class);
+
+    /** What a blob request is answered from. */
+    public sealed interface Answer permits Stored, Streamed, Remote {
+    }
+
+    /** A committed blob: {@code file} is open for a GET (the caller closes it), null for a HEAD. */
+    public record Stored(FileChannel file, long size, CacheResult cache) implements Answer {
+    }
+
+    /** A fill in progress (or just committed), read through {@code reader}; {@code joined}: another request started it. */
+    public record Streamed(BlobFill fill, BlobFill.Reader reader, boolean joined) implements Answer {
+    }
+
+    /** A HEAD of a blob that is not cached: the upstream has it, with this size. */
+    public record Remote(long size) implements Answer {
+    }
+
+    private final ContentStore store;
+    private final Fills fills;
+    private final UpstreamRegistry upstreams;
+    private final Executor io;
+    private final WharfMetrics metrics;
+    private final Map<BlobFill, String> owners = new ConcurrentHashMap<>();
+
+    public BlobSource(ContentStore store, Fills fills, UpstreamRegistry upstreams, Executor io, WharfMetrics metrics) {
+        this.store = store;
+        this.fills = fills;
+        this.upstreams = upstreams;
+        this.io = io;
+        this.metrics = metrics;
+    }
+
+    /**
+     * Pins {@code digest} (stored now, or committed by a fill while it is streamed) against eviction until the lease
+     * is closed, and records the access for LRU and retention. A map lookup; no I/O.
+     */
+    public BlobLease lease(Digest digest) {
+        return store.use(digest);
+    }
+
+    /** Finds the answer for {@code digest} of {@code name} in {@code project}; a HEAD never starts a fill. */
+    public CompletableFuture<Answer> open(Project project, RepositoryName name, Digest digest, boolean head) {
+        var size = store.blobSize(digest); // the in-memory index
+        if (size.isPresent()) {
+            return warm(project, name, digest, size.get(), head);
+        }
+        if (head) {
+            return upstreams.fetch(project, new UpstreamCall.BlobHead(name, digest)).thenApply(resp -> {
+                if (resp.status() != 200) {
+                    throw Upstreams.error(project, resp, ErrorCode.BLOB_UNKNOWN, "blob " + digest);
+                }
+                String length = resp.header("Content-Length");
+                return new Remote(length == null ? 0 : Long.parseLong(length.trim()));
+            });
+        }
+        return cold(project, name, digest);
+    }
+
+    private CompletableFuture<Answer> warm(Project project, RepositoryName name, Digest digest, long size,
+                                           boolean head) {
+        return CompletableFuture.supplyAsync(() -> store.link(project.name(), digest).isPresent(), io)
+                .thenCompose(linked -> linked ? CompletableFuture.completedFuture(CacheResult.HIT)
+                        : confirm(project, name, digest).thenApply(v -> CacheResult.REVALIDATED))
+                .thenComposeAsync(result -> {
+                    if (head) {
+                        return CompletableFuture.completedFuture(new Stored(null, size, result));
+                    }
+                    FileChannel file = openStored(digest);
+                    return file == null ? open(project, name, digest, false)
+                            : CompletableFuture.completedFuture(new Stored(file, size, result));
+                }, io);
+    }
+
+    /** Opens a stored blob; null when its file is gone (quarantined or deleted by hand), which the index forgets. */
+    private FileChannel openStored(Digest digest) {
+        try {
+            return FileChannel.open(store.blobPath(digest), StandardOpenOption.READ);
+        } catch (NoSuchFileException e) {
+            store.forgetMissing(digest);
+            return null;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private CompletableFuture<Answer> cold(Project project, RepositoryName name, Digest digest) {
+        Fills.Acquired acquired = fills.acquire(digest);
+        BlobFill fill = acquired.fill();
+        if (acquired.started()) {
+            owners.put(fill, project.name());
+            fill.result().whenComplete((path, err) -> {
+                owners.remove(fill);
+                if (err == null && path != null) {
+                    linkQuietly(project, digest);
+                } else if (err == null) {
+                    metrics.passThrough(project.name()); // delivered whole, not stored: storage is full
+                }
+            });
+            // Registered before the upstream starts, so a pass-through (disk full) always has this client to feed.
+            BlobFill.Reader reader = fill.newReader();
+            startUpstream(project, name, fill);
+            return streamed(project, name, fill, reader, false);
+        }
+        if (fill.state() == BlobFill.State.COMMITTED) {
+            return open(project, name, digest, false);
+        }
+        if (project.name().equals(owners.get(fill))) {
+            return streamed(project, name, fill, fill.newReader(), true);
+        }
+        return confirm(project, name, digest).thenCompose(v -> streamed(project, name, fill, fill.newReader(), true));
+    }
+
+    /**
+     * A null reader means the fill turned to pass-through (storage full) and left {@link Fills} before this client
+     * could join, so it starts or joins another transfer.
+     */
+    private CompletableFuture<Answer> streamed(Project project, RepositoryName name, BlobFill fill,
+                                               BlobFill.Reader reader, boolean joined) {
+        if (reader == null) {
+            return open(project, name, fill.digest(), false);
+        }
+        return CompletableFuture.completedFuture(new Streamed(fill, reader, joined));
+    }
+
+    /** Fetches the blob from the upstream into the fill; the request that started the fill is its one writer. */
+    private void startUpstream(Project project, RepositoryName name, BlobFill fill) {
+        Digest digest = fill.digest();
+        upstreams.stream(project, new UpstreamCall.BlobGet(name, digest), new BlobSink() {
+            @Override
+            public void begin(long length, ResponseListener.Transfer transfer) {
+                fill.onWritable(transfer::resume);
+                fill.begin(length);
+            }
+
+            @Override
+            public boolean offer(ByteBuf chunk) {
+                return fill.offer(chunk.nioBuffer(), chunk::release);
+            }
+
+            @Override
+            public void complete() {
+                fill.complete();
+            }
+
+            @Override
+            public void fail(Throwable cause) {
+                fill.fail(cause);
+            }
+        });
+        fill.result().whenComplete((p, err) -> {
+            if (err != null) {
+                LOG.warn("fill of {} for {} failed: {}", digest, project.describe(), err.getMessage());
+                if (Failures.unwrap(err) instanceof DigestMismatchException) {
+                    metrics.digestMismatch(project.name());
+                }
+            }
+        });
+    }
+
+    /** Asks the project's upstream whether it has {@code digest}; links it if so, fails with 404 if not. */
+    private CompletableFuture<Void> confirm(Project project, RepositoryName name, Digest digest) {
+        return upstreams.fetch(project, new UpstreamCall.BlobHead(name, digest)).thenCompose(resp -> {
+            if (resp.status() != 200) {
+                return CompletableFuture.failedFuture(Upstreams.error(project, resp, ErrorCode.BLOB_UNKNOWN,
+                        "blob " + digest));
+            }
+            return CompletableFuture.runAsync(() -> linkQuietly(project, digest), io);
+        });
+    }
+
+    private void linkQuietly(Project project, Digest digest) {
+        try {
+            store.link(project.name(), digest, null);
+        } catch (IOException e) {
+            LOG.warn("cannot link {} to project {}: {}", digest, project.name(), e.toString());
+        }
+    }
+}

@@ -1,0 +1,394 @@
+package dev.wharf.server.pullthrough;
+
+import dev.wharf.server.api.CacheResult;
+import dev.wharf.server.api.ErrorCode;
+import dev.wharf.server.api.Failures;
+import dev.wharf.server.api.MediaTypes;
+import dev.wharf.server.api.Reference;
+import dev.wharf.server.api.RegistryException;
+import dev.wharf.server.api.RepositoryName;
+import dev.wharf.server.metrics.WharfMetrics;
+import dev.wharf.server.upstream.Project;
+import dev.wharf.server.upstream.UpstreamCall;
+import dev.wharf.server.upstream.UpstreamException;
+import dev.wharf.server.upstream.UpstreamResponse;
+import dev.wharf.server.upstream.UpstreamRegistry;
+import dev.wharf.server.upstream.Upstreams;
+import dev.wharf.storage.ContentStore;
+import dev.wharf.storage.Digest;
+import dev.wharf.storage.Eviction;
+import dev.wharf.storage.TagEntry;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Where a manifest comes from: memory ({@link TagCache}), the store, or the project's upstream.
+ *
+ * <p>By digest: immutable; served from the store once this project's upstream served or confirmed it. By tag: within
+ * the project's {@code tagTtl} the cached entry is trusted; after it a HEAD upstream revalidates it (a HEAD does not
+ * count against Docker Hub's pull limit); if the upstream fails (network, 5xx, 429) the cached manifest is served
+ * stale. Requests for the same (project, repository, reference, method, Accept) share one upstream call
+ * ({@link SingleFlight}). Store reads and writes run on the storage executor {@code io}; the memory hot paths
+ * answer on the caller's thread.
+ */
+public final class ManifestSource {
+    private static final Logger LOG = LoggerFactory.getLogger(ManifestSource.class);
+
+    private final ContentStore store;
+    private final UpstreamRegistry upstreams;
+    private final Executor io;
+    private final Clock clock;
+    private final WharfMetrics metrics;
+    private final TagCache cache;
+    private final SingleFlight<String, Manifest> inflight = new SingleFlight<>();
+
+    public ManifestSource(ContentStore store, UpstreamRegistry upstreams, Executor io, Clock clock, WharfMetrics metrics,
+                          TagCache cache) {
+        this.store = store;
+        this.upstreams = upstreams;
+        this.io = io;
+        this.clock = clock;
+        this.metrics = metrics;
+        this.cache = cache;
+    }
+
+    /**
+     * The manifest {@code reference} of {@code name} in {@code project}, for a client that accepts {@code accept}
+     * (null: anything). A HEAD ({@code head}) of uncached content asks the upstream with a HEAD and may answer without
+     * a body. Fails with a {@link RegistryException} for anything the client should be told.
+     */
+    public CompletableFuture<Manifest> manifest(Project project, RepositoryName name, Reference reference,
+                                                String accept, boolean head) {
+        CompletableFuture<Manifest> result = reference.isDigest()
+                ? byDigest(project, name, reference.digest(), accept, head)
+                : byTag(project, name, reference.tag(), accept, head);
+        return result.thenApply(m -> {
+            store.touch(m.digest()); // recency for eviction: a volatile write, no I/O
+            return m;
+        });
+    }
+
+    // ---------------------------------------------------------------- by digest
+
+    private CompletableFuture<Manifest> byDigest(Project project, RepositoryName name, Digest digest, String accept,
+                                                 boolean head) {
+        String linkedType = cache.linkedType(project.name(), digest);
+        byte[] hotBody = linkedType == null ? null : cache.body(digest);
+        if (hotBody != null) {
+            // Hot path (HEAD/GET by digest of a manifest this project has seen): no disk, no executor hop.
+            return CompletableFuture.completedFuture(Manifest.of(digest, linkedType, hotBody).as(CacheResult.HIT));
+        }
+        return CompletableFuture.supplyAsync(() -> cached(project, digest), io).thenCompose(found -> {
+            if (found.isPresent()) {
+                return CompletableFuture.completedFuture(found.get());
+            }
+            String what = "manifest " + digest;
+            if (storedBody(digest).isPresent()) {
+                // Stored for another project: this project's upstream must confirm it first.
+                var call = new UpstreamCall.ManifestHead(name, digest.toString(), acceptOrAll(accept));
+                return upstreams.fetch(project, call).thenApplyAsync(resp -> {
+                    requireOk(project, resp, what);
+                    String type = contentType(resp, null);
+                    byte[] body = storedBody(digest).orElseThrow();
+                    link(project, digest, type == null ? MediaTypes.sniff(body) : type);
+                    return Manifest.of(digest, type == null ? MediaTypes.sniff(body) : type, body)
+                            .as(CacheResult.REVALIDATED);
+                }, io);
+            }
+            return inflight.run(key(project, name, digest.toString(), head, accept), () -> head
+                    ? headUpstream(project, name, digest.toString(), accept, false)
+                    : upstreams.fetch(project, new UpstreamCall.ManifestGet(name, digest.toString(), accept))
+                            .thenApplyAsync(resp -> {
+                                requireOk(project, resp, what);
+                                Manifest m = verify(project, resp, digest);
+                                persist(project, m);
+                                return m;
+                            }, io));
+        });
+    }
+
+    /** The stored manifest if this project may see it. Runs on the I/O executor. */
+    private Optional<Manifest> cached(Project project, Digest digest) {
+        Optional<ContentStore.Link> link = store.link(project.name(), digest);
+        if (link.isEmpty()) {
+            return Optional.empty();
+        }
+        return storedBody(digest).map(body -> {
+            String type = link.get().mediaType() == null ? MediaTypes.sniff(body) : link.get().mediaType();
+            cache.linked(project.name(), digest, type);
+            return Manifest.of(digest, type, body).as(CacheResult.HIT);
+        });
+    }
+
+    private Optional<byte[]> storedBody(Digest digest) {
+        byte[] b = cache.body(digest);
+        if (b != null) {
+            return Optional.of(b);
+        }
+        try {
+            Optional<byte[]> read = store.readSmall(digest, UpstreamCall.MAX_MANIFEST);
+            read.ifPresent(body -> cache.body(digest, body));
+            return read;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    // ---------------------------------------------------------------- by tag
+
+    private CompletableFuture<Manifest> byTag(Project project, RepositoryName name, String tag, String accept,
+                                              boolean head) {
+        String tagKey = TagCache.tagKey(project.name(), name.value(), tag);
+        Optional<TagEntry> hot = cache.tagIfPresent(tagKey);
+        if (hot != null && hot.isPresent() && isFresh(project, hot.get())
+                && MediaTypes.accepts(accept, hot.get().mediaType())) {
+            // Hot path (HEAD by tag within the TTL): answered from memory without leaving the event loop.
+            byte[] body = cache.body(hot.get().digest());
+            if (body != null) {
+                return CompletableFuture.completedFuture(
+                        Manifest.of(hot.get().digest(), hot.get().mediaType(), body).as(CacheResult.HIT));
+            }
+        }
+        return CompletableFuture.supplyAsync(() -> cache.tag(tagKey,
+                () -> store.tag(project.name(), name.value(), tag)), io).thenCompose(entry -> {
+            Optional<Manifest> cachedManifest = entry
+                    .filter(e -> MediaTypes.accepts(accept, e.mediaType()))
+                    .flatMap(e -> storedBody(e.digest()).map(b -> Manifest.of(e.digest(), e.mediaType(), b)));
+            if (cachedManifest.isPresent() && isFresh(project, entry.get())) {
+                return CompletableFuture.completedFuture(cachedManifest.get().as(CacheResult.HIT));
+            }
+            if (cachedManifest.isPresent()) {
+                return inflight.run(key(project, name, tag, true, "revalidate"),
+                        () -> revalidate(project, name, tag, tagKey, entry.get(), cachedManifest.get()));
+            }
+            return inflight.run(key(project, name, tag, head, accept),
+                    () -> fetchTag(project, name, tag, tagKey, accept, head));
+        });
+    }
+
+    private boolean isFresh(Project project, TagEntry e) {
+        Duration age = Duration.between(e.fetchedAt(), clock.instant());
+        return age.compareTo(project.config().tagTtl()) < 0;
+    }
+
+    /** Past the TTL: HEAD upstream; same digest → serve the cache; changed → fetch; trouble → serve stale. */
+    private CompletableFuture<Manifest> revalidate(Project project, RepositoryName name, String tag, String tagKey,
+                                                   TagEntry entry, Manifest cachedManifest) {
+        var call = new UpstreamCall.ManifestHead(name, tag, UpstreamCall.ALL_MANIFEST_TYPES);
+        return upstreams.fetch(project, call).handle((resp, err) -> {
+            if (err != null || Upstreams.isServerTrouble(resp.status())) {
+                String why = err != null ? Failures.unwrap(err).getMessage() : "HTTP " + resp.status();
+                LOG.warn("serving stale manifest {}:{} ({}) of {}: upstream revalidation failed: {}",
+                        name, tag, entry.digest(), project.describe(), why);
+                return CompletableFuture.completedFuture(cachedManifest.asStale());
+            }
+            if (resp.status() == 404) {
+                cache.absent(tagKey);
+                return CompletableFuture.<Manifest>failedFuture(RegistryException.notFound(
+                        ErrorCode.MANIFEST_UNKNOWN, "manifest " + name + ":" + tag
+                                + " not found at " + project.describe()));
+            }
+            if (resp.status() != 200) {
+                return CompletableFuture.<Manifest>failedFuture(Upstreams.error(project, resp,
+                        ErrorCode.MANIFEST_UNKNOWN, "manifest " + name + ":" + tag));
+            }
+            String d = resp.header("Docker-Content-Digest");
+            if (d != null && d.equals(entry.digest().toString())) {
+                TagEntry renewed = new TagEntry(entry.digest(), entry.mediaType(), clock.instant());
+                return CompletableFuture.supplyAsync(() -> {
+                    putTag(tagKey, project, name, tag, renewed);
+                    return cachedManifest.as(CacheResult.REVALIDATED);
+                }, io);
+            }
+            return fetchTag(project, name, tag, tagKey, UpstreamCall.ALL_MANIFEST_TYPES, false);
+        }).thenCompose(f -> f);
+    }
+
+    private CompletableFuture<Manifest> fetchTag(Project project, RepositoryName name, String tag, String tagKey,
+                                                 String accept, boolean head) {
+        if (head) {
+            return headUpstream(project, name, tag, accept, true).thenApplyAsync(m -> {
+                if (MediaTypes.isBroad(accept)) {
+                    putTag(tagKey, project, name, tag, new TagEntry(m.digest(), m.mediaType(), clock.instant()));
+                }
+                return m;
+            }, io);
+        }
+        return upstreams.fetch(project, new UpstreamCall.ManifestGet(name, tag, accept))
+                .thenApplyAsync(resp -> {
+                    requireOk(project, resp, "manifest " + name + ":" + tag);
+                    Manifest m = verify(project, resp, null);
+                    persist(project, m);
+                    if (MediaTypes.isBroad(accept)) {
+                        putTag(tagKey, project, name, tag, new TagEntry(m.digest(), m.mediaType(), clock.instant()));
+                    }
+                    return m;
+                }, io)
+                .exceptionallyCompose(t -> staleOr(project, name, tag, tagKey, accept, t));
+    }
+
+    /** Stale-if-error for a tag whose entry is past its TTL or whose body we hold. */
+    private CompletableFuture<Manifest> staleOr(Project project, RepositoryName name, String tag, String tagKey,
+                                                String accept, Throwable t) {
+        Throwable cause = Failures.unwrap(t);
+        boolean trouble = !(cause instanceof RegistryException re) || Upstreams.isServerTrouble(re.statusCode());
+        if (trouble) {
+            Optional<TagEntry> entry = cache.tagIfPresent(tagKey);
+            Optional<Manifest> stale = entry == null ? Optional.empty() : entry
+                    .filter(e -> MediaTypes.accepts(accept, e.mediaType()))
+                    .flatMap(e -> storedBody(e.digest()).map(b -> Manifest.of(e.digest(), e.mediaType(), b).asStale()));
+            if (stale.isPresent()) {
+                LOG.warn("serving stale manifest {}:{} of {}: {}", name, tag, project.describe(), cause.getMessage());
+                return CompletableFuture.completedFuture(stale.get());
+            }
+        }
+        return CompletableFuture.failedFuture(cause);
+    }
+
+    /** HEAD upstream; answers with the upstream's digest, type and size (nothing is stored but, for tags, the entry). */
+    private CompletableFuture<Manifest> headUpstream(Project project, RepositoryName name, String reference,
+                                                     String accept, boolean isTag) {
+        var call = new UpstreamCall.ManifestHead(name, reference, accept);
+        return upstreams.fetch(project, call).thenApply(resp -> {
+            requireOk(project, resp, "manifest " + name + (isTag ? ":" : "@") + reference);
+            String d = resp.header("Docker-Content-Digest");
+            String type = contentType(resp, "application/vnd.oci.image.manifest.v1+json");
+            String length = resp.header("Content-Length");
+            if (d == null && !isTag) {
+                d = reference;
+            }
+            if (d == null || length == null) {
+                throw Upstreams.unreachable(project, new UpstreamException("upstream answered HEAD of manifest "
+                        + name + ":" + reference + " without Docker-Content-Digest or Content-Length"));
+            }
+            Digest digest;
+            try {
+                digest = Digest.parse(d);
+            } catch (IllegalArgumentException e) {
+                throw Upstreams.unreachable(project, new UpstreamException("upstream sent a bad Docker-Content-Digest: "
+                        + e.getMessage()));
+            }
+            if (!isTag && !digest.toString().equals(reference)) {
+                throw Upstreams.unreachable(project, new UpstreamException("upstream answered manifest " + reference
+                        + " with Docker-Content-Digest " + digest));
+            }
+            return new Manifest(digest, type, null, Long.parseLong(length.trim()), false, CacheResult.MISS);
+        });
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static void requireOk(Project project, UpstreamResponse resp, String what) {
+        if (resp.status() != 200) {
+            throw Upstreams.error(project, resp, ErrorCode.MANIFEST_UNKNOWN, what);
+        }
+    }
+
+    /**
+     * Checks the body against the requested digest (by-digest pulls) and against the upstream's
+     * Docker-Content-Digest (if sent); a mismatch is the upstream's fault and is never stored.
+     */
+    private Manifest verify(Project project, UpstreamResponse resp, Digest expected) {
+        byte[] body = resp.body();
+        String header = resp.header("Docker-Content-Digest");
+        Digest claimed = null;
+        if (header != null) {
+            try {
+                claimed = Digest.parse(header.trim());
+            } catch (IllegalArgumentException e) {
+                claimed = null;
+            }
+        }
+        String algorithm = expected != null ? expected.algorithm() : claimed != null ? claimed.algorithm() : "sha256";
+        Digest actual = digestOf(algorithm, body);
+        if (expected != null && !expected.equals(actual)) {
+            metrics.digestMismatch(project.name());
+            throw Upstreams.unreachable(project, new UpstreamException("upstream sent manifest bytes with digest "
+                    + actual + " for " + expected));
+        }
+        if (claimed != null && claimed.algorithm().equals(actual.algorithm()) && !claimed.equals(actual)) {
+            metrics.digestMismatch(project.name());
+            throw Upstreams.unreachable(project, new UpstreamException("upstream's Docker-Content-Digest " + claimed
+                    + " does not match the manifest bytes (" + actual + ")"));
+        }
+        String type = contentType(resp, null);
+        return Manifest.of(actual, type == null ? MediaTypes.sniff(body) : type, body);
+    }
+
+    private void persist(Project project, Manifest m) {
+        try {
+            store.putSmall(m.digest(), m.body());
+            cache.body(m.digest(), m.body());
+            link(project, m.digest(), m.mediaType());
+        } catch (IOException e) {
+            // The client still gets the manifest; only the cache misses out.
+            LOG.warn("cannot store manifest {}: {}", m.digest(), e.toString());
+        }
+    }
+
+    private void link(Project project, Digest digest, String mediaType) {
+        try {
+            store.link(project.name(), digest, mediaType);
+            cache.linked(project.name(), digest, mediaType);
+        } catch (IOException e) {
+            LOG.warn("cannot link manifest {} to project {}: {}", digest, project.name(), e.toString());
+        }
+    }
+
+    private void putTag(String tagKey, Project project, RepositoryName name, String tag, TagEntry entry) {
+        try {
+            store.putTag(project.name(), name.value(), tag, entry);
+        } catch (IOException e) {
+            LOG.warn("cannot store tag {}:{} of project {}: {}", name, tag, project.name(), e.toString());
+        }
+        cache.putTag(tagKey, entry);
+    }
+
+    /**
+     * Forgets a blob the store evicted or quarantined (see {@link TagCache#evicted}). The server registers this as a
+     * store listener; it runs on the evictor's thread.
+     */
+    public void evicted(Eviction eviction) {
+        java.util.List<String> projects;
+        try {
+            projects = store.projectNames();
+        } catch (IOException e) {
+            projects = null;
+        }
+        cache.evicted(eviction, projects);
+    }
+
+    private static Digest digestOf(String algorithm, byte[] body) {
+        try {
+            String jca = algorithm.equals("sha512") ? "SHA-512" : "SHA-256";
+            byte[] d = java.security.MessageDigest.getInstance(jca).digest(body);
+            return new Digest(algorithm.equals("sha512") ? "sha512" : "sha256", java.util.HexFormat.of().formatHex(d));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String key(Project project, RepositoryName name, String reference, boolean head, String accept) {
+        return project.name() + "\n" + name + "\n" + reference + "\n" + head + "\n" + accept;
+    }
+
+    private static String acceptOrAll(String accept) {
+        return accept == null || accept.isBlank() ? UpstreamCall.ALL_MANIFEST_TYPES : accept;
+    }
+
+    private static String contentType(UpstreamResponse resp, String fallback) {
+        String t = resp.header("Content-Type");
+        if (t == null || t.isBlank()) {
+            return fallback;
+        }
+        int semi = t.indexOf(';');
+        return (semi >= 0 ? t.substring(0, semi) : t).trim();
+    }
+}

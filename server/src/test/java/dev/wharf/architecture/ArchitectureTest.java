@@ -1,0 +1,115 @@
+package dev.wharf.architecture;
+
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+
+import com.tngtech.archunit.core.domain.JavaClass;
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import com.tngtech.archunit.library.dependencies.SliceAssignment;
+import com.tngtech.archunit.library.dependencies.SliceIdentifier;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The house rules of docs/architecture.md, checked on the compiled main classes of all three modules: the arrows
+ * run one way. A rule that fails names the classes and the dependency that broke it.
+ */
+class ArchitectureTest {
+    private static JavaClasses classes;
+
+    @BeforeAll
+    static void importClasses() {
+        // storage and auth arrive as jars in a reactor build, so jars are imported too; test classes and test jars
+        // are not.
+        classes = new ClassFileImporter()
+                .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+                .withImportOption(location -> !location.contains("-tests.jar") && !location.contains("/test-classes/"))
+                .importPackages("dev.wharf");
+        if (classes.size() < 100) {
+            throw new AssertionError("imported only " + classes.size() + " classes of dev.wharf: the class path is "
+                    + "not what this test expects, so its rules would check nothing");
+        }
+    }
+
+    @Test
+    void serverPackagesFormNoCycle() {
+        slices().assignedFrom(subpackagesOf("dev.wharf.server")).should().beFreeOfCycles().check(classes);
+    }
+
+    @Test
+    void storagePackagesFormNoCycle() {
+        slices().assignedFrom(subpackagesOf("dev.wharf.storage")).should().beFreeOfCycles().check(classes);
+    }
+
+    /**
+     * One slice per package directly under {@code root}, and one for {@code root} itself, so a cycle between the
+     * root package and a subpackage counts too.
+     */
+    private static SliceAssignment subpackagesOf(String root) {
+        return new SliceAssignment() {
+            @Override
+            public SliceIdentifier getIdentifierOf(JavaClass javaClass) {
+                String pkg = javaClass.getPackageName();
+                if (pkg.equals(root)) {
+                    return SliceIdentifier.of("(" + root + ")");
+                }
+                if (!pkg.startsWith(root + ".")) {
+                    return SliceIdentifier.ignore();
+                }
+                String rest = pkg.substring(root.length() + 1);
+                int dot = rest.indexOf('.');
+                return SliceIdentifier.of(dot < 0 ? rest : rest.substring(0, dot));
+            }
+
+            @Override
+            public String getDescription() {
+                return "the packages under " + root;
+            }
+        };
+    }
+
+    @Test
+    void storageAndAuthNeverImportServerOrEachOther() {
+        noClasses().that().resideInAPackage("dev.wharf.storage..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.wharf.server..", "dev.wharf.auth..")
+                .check(classes);
+        noClasses().that().resideInAPackage("dev.wharf.auth..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.wharf.server..", "dev.wharf.storage..")
+                .check(classes);
+    }
+
+    @Test
+    void apiImportsNothingElseFromServer() {
+        noClasses().that().resideInAPackage("dev.wharf.server.api..")
+                .should().dependOnClassesThat().resideInAPackage("dev.wharf.server..")
+                .andShould().dependOnClassesThat().resideOutsideOfPackages("dev.wharf.server.api..",
+                        "dev.wharf.storage..", "java..", "io.netty..", "com.fasterxml.jackson..")
+                .check(classes);
+    }
+
+    @Test
+    void httpImportsNoEndpoint() {
+        noClasses().that().resideInAPackage("dev.wharf.server.http..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.wharf.server.registry..",
+                        "dev.wharf.server.admin..", "dev.wharf.server.prefetch..", "dev.wharf.server.app..",
+                        "dev.wharf.server.cli..")
+                .check(classes);
+    }
+
+    @Test
+    void pullThroughUsesNoNettyHttpTypes() {
+        noClasses().that().resideInAPackage("dev.wharf.server.pullthrough..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.netty.handler.codec.http..",
+                        "io.netty.channel..", "dev.wharf.server.http..", "dev.wharf.server.registry..")
+                .check(classes);
+    }
+
+    @Test
+    void onlyTheAppWiresTheServerTogether() {
+        noClasses().that().resideOutsideOfPackages("dev.wharf.server.app..")
+                .should().dependOnClassesThat().resideInAPackage("dev.wharf.server.app..")
+                .check(classes);
+    }
+}
