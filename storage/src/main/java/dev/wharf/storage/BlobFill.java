@@ -10,7 +10,6 @@ import java.security.MessageDigest;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.PriorityQueue;
@@ -202,7 +201,7 @@ public final class BlobFill {
         this.temp = temp; // null only for passThrough(...)
         this.finalPath = store.blobPath(digest);
         this.onDone = Objects.requireNonNull(onDone, "onDone");
-        this.hasher = ContentStore.newMessageDigest(digest);
+        this.hasher = digest.newMessageDigest();
         this.state = State.STARTING;
     }
 
@@ -773,7 +772,7 @@ public final class BlobFill {
                     "upstream body of " + digest + " ended after " + written + " of " + size + " bytes"));
             return;
         }
-        Digest actual = new Digest(digest.algorithm(), HexFormat.of().formatHex(hasher.digest()));
+        Digest actual = Digest.of(digest.algorithm(), hasher);
         if (!actual.equals(digest)) {
             failInternal(new DigestMismatchException(digest, actual));
             return;

@@ -16,14 +16,11 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.DateTimeException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HexFormat;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -227,11 +224,10 @@ public final class ContentStore {
         if (blobSize(digest).isPresent()) {
             return;
         }
-        String actual = HexFormat.of().formatHex(newMessageDigest(digest).digest(content));
-        if (!actual.equals(digest.hex())) {
+        Digest actual = Digest.of(digest.algorithm(), content);
+        if (!actual.equals(digest)) {
             throw new IllegalArgumentException(
-                    "content does not match its digest: expected " + digest + ", got " + digest.algorithm() + ":"
-                            + actual);
+                    "content does not match its digest: expected " + digest + ", got " + actual);
         }
         claimSpace(content.length);
         try {
@@ -1243,14 +1239,6 @@ public final class ContentStore {
                 throw new IllegalArgumentException("media type holds a control or non-ASCII character: "
                         + printable(mediaType));
             }
-        }
-    }
-
-    static MessageDigest newMessageDigest(Digest digest) {
-        try {
-            return MessageDigest.getInstance(digest.jcaAlgorithm());
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JDK lacks " + digest.jcaAlgorithm(), e);
         }
     }
 

@@ -10,9 +10,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -39,12 +37,7 @@ final class FillTesting {
     }
 
     static Digest sha256(byte[] content) {
-        try {
-            return new Digest("sha256",
-                    HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(content)));
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
+        return Digest.sha256(content);
     }
 
     static Digest sha256(Path file) throws IOException {
