@@ -432,7 +432,7 @@ public final class BlobFill {
     }
 
     private void deletePassedTemp() {
-        ContentStore.deleteQuietly(temp);
+        AtomicFiles.deleteQuietly(temp);
         long bytes;
         synchronized (lock) {
             bytes = passClaimed;
@@ -853,7 +853,7 @@ public final class BlobFill {
             tempGone = true;
         }
         if (deleteTemp) {
-            ContentStore.deleteQuietly(temp);
+            AtomicFiles.deleteQuietly(temp);
             store.releaseSpace(claimed);
         }
         onDone.accept(this);
