@@ -77,15 +77,10 @@ public final class ContentStore {
         return layout.root;
     }
 
-    /**
-     * Deletes everything under tmp/ (fills that a crash or restart interrupted). Called once at start-up, before any
-     * fill uses this store: it would delete the temp files of running fills.
-     */
+    /** Deletes everything under tmp/ (interrupted fills). Once, at start-up, before any fill uses this store. */
     public void cleanTemp() throws IOException {
         files.cleanTemp();
     }
-
-    // ---- blobs and manifests ----
 
     /** Final path of a blob (may not exist). */
     public Path blobPath(Digest digest) {
@@ -110,8 +105,7 @@ public final class ContentStore {
     }
 
     /**
-     * Atomically renames a fully written and verified temp file to the blob's final path.
-     * The caller has already compared the digest and fsynced the file.
+     * Atomically renames a fully written, fsynced and verified temp file to the blob's final path.
      *
      * @throws IllegalArgumentException if {@code temp} is not a file directly under this store's tmp/
      */
@@ -128,9 +122,8 @@ public final class ContentStore {
     }
 
     /**
-     * Stores small content (a manifest): temp file, fsync, rename. Returns at once if the blob is already stored.
-     * The caller has verified the digest; it is checked again here (cheap for manifests) because a wrong file under
-     * a content address would be served as that content forever.
+     * Stores small content (a manifest), unless already stored. The digest is checked again here (cheap for
+     * manifests): a wrong file under a content address would be served as that content forever.
      *
      * @throws IllegalArgumentException if {@code content} does not hash to {@code digest}
      */
@@ -174,8 +167,6 @@ public final class ContentStore {
         return content;
     }
 
-    // ---- links ----
-
     /**
      * Records that {@code project}'s upstream served or confirmed {@code digest}; mediaType may be null (blobs).
      * A null mediaType never erases one already recorded (a manifest may also be fetched through the blob endpoint).
@@ -192,8 +183,6 @@ public final class ContentStore {
     /** A project's link to a digest: proof that its upstream served or confirmed it. */
     public record Link(Digest digest, String mediaType) {
     }
-
-    // ---- tags ----
 
     /** The cached tag entry, if any. A missing, unreadable or corrupt tag file reads as empty. */
     public Optional<TagEntry> tag(String project, String repository, String tag) {
@@ -212,9 +201,8 @@ public final class ContentStore {
     }
 
     /**
-     * Deletes one tag entry; true if it existed. The content it pointed at stays: blobs are shared by digest across
-     * tags, repositories and projects, and eviction reclaims what nothing uses. Empty directories are left in place,
-     * since removing one could race a concurrent {@link #putTag} that has just created it.
+     * Deletes one tag entry; true if it existed. The content stays (eviction reclaims what nothing uses), and so do
+     * empty directories: removing one could race a {@link #putTag} that has just created it.
      */
     public boolean deleteTag(String project, String repository, String tag) throws IOException {
         TagRef ref = new TagRef(project, repository, tag);
@@ -260,8 +248,6 @@ public final class ContentStore {
         return StoreLayout.checkRepository(repository);
     }
 
-    // ---- catalog and quarantine: the admin API, `wharf du` and `wharf verify`; safe beside a running server ----
-
     /** Where {@link #quarantine} puts blobs that failed verification; outside blobs/, so nothing serves them. */
     public Path quarantineDir() {
         return layout.quarantine;
@@ -296,35 +282,29 @@ public final class ContentStore {
     }
 
     /**
-     * Moves a committed blob out of blobs/ into {@link #quarantineDir()} with one atomic rename, so a reader sees
-     * either the old file or none, and the next request for it fetches it again. Returns where it went, or empty if
-     * it was not stored (evicted or quarantined meanwhile). A reader that opened the file before the rename keeps
-     * reading it to the end.
+     * Moves a committed blob into {@link #quarantineDir()} with one atomic rename (a reader that opened it keeps
+     * reading); the next request fetches it again. Returns where it went, or empty if it was not stored.
      */
     public Optional<Path> quarantine(Digest digest) throws IOException {
         return quarantine.quarantine(digest);
     }
 
     /**
-     * Puts a quarantined file back as the blob (for a verifier that finds it matches after all: the bad file was
-     * replaced by a good copy between its hash and its rename). If a copy is already back in place, the quarantined
-     * one is deleted instead.
+     * Puts a quarantined file back as the blob (a verifier found it matches after all), or deletes it if a copy is
+     * already back in place.
      */
     public void restoreFromQuarantine(Path quarantined, Digest digest) throws IOException {
         quarantine.restore(quarantined, digest);
     }
 
     /**
-     * Drops {@code digest} from the index if its file has gone from blobs/ behind this store's back (another process
-     * quarantined it, such as {@code wharf verify} beside a running server, or an operator deleted it), so the next
-     * request fetches it again instead of failing on a file that is not there. Returns true if it was dropped. One
-     * stat: call it when opening the blob failed, not on every serve.
+     * Drops {@code digest} from the index if its file has gone behind this store's back ({@code wharf verify} in
+     * another process, an operator), so the next request fetches it again; true if dropped. One stat: call it when
+     * opening the blob failed, not on every serve.
      */
     public boolean forgetMissing(Digest digest) {
         return quarantine.forgetMissing(digest);
     }
-
-    // ---- the index: leases, recency, listeners ----
 
     /**
      * Pins {@code digest} against eviction and records an access, whether or not it is stored now: a fill of it may
@@ -438,13 +418,10 @@ public final class ContentStore {
         checkPressure();
     }
 
-    // ---- eviction (the Evictor decides, Removals removes) ----
-
     /**
-     * Evicts one blob unless a lease pins it or it was used at or after {@code usedBefore}: deletes the tag entries
-     * that point at it (a manifest's tags go with it), every project's link to it, then the file (a delete, never a
-     * truncation, so a crash leaves the whole file or none). Returns what was removed, or empty if it was pinned,
-     * recently used, or not stored. Blocking file I/O: call it from a background thread.
+     * Evicts one blob unless a lease pins it or it was used at or after {@code usedBefore}, with the tags that point
+     * at it and every project's link to it. Returns what was removed, or empty if pinned, recently used, or not
+     * stored. Blocking file I/O: call it from a background thread.
      */
     public Optional<Eviction> evict(Digest digest, Eviction.Reason reason, Instant usedBefore) {
         Objects.requireNonNull(reason, "reason");
@@ -486,13 +463,10 @@ public final class ContentStore {
         }
     }
 
-    // ---- capacity ----
-
     /**
-     * Caps the bytes this store may hold (committed plus fills in progress); 0 removes the cap. A write beyond it
-     * fails with {@link StorageFullException}, which the store treats exactly like ENOSPC (fills pass their bytes
-     * through instead of caching them). For tests and for a hard ceiling below the filesystem's own; the
-     * {@code storage.maxSize} eviction target is the {@link Evictor}'s, not this.
+     * Caps the bytes this store may hold (committed plus in progress); 0 removes the cap. A write beyond it fails
+     * with {@link StorageFullException}, treated exactly like ENOSPC. A hard ceiling; {@code storage.maxSize} is the
+     * {@link Evictor}'s.
      */
     public void setCapacityLimit(long bytes) {
         capacity.setLimit(bytes);

@@ -39,7 +39,10 @@ final class Removals {
         this.listeners = listeners;
     }
 
-    /** See {@link ContentStore#evict}. */
+    /**
+     * See {@link ContentStore#evict}. Tags first, then links, then the file: a delete, never a truncation, so a crash
+     * leaves the whole file or none, and a crash half-way leaves a blob that is merely less linked.
+     */
     Optional<Eviction> evict(Digest digest, Eviction.Reason reason, Instant usedBefore) {
         long before = usedBefore.isAfter(Instant.ofEpochMilli(Long.MAX_VALUE / 2)) ? Long.MAX_VALUE
                 : usedBefore.toEpochMilli();
