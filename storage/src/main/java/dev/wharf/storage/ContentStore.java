@@ -96,10 +96,7 @@ public final class ContentStore {
         return size >= 0 ? Optional.of(size) : Optional.empty();
     }
 
-    /**
-     * Creates a new empty temp file under tmp/ for a fill or a small write. Fails with {@link StorageFullException}
-     * when the store is at its {@link #setCapacityLimit hard capacity}, as a full disk would.
-     */
+    /** A new empty temp file under tmp/; {@link StorageFullException} at the {@link #setCapacityLimit hard cap}. */
     public Path newTempFile() throws IOException {
         return files.newTempFile();
     }
@@ -154,11 +151,7 @@ public final class ContentStore {
         }
     }
 
-    /**
-     * Reads small content (a manifest) fully; empty if not stored. Callers use this only for manifests.
-     *
-     * @throws IOException if the stored blob is larger than {@code maxBytes} (it is not read)
-     */
+    /** Reads a manifest whole; empty if not stored; an IOException, unread, if over {@code maxBytes}. */
     public Optional<byte[]> readSmall(Digest digest, int maxBytes) throws IOException {
         Optional<byte[]> content = blobs.readSmall(digest, maxBytes);
         if (content.isEmpty()) {
@@ -326,10 +319,7 @@ public final class ContentStore {
         index.touch(digest, clock.millis());
     }
 
-    /**
-     * Writes the accesses recorded since the last flush to the blob store (as the files' mtimes); returns how many
-     * blobs were touched. The evictor calls it periodically and at close. Why mtimes: docs/architecture.md.
-     */
+    /** Persists the accesses recorded since the last flush (as mtimes: docs/architecture.md); returns how many. */
     public int flushRecency() {
         int touched = 0;
         for (BlobIndex.Entry e : index.drainDirty()) {
@@ -482,10 +472,7 @@ public final class ContentStore {
         return capacity.pending();
     }
 
-    /**
-     * Reserves {@code n} bytes for a write about to happen (a fill's append); fails like a full disk if the hard
-     * capacity is hit. Give them back with {@link #releaseSpace} once committed or deleted.
-     */
+    /** Reserves {@code n} bytes for a fill's append; fails like a full disk at the hard cap. */
     public void claimSpace(long n) throws StorageFullException {
         capacity.claim(n);
     }
@@ -500,10 +487,7 @@ public final class ContentStore {
         return Capacity.isOutOfSpace(t);
     }
 
-    /**
-     * A fill of {@code digest} gave up caching for lack of space ({@code cause}): counted, told to listeners, logged
-     * at most once a minute.
-     */
+    /** A fill of {@code digest} gave up caching for lack of space: counted, told to listeners, logged once a minute. */
     public void passedThrough(Digest digest, Throwable cause) {
         capacity.passedThrough(digest, cause);
     }
