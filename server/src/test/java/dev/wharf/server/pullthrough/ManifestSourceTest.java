@@ -19,13 +19,11 @@ import dev.wharf.storage.Digest;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -45,7 +43,7 @@ class ManifestSourceTest {
     private static final String TYPE = "application/vnd.oci.image.manifest.v1+json";
     private static final byte[] BODY = ("{\"schemaVersion\":2,\"mediaType\":\"" + TYPE + "\",\"config\":{},\"layers\":[]}")
             .getBytes(StandardCharsets.UTF_8);
-    private static final Digest DIGEST = sha256(BODY);
+    private static final Digest DIGEST = Digest.sha256(BODY);
     private static final RepositoryName NAME = new RepositoryName("library/app");
 
     @TempDir
@@ -136,7 +134,7 @@ class ManifestSourceTest {
         RegistryException re = assertInstanceOf(RegistryException.class, e.getCause());
         assertEquals(502, re.statusCode());
         assertTrue(store.readSmall(DIGEST, 1 << 20).isEmpty(), "nothing stored under the digest asked for");
-        assertTrue(store.readSmall(sha256(wrong), 1 << 20).isEmpty(), "nor under the digest of the wrong bytes");
+        assertTrue(store.readSmall(Digest.sha256(wrong), 1 << 20).isEmpty(), "nor under the digest of the wrong bytes");
     }
 
     @Test
@@ -165,14 +163,6 @@ class ManifestSourceTest {
     private static Project project(String name) {
         return new Project(new ProjectConfig(name, URI.create("http://127.0.0.1:9"), List.of(), Duration.ofMinutes(5),
                 null), null);
-    }
-
-    static Digest sha256(byte[] bytes) {
-        try {
-            return new Digest("sha256", HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     /** A clock the test moves forward, to step past a tag's TTL without sleeping. */
