@@ -56,6 +56,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -124,6 +125,8 @@ public final class WharfServer implements AutoCloseable {
             projects.add(ProjectUpstreams.build(pc, egress == null ? null : egress.selector()));
         }
         Projects all = new Projects(projects, config.defaultProject());
+        metrics.zeroes(config.projects().stream().map(ProjectConfig::name).toList(),
+                Arrays.stream(Eviction.Reason.values()).map(Eviction.Reason::label).toList());
         Upstreams upstreams = new Upstreams(upstreamClient);
         TagCache tagCache = new TagCache();
         ManifestSource manifests = new ManifestSource(store, upstreams, storageIo, Clock.systemUTC(), metrics,

@@ -13,7 +13,10 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.buffer.PooledByteBufAllocator;
+import dev.wharf.server.api.CacheResult;
 import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -108,6 +111,43 @@ public final class WharfMetrics {
         new ClassLoaderMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
         new NettyAllocatorMetrics(PooledByteBufAllocator.DEFAULT).bindTo(registry);
+    }
+
+    /**
+     * Registers, at 0, the series of every contract counter that a configured project or a known reason will use, so
+     * that {@code rate(...)} and {@code increase(...)} alerts see them from start-up rather than from the first event
+     * (a counter that appears at 1 has no increase to report). Series labelled by an HTTP status exist at 0 for
+     * {@code 200} only; other statuses appear on their first request. Call once at start-up.
+     *
+     * @param projects         the configured project names
+     * @param evictionReasons  every {@code reason} label {@link #eviction} may be given
+     */
+    public void zeroes(Collection<String> projects, Collection<String> evictionReasons) {
+        for (String project : projects) {
+            for (String kind : List.of("manifest", "blob", "tags", "referrers")) {
+                for (String method : List.of("GET", "HEAD")) {
+                    requests.withTags("project", project, "kind", kind, "method", method, "status", "200");
+                }
+            }
+            for (String kind : List.of("manifest", "blob", "tags")) {
+                for (CacheResult result : CacheResult.values()) {
+                    cache.withTags("project", project, "kind", kind, "result", result.label());
+                }
+            }
+            for (String source : List.of("cache", "upstream")) {
+                served.withTags("project", project, "source", source);
+            }
+            upstreamBytes(project);
+            for (String method : List.of("GET", "HEAD")) {
+                upstreamRequests.withTags("project", project, "method", method, "status", "200");
+            }
+            digestMismatches.withTags("project", project);
+            passThroughs.withTags("project", project);
+        }
+        for (String reason : evictionReasons) {
+            evictions.withTags("reason", reason);
+            evictedBytes.withTags("reason", reason);
+        }
     }
 
     /** One finished request: {@code wharf_requests_total} and {@code wharf_request_duration_seconds}. */

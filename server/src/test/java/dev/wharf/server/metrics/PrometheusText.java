@@ -98,7 +98,7 @@ public final class PrometheusText {
 
     /**
      * The sum of the samples named {@code name} whose labels include every pair in {@code labels} (given as
-     * key, value, key, value...); 0 when there is none.
+     * key, value, key, value...). Fails when no sample matches: a metric that is missing is not a metric at 0.
      */
     public double sum(String name, String... labels) {
         Map<String, String> want = new HashMap<>();
@@ -106,10 +106,15 @@ public final class PrometheusText {
             want.put(labels[i], labels[i + 1]);
         }
         double total = 0;
+        boolean found = false;
         for (Sample s : samples) {
             if (s.name().equals(name) && s.labels().entrySet().containsAll(want.entrySet())) {
                 total += s.value();
+                found = true;
             }
+        }
+        if (!found) {
+            throw new AssertionError("no sample " + name + want + " in the scrape; " + show(name));
         }
         return total;
     }

@@ -20,6 +20,9 @@ class PrometheusTextTest {
         assertEquals(5.0, ok.sum("wharf_cache_total", "project", "hub"));
         assertEquals(3.0, ok.sum("wharf_cache_total", "result", "hit"));
         assertEquals("gauge", ok.typeOf("wharf_fills_inflight"));
+        // A metric that is not there is not a metric at 0.
+        assertThrows(AssertionError.class, () -> ok.sum("wharf_evictions_total"));
+        assertThrows(AssertionError.class, () -> ok.sum("wharf_cache_total", "project", "other"));
         assertThrows(AssertionError.class, () -> PrometheusText.parse("wharf_cache_total{kind=\"blob} 3\n"));
         assertThrows(AssertionError.class, () -> PrometheusText.parse("wharf_cache_total three\n"));
     }
