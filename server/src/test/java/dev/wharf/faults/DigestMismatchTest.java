@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.wharf.server.metrics.PrometheusText;
+import dev.wharf.server.metrics.Scrapes;
 import dev.wharf.testing.Fetch;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.Pulls;
@@ -155,6 +157,10 @@ class DigestMismatchTest {
         assertAborted(second);
         assertEquals(2, blobGets.get(), "a failed fill is not cached: the next request fetches again");
         assertNothingCommitted();
+        // A real scrape counts both mismatches, and nothing passed through or stored.
+        PrometheusText s = Scrapes.awaitSum(wharf, 2, "wharf_digest_mismatch_total", "project", "fake");
+        assertEquals(0, s.sum("wharf_storage_blobs"), s.show("wharf_storage_blobs"));
+        assertEquals(0, s.sum("wharf_passthrough_total", "project", "fake"), s.show("wharf_passthrough_total"));
 
         mode.set(Mode.RIGHT);
         Fetch third = Pulls.get(blobUri(), null, null, Duration.ofSeconds(60));
@@ -167,6 +173,9 @@ class DigestMismatchTest {
         assertTrue(warm.clean(), warm.describe());
         assertEquals(digest, warm.digest());
         assertEquals(3, blobGets.get(), "a committed blob is served from the store");
+        s = Scrapes.awaitSum(wharf, 1, "wharf_storage_blobs");
+        assertEquals(SIZE, s.sum("wharf_storage_bytes"), s.show("wharf_storage_bytes"));
+        assertEquals(2, s.sum("wharf_digest_mismatch_total", "project", "fake"), "the right bytes are no mismatch");
     }
 
     @Test
@@ -209,6 +218,7 @@ class DigestMismatchTest {
         }
         assertEquals(1, blobGets.get(), "the clients should have shared one fill");
         assertNothingCommitted();
+        Scrapes.awaitSum(wharf, 1, "wharf_digest_mismatch_total", "project", "fake");
 
         mode.set(Mode.RIGHT);
         Fetch good = Pulls.get(blobUri(), null, null, Duration.ofSeconds(60));

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wharf.server.metrics.PrometheusText;
+import dev.wharf.server.metrics.Scrapes;
 import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Digest;
 import dev.wharf.storage.Eviction;
@@ -83,6 +85,17 @@ class EvictionTest {
             assertEquals(onDisk, store.storedBytes(), "the index and the disk agree");
             assertTrue(store.evictedBytes(Eviction.Reason.SIZE) >= pushed - cap);
             Pulls.assertBlobsIntact(storage);
+            // A real scrape says the same as the store: what was evicted, by reason, and what is left.
+            PrometheusText s = Scrapes.awaitSum(wharf, store.evictedCount(Eviction.Reason.SIZE),
+                    "wharf_evictions_total", "reason", "size");
+            assertTrue(s.sum("wharf_evictions_total", "reason", "size") > 0, s.show("wharf_evictions_total"));
+            assertEquals(store.evictedBytes(Eviction.Reason.SIZE),
+                    s.sum("wharf_evicted_bytes_total", "reason", "size"), s.show("wharf_evicted_bytes_total"));
+            for (String other : List.of("unused", "admin", "quarantine")) {
+                assertEquals(0, s.sum("wharf_evictions_total", "reason", other), s.show("wharf_evictions_total"));
+            }
+            assertEquals(store.storedBytes(), s.sum("wharf_storage_bytes"), s.show("wharf_storage_bytes"));
+            assertEquals(store.blobCount(), s.sum("wharf_storage_blobs"), s.show("wharf_storage_blobs"));
             // Link and tag writes of the last pull may still be between their temp file and its rename.
             assertTrue(Pulls.await(Duration.ofSeconds(10), () -> Pulls.files(storage.resolve("tmp")).isEmpty()),
                     "temp files left: " + Pulls.files(storage.resolve("tmp")));
