@@ -89,8 +89,12 @@ class EcrCredentialsTest {
             Thread.sleep(20);
         }
         assertEquals(2, fetcher.calls.get(), "the token was refreshed with nobody asking");
-        Thread.sleep(100); // the refresh publishes its token right after the fetch returns
+        // The refresh publishes its token right after the fetch returns: wait for it, with a deadline.
         CompletableFuture<Credentials> now = ecr.get();
+        while (!(now.isDone() && "pw-2".equals(now.getNow(null).password())) && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+            now = ecr.get();
+        }
         assertTrue(now.isDone(), "after a background refresh the token is at hand");
         assertEquals("pw-2", now.get().password());
         ecr.close();

@@ -51,7 +51,11 @@ import org.junit.jupiter.api.TestInstance;
 class DockerHubTest {
     private static final String USER = "wharfbot";
     private static final String PAT = "dckr_pat_Q2x3-test-4e1f";
-    private static final Duration TAG_TTL = Duration.ofSeconds(2);
+    /**
+     * Long enough that skopeo's requests for one tag all fall inside it on a loaded machine (the warm pull expects
+     * exactly one HEAD); the waits past it are sleeps, which can only overshoot.
+     */
+    private static final Duration TAG_TTL = Duration.ofSeconds(5);
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     private Path dir;
