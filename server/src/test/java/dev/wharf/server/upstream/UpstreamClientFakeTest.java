@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wharf.testing.NettyLeaks;
 import dev.wharf.auth.BearerTokens;
 import dev.wharf.auth.Credentials;
 import dev.wharf.server.egress.EgressProxy;
@@ -45,10 +46,6 @@ import org.junit.jupiter.api.Test;
  * to another host, redirect loops, connections cut mid-body, stalled responses, path prefixes and proxies.
  */
 class UpstreamClientFakeTest {
-    static {
-        LeakCheck.install();
-    }
-
     private static final long T = RecordingListener.TIMEOUT_S;
     private static EventLoopGroup group;
 
@@ -63,7 +60,7 @@ class UpstreamClientFakeTest {
     @AfterAll
     static void stopGroup() throws Exception {
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS);
-        LeakCheck.assertNoLeaks();
+        NettyLeaks.assertNoLeaks();
     }
 
     @BeforeEach

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.wharf.testing.NettyLeaks;
 import dev.wharf.auth.BearerTokens;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
@@ -43,10 +44,6 @@ import org.junit.jupiter.api.Test;
  * temporary filesystem store, no auth. Blobs are pushed with the JDK HttpClient, then read through the client.
  */
 class UpstreamClientRegistryTest {
-    static {
-        LeakCheck.install();
-    }
-
     private static final String REGISTRY_BINARY = "/usr/bin/docker-registry";
     private static final String REPO = "wharf/test";
     private static final long T = RecordingListener.TIMEOUT_S;
@@ -139,7 +136,7 @@ class UpstreamClientRegistryTest {
                 s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
-        LeakCheck.assertNoLeaks();
+        NettyLeaks.assertNoLeaks();
     }
 
     @BeforeEach

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wharf.testing.NettyLeaks;
 import dev.wharf.auth.BearerTokens;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
@@ -50,10 +51,6 @@ import org.junit.jupiter.api.Test;
  * trusted through {@link UpstreamTls#clientSslContext(Path)}.
  */
 class UpstreamTlsTest {
-    static {
-        LeakCheck.install();
-    }
-
     private static final long T = RecordingListener.TIMEOUT_S;
     private static EventLoopGroup group;
     private static SelfSignedCertificate cert;
@@ -100,7 +97,7 @@ class UpstreamTlsTest {
         server.close().sync();
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS);
         cert.delete();
-        LeakCheck.assertNoLeaks();
+        NettyLeaks.assertNoLeaks();
     }
 
     private static UpstreamResponse fetch(String host, SslContext ssl) throws Exception {
