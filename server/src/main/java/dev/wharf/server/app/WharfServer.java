@@ -31,7 +31,7 @@ import dev.wharf.server.upstream.UpstreamClient;
 import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Eviction;
 import dev.wharf.storage.Evictor;
-import dev.wharf.storage.Fills;
+import dev.wharf.storage.fill.Fills;
 import dev.wharf.storage.StoreListener;
 import dev.wharf.storage.TagRef;
 import io.netty.bootstrap.ServerBootstrap;

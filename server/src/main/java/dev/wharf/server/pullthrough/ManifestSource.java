@@ -308,7 +308,7 @@ public final class ManifestSource {
             }
         }
         String algorithm = expected != null ? expected.algorithm() : claimed != null ? claimed.algorithm() : "sha256";
-        Digest actual = digestOf(algorithm, body);
+        Digest actual = Digest.of(algorithm, body);
         if (expected != null && !expected.equals(actual)) {
             metrics.digestMismatch(project.name());
             throw Upstreams.unreachable(project, new UpstreamException("upstream sent manifest bytes with digest "
@@ -364,16 +364,6 @@ public final class ManifestSource {
             projects = null;
         }
         cache.evicted(eviction, projects);
-    }
-
-    private static Digest digestOf(String algorithm, byte[] body) {
-        try {
-            String jca = algorithm.equals("sha512") ? "SHA-512" : "SHA-256";
-            byte[] d = java.security.MessageDigest.getInstance(jca).digest(body);
-            return new Digest(algorithm.equals("sha512") ? "sha512" : "sha256", java.util.HexFormat.of().formatHex(d));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private static String key(Project project, RepositoryName name, String reference, boolean head, String accept) {

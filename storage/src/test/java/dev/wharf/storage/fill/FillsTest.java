@@ -1,9 +1,9 @@
-package dev.wharf.storage;
+package dev.wharf.storage.fill;
 
-import static dev.wharf.storage.FillTesting.WAIT_SECONDS;
-import static dev.wharf.storage.FillTesting.randomBytes;
-import static dev.wharf.storage.FillTesting.read;
-import static dev.wharf.storage.FillTesting.sha256;
+import static dev.wharf.storage.fill.FillTesting.WAIT_SECONDS;
+import static dev.wharf.storage.fill.FillTesting.randomBytes;
+import static dev.wharf.storage.fill.FillTesting.read;
+import static dev.wharf.storage.fill.FillTesting.sha256;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -12,6 +12,8 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wharf.storage.ContentStore;
+import dev.wharf.storage.Digest;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

@@ -1,12 +1,12 @@
-package dev.wharf.storage;
+package dev.wharf.storage.fill;
 
-import static dev.wharf.storage.FillTesting.WAIT_SECONDS;
-import static dev.wharf.storage.FillTesting.awaitTrue;
-import static dev.wharf.storage.FillTesting.randomBytes;
-import static dev.wharf.storage.FillTesting.read;
-import static dev.wharf.storage.FillTesting.regularFilesUnder;
-import static dev.wharf.storage.FillTesting.sha256;
-import static dev.wharf.storage.FillTesting.write;
+import static dev.wharf.storage.fill.FillTesting.WAIT_SECONDS;
+import static dev.wharf.storage.fill.FillTesting.awaitTrue;
+import static dev.wharf.storage.fill.FillTesting.randomBytes;
+import static dev.wharf.storage.fill.FillTesting.read;
+import static dev.wharf.storage.fill.FillTesting.regularFilesUnder;
+import static dev.wharf.storage.fill.FillTesting.sha256;
+import static dev.wharf.storage.fill.FillTesting.write;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -15,6 +15,9 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wharf.storage.ContentStore;
+import dev.wharf.storage.Digest;
+import dev.wharf.storage.DigestMismatchException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -459,6 +462,41 @@ class BlobFillTest {
         releases.assertEachReleasedExactlyOnce();
         assertEquals(List.of(), regularFilesUnder(tmp()));
         assertEquals(0, fills.inFlight());
+    }
+
+    @Test
+    void executorThatStartsRejectingMidFillFailsItCleanlyWithoutWritingOnTheCallersThread() throws Exception {
+        java.util.concurrent.ThreadPoolExecutor single = new java.util.concurrent.ThreadPoolExecutor(1, 1, 0,
+                TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>());
+        Fills fills = new Fills(store, single);
+        byte[] content = randomBytes(16, 10);
+        Digest digest = sha256(content);
+        BlobFill fill = fills.acquire(digest).fill();
+        FillTesting.Releases releases = new FillTesting.Releases();
+        fill.begin(10);
+        fill.offer(ByteBuffer.wrap(content, 0, 5), releases.track());
+        awaitTrue(() -> fill.available() == 5, "first chunk appended on the executor");
+        single.shutdown(); // from now on every submission is rejected
+        assertTrue(single.awaitTermination(WAIT_SECONDS, TimeUnit.SECONDS));
+        CountDownLatch woken = new CountDownLatch(1);
+        fill.whenAvailable(5, woken::countDown);
+
+        fill.offer(ByteBuffer.wrap(content, 5, 5), releases.track());
+        fill.complete(); // ignored: the fill has failed; it must not commit inline
+
+        assertEquals(BlobFill.State.FAILED, fill.state());
+        Throwable cause = failureOf(fill.result());
+        assertInstanceOf(IOException.class, cause);
+        assertTrue(cause.getMessage().contains("storage executor rejected the fill of " + digest), cause.getMessage());
+        assertInstanceOf(RejectedExecutionException.class, cause.getCause());
+        assertTrue(woken.await(WAIT_SECONDS, TimeUnit.SECONDS), "a waiting reader is woken, not left hanging");
+        assertEquals(5, fill.available(), "the second chunk was never appended on the caller's thread");
+        assertEquals(java.util.Optional.empty(), store.blobSize(digest));
+        assertEquals(List.of(), regularFilesUnder(tmp()));
+        assertEquals(List.of(), regularFilesUnder(root.resolve("blobs")));
+        assertEquals(0, fills.inFlight());
+        assertEquals(0, store.pendingBytes(), "claimed space returned");
+        releases.assertEachReleasedExactlyOnce();
     }
 
     @Test

@@ -1,11 +1,11 @@
-package dev.wharf.storage;
+package dev.wharf.storage.fill;
 
-import static dev.wharf.storage.FillTesting.WAIT_SECONDS;
-import static dev.wharf.storage.FillTesting.awaitTrue;
-import static dev.wharf.storage.FillTesting.randomBytes;
-import static dev.wharf.storage.FillTesting.regularFilesUnder;
-import static dev.wharf.storage.FillTesting.sha256;
-import static dev.wharf.storage.FillTesting.write;
+import static dev.wharf.storage.fill.FillTesting.WAIT_SECONDS;
+import static dev.wharf.storage.fill.FillTesting.awaitTrue;
+import static dev.wharf.storage.fill.FillTesting.randomBytes;
+import static dev.wharf.storage.fill.FillTesting.regularFilesUnder;
+import static dev.wharf.storage.fill.FillTesting.sha256;
+import static dev.wharf.storage.fill.FillTesting.write;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -17,6 +17,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.wharf.storage.ContentStore;
+import dev.wharf.storage.Digest;
+import dev.wharf.storage.DigestMismatchException;
+import dev.wharf.storage.StorageFullException;
+import dev.wharf.storage.StoreListener;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;

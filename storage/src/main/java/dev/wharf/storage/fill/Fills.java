@@ -1,5 +1,7 @@
-package dev.wharf.storage;
+package dev.wharf.storage.fill;
 
+import dev.wharf.storage.ContentStore;
+import dev.wharf.storage.Digest;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Objects;

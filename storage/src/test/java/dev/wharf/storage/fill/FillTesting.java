@@ -1,18 +1,17 @@
-package dev.wharf.storage;
+package dev.wharf.storage.fill;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.wharf.storage.Digest;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -26,25 +25,20 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /** Shared helpers for the fill tests: a writer that honours backpressure, a reader, release bookkeeping. */
-final class FillTesting {
-    static final long WAIT_SECONDS = 20;
+public final class FillTesting {
+    public static final long WAIT_SECONDS = 20;
 
     private FillTesting() {
     }
 
-    static byte[] randomBytes(long seed, int n) {
+    public static byte[] randomBytes(long seed, int n) {
         byte[] bytes = new byte[n];
         new Random(seed).nextBytes(bytes);
         return bytes;
     }
 
-    static Digest sha256(byte[] content) {
-        try {
-            return new Digest("sha256",
-                    HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(content)));
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
+    public static Digest sha256(byte[] content) {
+        return Digest.sha256(content);
     }
 
     static Digest sha256(Path file) throws IOException {
@@ -158,7 +152,7 @@ final class FillTesting {
         return false;
     }
 
-    static void awaitTrue(BooleanSupplier condition, String what) {
+    public static void awaitTrue(BooleanSupplier condition, String what) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
