@@ -37,6 +37,12 @@ class CliHelpTest {
         }
     }
 
+    @Test
+    void aRedirectedOutputIsNoTerminal() {
+        // Surefire's forked JVM writes into a pipe: no console before JDK 22, a console that is no terminal after.
+        assertFalse(ProgressDisplay.isTerminal());
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"serve", "prefetch", "du", "verify", "tls", "tls init", "containerd-config"})
     void everyCommandHasHelp(String command) {
