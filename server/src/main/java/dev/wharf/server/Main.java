@@ -17,6 +17,7 @@ import java.util.concurrent.CountDownLatch;
 public final class Main {
     private static final String USAGE = """
             usage: wharf serve [--config FILE] [--listen HOST:PORT] [--storage DIR]
+                   wharf --version
                    %s
                    %s
                    %s
@@ -46,6 +47,10 @@ public final class Main {
             System.out.print(USAGE);
             return args.length == 0 ? 2 : 0;
         }
+        if (args[0].equals("--version") || args[0].equals("version")) {
+            System.out.println("wharf " + version());
+            return 0;
+        }
         String[] rest = java.util.Arrays.copyOfRange(args, 1, args.length);
         switch (args[0]) {
             case "serve" -> {
@@ -68,6 +73,19 @@ public final class Main {
                 return 2;
             }
         }
+    }
+
+    /** The Maven project version, from the build-filtered {@code wharf-version.properties}. */
+    static String version() {
+        java.util.Properties p = new java.util.Properties();
+        try (var in = Main.class.getResourceAsStream("/wharf-version.properties")) {
+            if (in != null) {
+                p.load(in);
+            }
+        } catch (java.io.IOException e) {
+            // fall through to "unknown"
+        }
+        return p.getProperty("version", "unknown");
     }
 
     private static int serve(String[] args) throws Exception {
