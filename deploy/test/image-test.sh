@@ -35,6 +35,7 @@ CTD_PID=""
 CID=""
 VOLUME=""
 IMAGE=""
+BUILT_BASE=""
 
 stop_pid() {
   local pid="$1" name="$2"
@@ -56,6 +57,9 @@ cleanup() {
     timeout 60 podman rm -f -t 5 "$CID" >/dev/null 2>&1 || true
   fi
   [[ -n "$VOLUME" ]] && { timeout 30 podman volume rm -f "$VOLUME" >/dev/null 2>&1 || true; }
+  # The images this run built (not a base given in WHARF_IMAGE_BASE), so runs do not pile up image layers.
+  [[ -n "$IMAGE" ]] && { timeout 60 podman rmi -f "$IMAGE" >/dev/null 2>&1 || true; }
+  [[ -n "$BUILT_BASE" ]] && { timeout 60 podman rmi -f "$BUILT_BASE" >/dev/null 2>&1 || true; }
   stop_pid "$CURL_PID" curl
   stop_pid "$CTD_PID" containerd
   stop_pid "$REGISTRY_PID" docker-registry
@@ -121,7 +125,9 @@ if [[ -n "${WHARF_IMAGE_BASE:-}" ]]; then
   BASE="$WHARF_IMAGE_BASE"
 else
   t0=$(date +%s)
-  BASE="$(bash "$ROOT/deploy/image/base-debian.sh" 2>"$TMP/base.log" | tail -n 1)" \
+  # Always a fresh mmdebstrap build (the test is of that path too), under a tag of its own removed at the end.
+  BUILT_BASE="localhost/wharf-base-debian:image-test"
+  BASE="$(bash "$ROOT/deploy/image/base-debian.sh" --rebuild --tag "$BUILT_BASE" 2>"$TMP/base.log" | tail -n 1)" \
     || { tail -n 30 "$TMP/base.log" >&2; die "base-debian.sh failed"; }
   log "base $BASE ready in $(( $(date +%s) - t0 ))s"
 fi
@@ -140,7 +146,7 @@ inspect() { podman image inspect --format "$1" "$IMAGE"; }
 [[ "$(inspect '{{json .Config.Healthcheck}}')" == *healthcheck.sh* ]] || die "the image has no HEALTHCHECK"
 
 # ------------------------------------------------------------------------------------ 2. --version
-VERSION_OUT="$(timeout 60 podman run --rm --read-only --user 10000:10000 --health-interval=disable "$IMAGE" \
+VERSION_OUT="$(timeout 60 podman run --rm --read-only --user 10000:10000 --no-healthcheck "$IMAGE" \
   --version 2>"$TMP/version.err")" || die "podman run IMAGE --version failed: $(cat "$TMP/version.err")"
 [[ "$VERSION_OUT" =~ ^wharf\ [0-9]+\.[0-9]+ ]] || die "--version printed '$VERSION_OUT'"
 log "--version: $VERSION_OUT"
@@ -201,15 +207,20 @@ chmod -R a+rX "$TMP/etc-wharf"
 VOLUME="wharf-image-test-$$"
 podman volume create "$VOLUME" >/dev/null || die "podman volume create failed"
 # The podman volume is root-owned when created; the image's /data (10000:10000) is copied onto it at the
-# first mount, as with Docker. --health-interval=disable: no systemd timer here; the check is run by hand.
+# first mount, as with Docker. --no-healthcheck: podman schedules checks with systemd timers, and there is no
+# systemd here; the image's check script is run by hand with podman exec instead.
 CID="$(podman run -d --read-only --user 10000:10000 --network host --memory 512m \
-  --health-interval=disable -e WHARF_HEALTH_PORT="$WHARF_PORT" \
+  --no-healthcheck -e WHARF_HEALTH_PORT="$WHARF_PORT" \
   -v "$TMP/etc-wharf:/etc/wharf:ro" -v "$VOLUME:/data" \
   "$IMAGE" serve --config /etc/wharf/wharf.yaml)" || die "podman run (serve) failed"
 running() { [[ "$(podman inspect --format '{{.State.Running}}' "$CID" 2>/dev/null)" == true ]]; }
 wait_url "http://127.0.0.1:$WHARF_PORT/readyz" 90 running || die "wharf in the container did not become ready"
 [[ "$(curl -s -m 5 "http://127.0.0.1:$WHARF_PORT/healthz")" == ok ]] || die "/healthz did not answer ok"
-podman healthcheck run "$CID" >/dev/null 2>&1 || die "the image's HEALTHCHECK reports unhealthy"
+HC="$(inspect '{{json .Config.Healthcheck.Test}}')"
+[[ "$HC" == '["CMD","/opt/wharf/healthcheck.sh"]' ]] || die "unexpected HEALTHCHECK $HC"
+timeout 30 podman exec "$CID" /opt/wharf/healthcheck.sh || die "the image's HEALTHCHECK command reports unhealthy"
+timeout 30 podman exec -e WHARF_HEALTH_PORT=9 "$CID" /opt/wharf/healthcheck.sh 2>/dev/null \
+  && die "the HEALTHCHECK command reports healthy on a port nothing listens on"
 log "wharf container ${CID:0:12} ready on 127.0.0.1:$WHARF_PORT (read-only root, user 10000, 512 MiB limit)"
 
 # ------------------------------------------------------------------------------------ 5. skopeo through wharf
