@@ -10,6 +10,8 @@
 # Exits non-zero unless the JUnit report has tests, no failures and no errors.
 #
 # Environment: TARGET (wharf|registry), CONFORMANCE_VERSION (module version or commit to build),
+# CONFORMANCE_ALLOWED (space-separated commit prefixes or versions; the suite built or cached must match one, else
+# the run fails), CONFORMANCE_MIN_PASSED (fewer passing specs fail the run; default 1),
 # WHARF_START_TIMEOUT (seconds, default 300: the launcher may build the jar first), KEEP_TMP=1.
 set -euo pipefail
 
@@ -27,6 +29,10 @@ CONFORMANCE_VERSION="${CONFORMANCE_VERSION:-$SPEC_COMMIT}"
 # serve (2023-11-01, between v1.1.0-rc3 and v1.1.0). The build records which one it used in build/VERSION.
 FALLBACK_VERSION="v0.0.0-20231101194043-f2182352d4cc"
 WHARF_START_TIMEOUT="${WHARF_START_TIMEOUT:-300}"
+CONFORMANCE_ALLOWED="${CONFORMANCE_ALLOWED:-}"
+CONFORMANCE_MIN_PASSED="${CONFORMANCE_MIN_PASSED:-1}"
+[[ "$CONFORMANCE_MIN_PASSED" =~ ^[0-9]+$ ]] || { printf '[conformance] FAIL: CONFORMANCE_MIN_PASSED=%s is not a number\n' \
+  "$CONFORMANCE_MIN_PASSED" >&2; exit 1; }
 REPO_NAME="conformance/test"
 TAG="latest"
 
@@ -153,6 +159,17 @@ build_suite() {
 }
 build_suite
 
+# The suite that runs must be the one the caller pinned: a cached build of another version is no pass.
+SUITE_VERSION="$(cat "$BUILD/VERSION" 2>/dev/null || echo unknown)"
+if [[ -n "$CONFORMANCE_ALLOWED" ]]; then
+  allowed=0
+  for want in $CONFORMANCE_ALLOWED; do
+    [[ "$SUITE_VERSION" == *"$want"* ]] && allowed=1
+  done
+  (( allowed == 1 )) || die "suite version $SUITE_VERSION is none of CONFORMANCE_ALLOWED ($CONFORMANCE_ALLOWED);" \
+    "remove $BUILD to rebuild it"
+fi
+
 # ------------------------------------------------------------------------------------------- the registry
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
@@ -267,6 +284,8 @@ grep -o '<testcase name="[^"]*" classname="[^"]*" status="\(failed\|panicked\|in
 echo "conformance ($TARGET): $PASSED passed, $(( FAILED > FAILURES + ERRORS ? FAILED : FAILURES + ERRORS )) failed, $SKIPPED skipped"
 if (( PASSED > 0 && FAILED == 0 && FAILURES == 0 && ERRORS == 0 )); then
   [[ "$SUITE_RC" == 0 ]] || die "the suite exited $SUITE_RC although its report shows no failures"
+  (( PASSED >= CONFORMANCE_MIN_PASSED )) || die "only $PASSED specs passed, fewer than the $CONFORMANCE_MIN_PASSED" \
+    "expected (CONFORMANCE_MIN_PASSED): specs were skipped that should run"
   exit 0
 fi
 die "conformance failures against $TARGET (see $RESULTS/suite.log)"
