@@ -1,5 +1,6 @@
 package dev.wharf.server.http;
 
+import dev.wharf.server.logging.RateLimitedLog;
 import dev.wharf.storage.fill.BlobFill;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
@@ -31,6 +32,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class FillStream {
     private static final Logger LOG = LoggerFactory.getLogger(FillStream.class);
+    /** One line per aborted client would flood the log when many share a bad fill: rate-limited. */
+    private static final RateLimitedLog ABORTS = new RateLimitedLog(LOG);
     /** At most this many pass-through bytes go out in one write. */
     private static final int MAX_MEMORY_WRITE = 1 << 20;
 
@@ -103,7 +106,7 @@ public final class FillStream {
             fill.result().whenComplete((path, err) -> loop.execute(() -> {
                 if (err != null) {
                     finish();
-                    LOG.warn("fill of {} failed its check before the last byte was sent; aborting the client "
+                    ABORTS.warn("check", "fill of {} failed its check before the last byte was sent; aborting the client "
                             + "connection: {}", fill.digest(), err.getMessage());
                     exchange.abort();
                     return;
@@ -138,7 +141,7 @@ public final class FillStream {
             return;
         }
         if (fill.state() == BlobFill.State.FAILED) {
-            LOG.warn("fill of {} failed after {} of {} bytes were sent; aborting the client connection",
+            ABORTS.warn("failed", "fill of {} failed after {} of {} bytes were sent; aborting the client connection",
                     fill.digest(), offset, end);
             finish();
             exchange.abort();

@@ -3,7 +3,9 @@ package dev.wharf.server.pullthrough;
 import dev.wharf.server.api.CacheResult;
 import dev.wharf.server.api.ErrorCode;
 import dev.wharf.server.api.Failures;
+import dev.wharf.server.api.RegistryException;
 import dev.wharf.server.api.RepositoryName;
+import dev.wharf.server.logging.RateLimitedLog;
 import dev.wharf.server.metrics.WharfMetrics;
 import dev.wharf.server.upstream.BlobSink;
 import dev.wharf.server.upstream.Project;
@@ -46,6 +48,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class BlobSource {
     private static final Logger LOG = LoggerFactory.getLogger(BlobSource.class);
+    /** Fill failures a client can provoke at will (bad upstream content, an upstream down): rate-limited. */
+    private static final RateLimitedLog FILL_FAILED = new RateLimitedLog(LOG);
 
     /** What a blob request is answered from. */
     public sealed interface Answer permits Stored, Streamed, Remote {
@@ -198,7 +202,14 @@ public final class BlobSource {
         });
         fill.result().whenComplete((p, err) -> {
             if (err != null) {
-                LOG.warn("fill of {} for {} failed: {}", digest, project.describe(), err.getMessage());
+                Throwable cause = Failures.unwrap(err);
+                if (cause instanceof RegistryException re && re.statusCode() == 404) {
+                    // The upstream has no such blob: the client's 404 says so; a random digest is no warning.
+                    LOG.debug("fill of {} for {} failed: {}", digest, project.describe(), err.getMessage());
+                } else {
+                    FILL_FAILED.warn(project.name() + "/" + cause.getClass().getSimpleName(),
+                            "fill of {} for {} failed: {}", digest, project.describe(), err.getMessage());
+                }
                 if (Failures.unwrap(err) instanceof DigestMismatchException) {
                     metrics.digestMismatch(project.name());
                 }
