@@ -78,15 +78,11 @@ public final class TagLists {
                 return;
             }
             try {
-                JsonNode tags = JSON.readTree(resp.body()).get("tags");
+                Page parsed = page(resp.body(), resp.header("Link"));
                 int before = acc.size();
-                if (tags != null && tags.isArray()) {
-                    tags.forEach(t -> acc.add(t.asText()));
-                }
-                String link = resp.header("Link");
-                Matcher m = link == null ? null : LINK.matcher(link);
-                if (m != null && m.find() && acc.size() > before) {
-                    String target = m.group(1);
+                acc.addAll(parsed.tags());
+                if (parsed.next() != null && acc.size() > before) {
+                    String target = parsed.next();
                     int qm = target.indexOf('?');
                     String nextPath = unprefix(project, qm >= 0 ? target.substring(0, qm) : target);
                     String nextQuery = qm >= 0 ? target.substring(qm + 1) : null;
@@ -100,6 +96,26 @@ public final class TagLists {
                         new UpstreamException("upstream sent a malformed tag list: " + e.getMessage())));
             }
         });
+    }
+
+    /** One page of an upstream's tag list: its tags, and the target of its {@code rel="next"} Link, or null. */
+    record Page(List<String> tags, String next) {
+    }
+
+    /**
+     * Parses one page: the {@code tags} array of the JSON body (absent or not an array: no tags) and the next-page
+     * target from the {@code Link} header (null if none).
+     *
+     * @throws IOException if the body is not JSON
+     */
+    static Page page(byte[] body, String link) throws IOException {
+        JsonNode tags = JSON.readTree(body).get("tags");
+        List<String> found = new ArrayList<>();
+        if (tags != null && tags.isArray()) {
+            tags.forEach(t -> found.add(t.asText()));
+        }
+        Matcher m = link == null ? null : LINK.matcher(link);
+        return new Page(found, m != null && m.find() ? m.group(1) : null);
     }
 
     /**
