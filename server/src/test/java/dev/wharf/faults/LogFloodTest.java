@@ -53,11 +53,67 @@ class LogFloodTest {
             System.setErr(original);
             log = captured.toString(StandardCharsets.UTF_8);
         }
+        assertQuiet(log, "200 random digests");
+    }
+
+    /**
+     * An upstream whose manifests are larger than wharf accepts (8 MiB), asked 50 times: each client gets an error,
+     * and the log gets a handful of lines, not one (or a stack trace) per request. The upstream is a fake (the
+     * JDK's HTTP server on 127.0.0.1) because a real registry refuses to store such a manifest in the first place.
+     */
+    @Test
+    void oversizedManifestsWriteAtMostAHandfulOfWarnings() throws Exception {
+        byte[] big = new byte[9 << 20];
+        java.util.Arrays.fill(big, (byte) ' ');
+        big[0] = '{';
+        big[big.length - 1] = '}';
+        com.sun.net.httpserver.HttpServer fake = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+        fake.createContext("/v2/", ex -> {
+            try (ex) {
+                if (!ex.getRequestURI().getPath().contains("/manifests/")) {
+                    ex.sendResponseHeaders(200, -1);
+                    return;
+                }
+                ex.getResponseHeaders().set("Content-Type", "application/vnd.oci.image.manifest.v1+json");
+                ex.getResponseHeaders().set("Docker-Content-Digest", "sha256:" + "0".repeat(64));
+                if (ex.getRequestMethod().equals("HEAD")) {
+                    ex.getResponseHeaders().set("Content-Length", Integer.toString(big.length));
+                    ex.sendResponseHeaders(200, -1);
+                    return;
+                }
+                ex.sendResponseHeaders(200, big.length);
+                ex.getResponseBody().write(big);
+            } catch (java.io.IOException e) {
+                // wharf hung up after its limit: expected
+            }
+        });
+        fake.start();
+        PrintStream original = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        String log;
+        try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store2"),
+                WharfYaml.oneProject("fake", "http://127.0.0.1:" + fake.getAddress().getPort()))) {
+            System.setErr(new PrintStream(new Tee(original, captured), true, StandardCharsets.UTF_8));
+            for (int i = 0; i < 50; i++) {
+                int status = wharf.get("/v2/fake/big/app/manifests/v" + (i % 5), "Accept",
+                        "application/vnd.oci.image.manifest.v1+json").statusCode();
+                assertTrue(status >= 400, "an oversized manifest was served: " + status);
+            }
+        } finally {
+            System.setErr(original);
+            fake.stop(0);
+            log = captured.toString(StandardCharsets.UTF_8);
+        }
+        assertQuiet(log, "50 oversized manifests");
+    }
+
+    private static void assertQuiet(String log, String what) {
         List<String> warnings = log.lines().filter(l -> l.contains(" WARN ") || l.contains(" ERROR ")).toList();
         long traces = log.lines().filter(l -> l.startsWith("\tat ")).count();
-        System.out.println("[LogFloodTest] 200 random digests: " + warnings.size() + " WARN/ERROR line(s), " + traces
+        System.out.println("[LogFloodTest] " + what + ": " + warnings.size() + " WARN/ERROR line(s), " + traces
                 + " stack frame(s)");
-        assertTrue(warnings.size() <= 5, warnings.size() + " WARN/ERROR lines for 200 random digests:\n"
+        assertTrue(warnings.size() <= 5, warnings.size() + " WARN/ERROR lines for " + what + ":\n"
                 + String.join("\n", warnings.subList(0, Math.min(20, warnings.size()))));
         assertEquals(0, traces, "stack traces in the log:\n" + log.substring(0, Math.min(4000, log.length())));
     }

@@ -35,6 +35,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import dev.wharf.server.api.CacheResult;
 import dev.wharf.server.api.Failures;
+import dev.wharf.server.logging.RateLimitedLog;
 
 /**
  * One request and its response on one connection. Every response goes out through here, so the error JSON is
@@ -47,6 +48,8 @@ import dev.wharf.server.api.Failures;
  */
 public final class Exchange {
     private static final Logger LOG = LoggerFactory.getLogger(Exchange.class);
+    /** A bug that every request hits must not write a stack trace per request: the first, then one a minute. */
+    private static final RateLimitedLog INTERNAL_ERRORS = new RateLimitedLog(LOG);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final ChannelHandlerContext ctx;
@@ -149,7 +152,8 @@ public final class Exchange {
                     "wharf's storage queue is full; retry shortly",
                     new DefaultHttpHeaders().set(HttpHeaderNames.RETRY_AFTER, "1")));
         } else {
-            LOG.error("internal error on {} {}", request.method(), request.uri(), cause);
+            INTERNAL_ERRORS.error(cause.getClass().getName(), "internal error on {} {}", request.method(),
+                    request.uri(), cause);
             error(new RegistryException(ErrorCode.UNAVAILABLE, HttpResponseStatus.INTERNAL_SERVER_ERROR,
                     "internal error: " + cause.getClass().getSimpleName()));
         }

@@ -5,6 +5,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
+import org.slf4j.helpers.FormattingTuple;
 import org.slf4j.helpers.MessageFormatter;
 
 /**
@@ -44,9 +45,22 @@ public final class RateLimitedLog {
 
     /** A WARN line, {@code format} and {@code args} as for SLF4J, rate-limited under {@code key}. */
     public void warn(String key, String format, Object... args) {
-        if (!log.isWarnEnabled()) {
-            return;
+        if (log.isWarnEnabled()) {
+            write(false, key, format, args);
         }
+    }
+
+    /**
+     * An ERROR line, rate-limited under {@code key}; a trailing {@link Throwable} in {@code args} is logged with its
+     * stack trace, as SLF4J does, on the lines that are written.
+     */
+    public void error(String key, String format, Object... args) {
+        if (log.isErrorEnabled()) {
+            write(true, key, format, args);
+        }
+    }
+
+    private void write(boolean error, String key, String format, Object... args) {
         String k = windows.size() >= MAX_KEYS && !windows.containsKey(key) ? OVERFLOW : key;
         long now = nanoTime.getAsLong();
         Window w = windows.compute(k, (ignored, old) -> {
@@ -58,10 +72,16 @@ public final class RateLimitedLog {
         if (!w.write()) {
             return;
         }
-        String line = MessageFormatter.arrayFormat(format, args).getMessage();
+        FormattingTuple formatted = MessageFormatter.arrayFormat(format, args);
+        String line = formatted.getMessage();
         if (w.reported() > 0) {
-            log.warn("{} ({} similar message{} suppressed in the last {} s)", line, w.reported(),
-                    w.reported() == 1 ? "" : "s", intervalNanos / 1_000_000_000L);
+            line += " (" + w.reported() + " similar message" + (w.reported() == 1 ? "" : "s")
+                    + " suppressed in the last " + intervalNanos / 1_000_000_000L + " s)";
+        }
+        if (error) {
+            log.error(line, formatted.getThrowable());
+        } else if (formatted.getThrowable() != null) {
+            log.warn(line, formatted.getThrowable());
         } else {
             log.warn(line);
         }

@@ -32,6 +32,18 @@ class RateLimitedLogTest {
     }
 
     @Test
+    void errorsKeepTheirStackTraceOnTheLinesWritten() {
+        for (int i = 0; i < 10; i++) {
+            log.error("npe", "internal error on {} {}", "GET", "/v2/x", new NullPointerException("boom"));
+        }
+        assertEquals(List.of("ERROR internal error on GET /v2/x +java.lang.NullPointerException: boom"), lines);
+        now.addAndGet(Duration.ofMinutes(2).toNanos());
+        log.error("npe", "internal error on {} {}", "GET", "/v2/y", new NullPointerException("boom"));
+        assertEquals("ERROR internal error on GET /v2/y (9 similar messages suppressed in the last 60 s)"
+                + " +java.lang.NullPointerException: boom", lines.get(1));
+    }
+
+    @Test
     void keysHaveTheirOwnBudgetUpToABound() {
         log.warn("a", "one");
         log.warn("b", "two");
@@ -48,16 +60,15 @@ class RateLimitedLogTest {
         return (Logger) Proxy.newProxyInstance(Logger.class.getClassLoader(), new Class<?>[] {Logger.class},
                 (proxy, method, args) -> {
                     switch (method.getName()) {
-                        case "isWarnEnabled":
+                        case "isWarnEnabled", "isErrorEnabled":
                             return true;
-                        case "warn":
+                        case "warn", "error":
+                            // RateLimitedLog formats itself: (line) or (line, throwable).
                             String text = (String) args[0];
-                            if (args.length > 1) {
-                                Object[] rest = args.length == 2 && args[1] instanceof Object[] a ? a
-                                        : java.util.Arrays.copyOfRange(args, 1, args.length);
-                                text = org.slf4j.helpers.MessageFormatter.arrayFormat(text, rest).getMessage();
+                            if (args.length > 1 && args[1] instanceof Throwable t) {
+                                text += " +" + t;
                             }
-                            lines.add(text);
+                            lines.add(method.getName().equals("error") ? "ERROR " + text : text);
                             return null;
                         case "getName":
                             return "test";
