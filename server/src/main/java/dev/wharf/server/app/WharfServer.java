@@ -8,6 +8,7 @@ import dev.wharf.server.config.HostPort;
 import dev.wharf.server.config.ProjectConfig;
 import dev.wharf.server.config.WharfConfig;
 import dev.wharf.server.egress.EgressProxy;
+import dev.wharf.server.http.ClientLimits;
 import dev.wharf.server.http.RequestHandler;
 import dev.wharf.server.http.Router;
 import dev.wharf.server.metrics.Readiness;
@@ -162,6 +163,8 @@ public final class WharfServer implements AutoCloseable {
     private Channel bind(HostPort address, RequestHandler.Serves serves, Router router,
                          RegistryEndpoints endpoints, AdminApi admin)
             throws InterruptedException {
+        var limits = config.limits();
+        ClientLimits.Cap cap = new ClientLimits.Cap(limits.maxConnections());
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
                 .channel(NioServerSocketChannel.class)
@@ -173,6 +176,14 @@ public final class WharfServer implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         clients.add(ch);
                         ch.pipeline().addLast("codec", new HttpServerCodec(8192, 16384, 8192));
+                        // --- client limits (issue 8): timeouts around the codec, and the connection cap ---
+                        ClientLimits.install(ch.pipeline(), "codec", limits.headerTimeout(), limits.idleTimeout(),
+                                limits.writeTimeout());
+                        if (!cap.admit(ch)) {
+                            ch.pipeline().addLast("refuse", ClientLimits.refuse());
+                            return;
+                        }
+                        // --- end of client limits ---
                         ch.pipeline().addLast("registry",
                                 new RequestHandler(router, endpoints, readiness::problem, active, metrics, admin,
                                         accessLog, serves));
