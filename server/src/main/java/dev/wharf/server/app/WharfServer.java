@@ -9,6 +9,7 @@ import dev.wharf.server.config.ProjectConfig;
 import dev.wharf.server.config.WharfConfig;
 import dev.wharf.server.egress.EgressProxy;
 import dev.wharf.server.http.ClientLimits;
+import dev.wharf.server.http.AdmissionEndpoint;
 import dev.wharf.server.http.RequestHandler;
 import dev.wharf.server.http.Router;
 import dev.wharf.server.metrics.Readiness;
@@ -29,6 +30,9 @@ import dev.wharf.server.pullthrough.ReferrerSource;
 import dev.wharf.server.pullthrough.TagCache;
 import dev.wharf.server.pullthrough.TagLists;
 import dev.wharf.server.upstream.UpstreamClient;
+import dev.wharf.server.webhook.ImageRewriter;
+import dev.wharf.server.webhook.LoopbackManifestCheck;
+import dev.wharf.server.webhook.RewriteWebhook;
 import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Eviction;
 import dev.wharf.storage.Evictor;
@@ -85,6 +89,8 @@ public final class WharfServer implements AutoCloseable {
     private static final Duration EVICTION_PERIOD = Duration.ofMinutes(1);
     /** Storage tasks that may wait for a thread; beyond it requests get 503 (see the constructor). */
     private static final int STORAGE_QUEUE = 100_000;
+    /** How long a rewrite rule's checkUpstream waits for wharf to resolve the rewritten image. */
+    private static final Duration REWRITE_CHECK_DEADLINE = Duration.ofSeconds(2);
     private UpstreamClient upstreamClient;
     /** Built at start; their credential sources (ECR token refresh) are closed with the server. */
     private final List<Project> projects = new ArrayList<>();
@@ -137,6 +143,10 @@ public final class WharfServer implements AutoCloseable {
                 new ReferrersEndpoint(new ReferrerSource(upstreams)));
         Router router = new Router(all);
         admin = new AdminApi(config.operations().adminToken(), store, all, tagCache, this::registryUrl);
+        // checkUpstream asks wharf itself, through its own address, so the answer is what the kubelet's pull gets.
+        AdmissionEndpoint admission = config.rewrite().rules().isEmpty() ? null
+                : new RewriteWebhook(new ImageRewriter(config.rewrite().rules(),
+                        new LoopbackManifestCheck(this::registryUrl, REWRITE_CHECK_DEADLINE)));
 
         readiness = new Readiness(store.root().resolve("tmp"), draining::get,
                 Duration.ofSeconds(5));
@@ -148,20 +158,24 @@ public final class WharfServer implements AutoCloseable {
         // With admin.listen set, /metrics and /api/v1 move to that address; /healthz and /readyz answer on both.
         RequestHandler.Serves registryServes = ops.adminListen() == null
                 ? RequestHandler.Serves.ALL : RequestHandler.Serves.REGISTRY;
-        serverChannel = bind(config.listen(), registryServes, router, endpoints, admin);
+        serverChannel = bind(config.listen(), registryServes, router, endpoints, admin, admission);
         if (ops.adminListen() != null) {
-            adminChannel = bind(ops.adminListen(), RequestHandler.Serves.ADMIN, router, endpoints, admin);
+            adminChannel = bind(ops.adminListen(), RequestHandler.Serves.ADMIN, router, endpoints, admin, admission);
             LOG.info("admin endpoints (/metrics, /healthz, /readyz, /api/v1) on {}", adminChannel.localAddress());
         }
         readiness.configLoaded();
         LOG.info("wharf listening on {} with storage {} ({}), projects: {}", serverChannel.localAddress(),
                 config.storagePath().toAbsolutePath(), config.source(),
                 config.projects().stream().map(p -> p.name() + "=" + p.upstream()).toList());
+        if (admission != null) {
+            LOG.info("admission webhook at {} with {} rewrite rules (served over TLS only)", AdmissionEndpoint.PATH,
+                    config.rewrite().rules().size());
+        }
         return this;
     }
 
     private Channel bind(HostPort address, RequestHandler.Serves serves, Router router,
-                         RegistryEndpoints endpoints, AdminApi admin)
+                         RegistryEndpoints endpoints, AdminApi admin, AdmissionEndpoint admission)
             throws InterruptedException {
         var limits = config.limits();
         ClientLimits.Cap cap = new ClientLimits.Cap(limits.maxConnections());
@@ -186,7 +200,7 @@ public final class WharfServer implements AutoCloseable {
                         // --- end of client limits ---
                         ch.pipeline().addLast("registry",
                                 new RequestHandler(router, endpoints, readiness::problem, active, metrics, admin,
-                                        accessLog, serves));
+                                        admission, accessLog, serves));
                     }
                 });
         return b.bind(new InetSocketAddress(address.host(), address.port())).sync().channel();

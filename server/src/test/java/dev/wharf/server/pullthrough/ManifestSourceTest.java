@@ -16,13 +16,11 @@ import dev.wharf.server.upstream.Project;
 import dev.wharf.server.upstream.UpstreamCall;
 import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Digest;
+import dev.wharf.testing.ManualClock;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -50,7 +48,7 @@ class ManifestSourceTest {
     Path dir;
     private ContentStore store;
     private ExecutorService io;
-    private MutableClock clock;
+    private ManualClock clock;
     private final ScriptedUpstream upstream = new ScriptedUpstream();
     private ManifestSource source;
     private final Project hub = project("hub");
@@ -60,7 +58,7 @@ class ManifestSourceTest {
     void setUp() throws Exception {
         store = new ContentStore(dir.resolve("store"));
         io = Executors.newFixedThreadPool(2);
-        clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
+        clock = new ManualClock();
         source = new ManifestSource(store, upstream, io, clock, new WharfMetrics(), new TagCache());
     }
 
@@ -163,33 +161,5 @@ class ManifestSourceTest {
     private static Project project(String name) {
         return new Project(new ProjectConfig(name, URI.create("http://127.0.0.1:9"), List.of(), Duration.ofMinutes(5),
                 null), null);
-    }
-
-    /** A clock the test moves forward, to step past a tag's TTL without sleeping. */
-    static final class MutableClock extends Clock {
-        private volatile Instant now;
-
-        MutableClock(Instant now) {
-            this.now = now;
-        }
-
-        void advance(Duration d) {
-            now = now.plus(d);
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-
-        @Override
-        public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
     }
 }
