@@ -7,6 +7,7 @@ import dev.wharf.server.config.ConfigException;
 import dev.wharf.server.config.ConfigLoader;
 import dev.wharf.server.config.HostPort;
 import dev.wharf.server.config.WharfConfig;
+import dev.wharf.storage.StoreLockedException;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 
@@ -120,6 +121,9 @@ public final class Main {
             server = new WharfServer(config).start();
         } catch (ConfigException e) {
             // Found while wiring (a CA file, the egress proxy from the environment): a config error all the same.
+            System.err.println("wharf: " + e.getMessage());
+            return 2;
+        } catch (StoreLockedException e) {
             System.err.println("wharf: " + e.getMessage());
             return 2;
         }
