@@ -12,12 +12,19 @@ import java.util.List;
  * @param projects       the projects, in file order
  * @param source         where this config came from (a file path, or "embedded defaults"), for messages
  * @param operations     storage bounds, retention, admin endpoint, access log, egress proxy
+ * @param rewrite        the admission webhook's image-rewrite rules ({@code rewrite:})
  */
 public record WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
-                          String source, OperationsConfig operations) {
+                          String source, OperationsConfig operations, RewriteConfig rewrite) {
     public WharfConfig {
         projects = List.copyOf(projects);
         operations = operations == null ? OperationsConfig.DEFAULTS : operations;
+        rewrite = rewrite == null ? RewriteConfig.NONE : rewrite;
+    }
+
+    public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
+                       String source, OperationsConfig operations) {
+        this(listen, storagePath, defaultProject, projects, source, operations, RewriteConfig.NONE);
     }
 
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
@@ -26,10 +33,10 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
     }
 
     public WharfConfig withListen(HostPort newListen) {
-        return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations);
+        return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, rewrite);
     }
 
     public WharfConfig withStoragePath(Path newPath) {
-        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations);
+        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, rewrite);
     }
 }
