@@ -8,6 +8,7 @@ import dev.wharf.server.config.HostPort;
 import dev.wharf.server.config.ProjectConfig;
 import dev.wharf.server.config.WharfConfig;
 import dev.wharf.server.egress.EgressProxy;
+import dev.wharf.server.http.ClientLimits;
 import dev.wharf.server.http.AdmissionEndpoint;
 import dev.wharf.server.http.RequestHandler;
 import dev.wharf.server.http.Router;
@@ -33,6 +34,8 @@ import dev.wharf.server.webhook.ImageRewriter;
 import dev.wharf.server.webhook.LoopbackManifestCheck;
 import dev.wharf.server.webhook.RewriteWebhook;
 import dev.wharf.storage.ContentStore;
+import dev.wharf.storage.StoreLock;
+import dev.wharf.storage.StoreLockedException;
 import dev.wharf.storage.Eviction;
 import dev.wharf.storage.Evictor;
 import dev.wharf.storage.fill.Fills;
@@ -95,6 +98,8 @@ public final class WharfServer implements AutoCloseable {
     /** Built at start; their credential sources (ECR token refresh) are closed with the server. */
     private final List<Project> projects = new ArrayList<>();
     private ContentStore store;
+    /** Held from start to close: one server per storage directory. */
+    private StoreLock storeLock;
     /** Applies storage.maxSize and retention.unusedFor, and persists recency; its own thread. */
     private Evictor evictor;
     private Channel serverChannel;
@@ -113,8 +118,24 @@ public final class WharfServer implements AutoCloseable {
                 new DefaultThreadFactory("wharf-storage", true), new ThreadPoolExecutor.AbortPolicy());
     }
 
-    /** Binds the listen address and starts serving. */
+    /**
+     * Takes the storage directory's lock, binds the listen address and starts serving.
+     *
+     * @throws StoreLockedException if another server uses the storage directory
+     */
     public WharfServer start() throws IOException, InterruptedException {
+        // Before cleanTemp: a second server on the directory would delete the first one's fills in progress.
+        storeLock = StoreLock.acquire(config.storagePath());
+        try {
+            return startServing();
+        } catch (IOException | InterruptedException | RuntimeException | Error e) {
+            storeLock.close();
+            storeLock = null;
+            throw e;
+        }
+    }
+
+    private WharfServer startServing() throws IOException, InterruptedException {
         store = new ContentStore(config.storagePath());
         store.cleanTemp();
         Fills fills = new Fills(store, storageIo);
@@ -179,6 +200,8 @@ public final class WharfServer implements AutoCloseable {
     private Channel bind(HostPort address, RequestHandler.Serves serves, Router router,
                          RegistryEndpoints endpoints, AdminApi admin, AdmissionEndpoint admission)
             throws InterruptedException {
+        var limits = config.limits();
+        ClientLimits.Cap cap = new ClientLimits.Cap(limits.maxConnections());
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
                 .channel(NioServerSocketChannel.class)
@@ -190,6 +213,14 @@ public final class WharfServer implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         clients.add(ch);
                         ch.pipeline().addLast("codec", new HttpServerCodec(8192, 16384, 8192));
+                        // --- client limits (issue 8): timeouts around the codec, and the connection cap ---
+                        ClientLimits.install(ch.pipeline(), "codec", limits.headerTimeout(), limits.idleTimeout(),
+                                limits.writeTimeout());
+                        if (!cap.admit(ch)) {
+                            ch.pipeline().addLast("refuse", ClientLimits.refuse());
+                            return;
+                        }
+                        // --- end of client limits ---
                         ch.pipeline().addLast("registry",
                                 new RequestHandler(router, endpoints, readiness::problem, active, metrics, admin,
                                         admission, accessLog, serves));
@@ -340,6 +371,10 @@ public final class WharfServer implements AutoCloseable {
             storageIo.awaitTermination(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (storeLock != null) {
+            storeLock.close(); // last: no fill writes any more
+            storeLock = null;
         }
     }
 }

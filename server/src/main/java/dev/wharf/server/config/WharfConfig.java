@@ -13,18 +13,21 @@ import java.util.List;
  * @param source         where this config came from (a file path, or "embedded defaults"), for messages
  * @param operations     storage bounds, retention, admin endpoint, access log, egress proxy
  * @param rewrite        the admission webhook's image-rewrite rules ({@code rewrite:})
+ * @param limits         timeouts and the connection cap for clients ({@code limits:})
  */
 public record WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
-                          String source, OperationsConfig operations, RewriteConfig rewrite) {
+                          String source, OperationsConfig operations, RewriteConfig rewrite, LimitsConfig limits) {
     public WharfConfig {
         projects = List.copyOf(projects);
         operations = operations == null ? OperationsConfig.DEFAULTS : operations;
         rewrite = rewrite == null ? RewriteConfig.NONE : rewrite;
+        limits = limits == null ? LimitsConfig.DEFAULTS : limits;
     }
 
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
                        String source, OperationsConfig operations) {
-        this(listen, storagePath, defaultProject, projects, source, operations, RewriteConfig.NONE);
+        this(listen, storagePath, defaultProject, projects, source, operations, RewriteConfig.NONE,
+                LimitsConfig.DEFAULTS);
     }
 
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
@@ -33,10 +36,10 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
     }
 
     public WharfConfig withListen(HostPort newListen) {
-        return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, rewrite);
+        return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, rewrite, limits);
     }
 
     public WharfConfig withStoragePath(Path newPath) {
-        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, rewrite);
+        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, rewrite, limits);
     }
 }
