@@ -20,13 +20,22 @@ import java.util.List;
  *                 ({@code upstreams:} in the file, or just {@code upstream:})
  * @param insecureSkipVerify skip TLS certificate verification for this upstream (logged loudly at start-up)
  * @param ecr      AWS ECR token settings, or null
+ * @param allowPrivateRedirects let upstream redirects lead to loopback and private addresses even when no upstream
+ *                 of the project is in that range ({@code allowPrivateRedirects}, false); link-local and cloud
+ *                 metadata addresses stay refused
  */
 public record ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile,
                             String username, String password, List<URI> upstreams, boolean insecureSkipVerify,
-                            EcrConfig ecr) {
+                            EcrConfig ecr, boolean allowPrivateRedirects) {
     public ProjectConfig {
         aliases = List.copyOf(aliases);
         upstreams = upstreams == null || upstreams.isEmpty() ? List.of(upstream) : List.copyOf(upstreams);
+    }
+
+    public ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile,
+                         String username, String password, List<URI> upstreams, boolean insecureSkipVerify,
+                         EcrConfig ecr) {
+        this(name, upstream, aliases, tagTtl, caFile, username, password, upstreams, insecureSkipVerify, ecr, false);
     }
 
     public ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile) {
@@ -42,7 +51,8 @@ public record ProjectConfig(String name, URI upstream, List<String> aliases, Dur
     public String toString() {
         return "ProjectConfig[name=" + name + ", upstream=" + upstream + ", aliases=" + aliases + ", tagTtl=" + tagTtl
                 + ", caFile=" + caFile + ", username=" + username + ", password=" + (password == null ? "none" : "***")
-                + ", upstreams=" + upstreams + ", insecureSkipVerify=" + insecureSkipVerify + ", ecr=" + ecr + "]";
+                + ", upstreams=" + upstreams + ", insecureSkipVerify=" + insecureSkipVerify + ", ecr=" + ecr
+                + ", allowPrivateRedirects=" + allowPrivateRedirects + "]";
     }
 
     /**

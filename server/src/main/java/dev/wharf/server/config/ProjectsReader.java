@@ -24,7 +24,7 @@ final class ProjectsReader {
     private static final Duration DEFAULT_TAG_TTL = Duration.ofMinutes(5);
     private static final Pattern PROJECT_NAME = Pattern.compile("[a-z0-9]+([._-][a-z0-9]+)*");
     private static final Set<String> PROJECT_KEYS = Set.of("name", "upstream", "aliases", "tagTtl", "caFile",
-            "username", "password", "passwordFile", "upstreams", "insecureSkipVerify", "ecr");
+            "username", "password", "passwordFile", "upstreams", "insecureSkipVerify", "ecr", "allowPrivateRedirects");
     private static final Set<String> ECR_KEYS = Set.of("region", "endpoint", "accessKeyId", "secretAccessKey");
 
     private final ConfigReader values;
@@ -104,7 +104,10 @@ final class ProjectsReader {
         boolean insecure = p.has("insecureSkipVerify")
                 && values.bool(p.get("insecureSkipVerify"), path + ".insecureSkipVerify");
         EcrConfig ecr = p.has("ecr") ? ecr(p.get("ecr"), path + ".ecr") : null;
-        return new ProjectConfig(name, upstream, aliases, ttl, ca, username, password, upstreams, insecure, ecr);
+        boolean allowPrivate = p.has("allowPrivateRedirects")
+                && values.bool(p.get("allowPrivateRedirects"), path + ".allowPrivateRedirects");
+        return new ProjectConfig(name, upstream, aliases, ttl, ca, username, password, upstreams, insecure, ecr,
+                allowPrivate);
     }
 
     private EcrConfig ecr(JsonNode node, String path) {

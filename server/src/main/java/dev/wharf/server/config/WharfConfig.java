@@ -12,12 +12,19 @@ import java.util.List;
  * @param projects       the projects, in file order
  * @param source         where this config came from (a file path, or "embedded defaults"), for messages
  * @param operations     storage bounds, retention, admin endpoint, access log, egress proxy
+ * @param upstreamLimits what wharf tolerates from upstreams ({@code limits:})
  */
 public record WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
-                          String source, OperationsConfig operations) {
+                          String source, OperationsConfig operations, UpstreamLimits upstreamLimits) {
     public WharfConfig {
         projects = List.copyOf(projects);
         operations = operations == null ? OperationsConfig.DEFAULTS : operations;
+        upstreamLimits = upstreamLimits == null ? UpstreamLimits.DEFAULTS : upstreamLimits;
+    }
+
+    public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
+                       String source, OperationsConfig operations) {
+        this(listen, storagePath, defaultProject, projects, source, operations, UpstreamLimits.DEFAULTS);
     }
 
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
@@ -26,10 +33,10 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
     }
 
     public WharfConfig withListen(HostPort newListen) {
-        return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations);
+        return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, upstreamLimits);
     }
 
     public WharfConfig withStoragePath(Path newPath) {
-        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations);
+        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, upstreamLimits);
     }
 }
