@@ -8,6 +8,8 @@ import dev.wharf.server.config.HostPort;
 import dev.wharf.server.config.ProjectConfig;
 import dev.wharf.server.config.WharfConfig;
 import dev.wharf.server.egress.EgressProxy;
+import dev.wharf.server.http.ClientLimits;
+import dev.wharf.server.http.AdmissionEndpoint;
 import dev.wharf.server.http.RequestHandler;
 import dev.wharf.server.http.Router;
 import dev.wharf.server.metrics.Readiness;
@@ -28,7 +30,12 @@ import dev.wharf.server.pullthrough.ReferrerSource;
 import dev.wharf.server.pullthrough.TagCache;
 import dev.wharf.server.pullthrough.TagLists;
 import dev.wharf.server.upstream.UpstreamClient;
+import dev.wharf.server.webhook.ImageRewriter;
+import dev.wharf.server.webhook.LoopbackManifestCheck;
+import dev.wharf.server.webhook.RewriteWebhook;
 import dev.wharf.storage.ContentStore;
+import dev.wharf.storage.StoreLock;
+import dev.wharf.storage.StoreLockedException;
 import dev.wharf.storage.Eviction;
 import dev.wharf.storage.Evictor;
 import dev.wharf.storage.fill.Fills;
@@ -84,10 +91,14 @@ public final class WharfServer implements AutoCloseable {
     private static final Duration EVICTION_PERIOD = Duration.ofMinutes(1);
     /** Storage tasks that may wait for a thread; beyond it requests get 503 (see the constructor). */
     private static final int STORAGE_QUEUE = 100_000;
+    /** How long a rewrite rule's checkUpstream waits for wharf to resolve the rewritten image. */
+    private static final Duration REWRITE_CHECK_DEADLINE = Duration.ofSeconds(2);
     private UpstreamClient upstreamClient;
     /** Built at start; their credential sources (ECR token refresh) are closed with the server. */
     private final List<Project> projects = new ArrayList<>();
     private ContentStore store;
+    /** Held from start to close: one server per storage directory. */
+    private StoreLock storeLock;
     /** Applies storage.maxSize and retention.unusedFor, and persists recency; its own thread. */
     private Evictor evictor;
     private Channel serverChannel;
@@ -106,8 +117,24 @@ public final class WharfServer implements AutoCloseable {
                 new DefaultThreadFactory("wharf-storage", true), new ThreadPoolExecutor.AbortPolicy());
     }
 
-    /** Binds the listen address and starts serving. */
+    /**
+     * Takes the storage directory's lock, binds the listen address and starts serving.
+     *
+     * @throws StoreLockedException if another server uses the storage directory
+     */
     public WharfServer start() throws IOException, InterruptedException {
+        // Before cleanTemp: a second server on the directory would delete the first one's fills in progress.
+        storeLock = StoreLock.acquire(config.storagePath());
+        try {
+            return startServing();
+        } catch (IOException | InterruptedException | RuntimeException | Error e) {
+            storeLock.close();
+            storeLock = null;
+            throw e;
+        }
+    }
+
+    private WharfServer startServing() throws IOException, InterruptedException {
         store = new ContentStore(config.storagePath());
         store.cleanTemp();
         Fills fills = new Fills(store, storageIo);
@@ -137,6 +164,10 @@ public final class WharfServer implements AutoCloseable {
                 new ReferrersEndpoint(new ReferrerSource(upstreams)));
         Router router = new Router(all);
         admin = new AdminApi(config.operations().adminToken(), store, all, tagCache, this::registryUrl);
+        // checkUpstream asks wharf itself, through its own address, so the answer is what the kubelet's pull gets.
+        AdmissionEndpoint admission = config.rewrite().rules().isEmpty() ? null
+                : new RewriteWebhook(new ImageRewriter(config.rewrite().rules(),
+                        new LoopbackManifestCheck(this::registryUrl, REWRITE_CHECK_DEADLINE)));
 
         readiness = new Readiness(store.root().resolve("tmp"), draining::get,
                 Duration.ofSeconds(5));
@@ -148,21 +179,27 @@ public final class WharfServer implements AutoCloseable {
         // With admin.listen set, /metrics and /api/v1 move to that address; /healthz and /readyz answer on both.
         RequestHandler.Serves registryServes = ops.adminListen() == null
                 ? RequestHandler.Serves.ALL : RequestHandler.Serves.REGISTRY;
-        serverChannel = bind(config.listen(), registryServes, router, endpoints, admin);
+        serverChannel = bind(config.listen(), registryServes, router, endpoints, admin, admission);
         if (ops.adminListen() != null) {
-            adminChannel = bind(ops.adminListen(), RequestHandler.Serves.ADMIN, router, endpoints, admin);
+            adminChannel = bind(ops.adminListen(), RequestHandler.Serves.ADMIN, router, endpoints, admin, admission);
             LOG.info("admin endpoints (/metrics, /healthz, /readyz, /api/v1) on {}", adminChannel.localAddress());
         }
         readiness.configLoaded();
         LOG.info("wharf listening on {} with storage {} ({}), projects: {}", serverChannel.localAddress(),
                 config.storagePath().toAbsolutePath(), config.source(),
                 config.projects().stream().map(p -> p.name() + "=" + p.upstream()).toList());
+        if (admission != null) {
+            LOG.info("admission webhook at {} with {} rewrite rules (served over TLS only)", AdmissionEndpoint.PATH,
+                    config.rewrite().rules().size());
+        }
         return this;
     }
 
     private Channel bind(HostPort address, RequestHandler.Serves serves, Router router,
-                         RegistryEndpoints endpoints, AdminApi admin)
+                         RegistryEndpoints endpoints, AdminApi admin, AdmissionEndpoint admission)
             throws InterruptedException {
+        var limits = config.limits();
+        ClientLimits.Cap cap = new ClientLimits.Cap(limits.maxConnections());
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
                 .channel(NioServerSocketChannel.class)
@@ -174,9 +211,17 @@ public final class WharfServer implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         clients.add(ch);
                         ch.pipeline().addLast("codec", new HttpServerCodec(8192, 16384, 8192));
+                        // --- client limits (issue 8): timeouts around the codec, and the connection cap ---
+                        ClientLimits.install(ch.pipeline(), "codec", limits.headerTimeout(), limits.idleTimeout(),
+                                limits.writeTimeout());
+                        if (!cap.admit(ch)) {
+                            ch.pipeline().addLast("refuse", ClientLimits.refuse());
+                            return;
+                        }
+                        // --- end of client limits ---
                         ch.pipeline().addLast("registry",
                                 new RequestHandler(router, endpoints, readiness::problem, active, metrics, admin,
-                                        accessLog, serves));
+                                        admission, accessLog, serves));
                     }
                 });
         return b.bind(new InetSocketAddress(address.host(), address.port())).sync().channel();
@@ -324,6 +369,10 @@ public final class WharfServer implements AutoCloseable {
             storageIo.awaitTermination(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (storeLock != null) {
+            storeLock.close(); // last: no fill writes any more
+            storeLock = null;
         }
     }
 }

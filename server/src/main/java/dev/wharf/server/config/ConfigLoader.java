@@ -19,15 +19,14 @@ import java.util.function.Function;
  *
  * <p>This class reads the top level ({@code listen}, {@code defaultProject}) and hands each section to its
  * reader: {@link OperationsReader} for storage, retention, admin, access log and egress, {@link ProjectsReader}
- * for the projects, {@link LimitsReader} for {@code limits}. {@link ConfigReader} reads the typed values beneath them all. A new top-level section adds
- * its key to {@code TOP_KEYS} and a reader of its own.
+            "retention", "admin", "accessLog", "egress", "rewrite", "limits");
  */
 public final class ConfigLoader {
     /** Resource holding the embedded defaults used when no config file is given. */
     public static final String DEFAULTS_RESOURCE = "/wharf-defaults.yaml";
 
     private static final Set<String> TOP_KEYS = Set.of("listen", "storage", "defaultProject", "projects",
-            "retention", "admin", "accessLog", "egress", "limits");
+            "retention", "admin", "accessLog", "egress", "rewrite", "limits");
 
     private final String source;
     private final Function<String, String> env;
@@ -102,7 +101,8 @@ public final class ConfigLoader {
         OperationsReader.Storage storage = operationsReader.storage(top);
         OperationsConfig operations = operationsReader.operations(top, storage);
         List<ProjectConfig> projects = new ProjectsReader(values).projects(top);
-        UpstreamLimits upstreamLimits = new LimitsReader(values).upstream(top);
+        LimitsConfig limits = new LimitsReader(values).limits(top);
+        RewriteConfig rewrite = new RewriteReader(values).rewrite(top);
 
         String defaultProject = null;
         if (top.has("defaultProject") && !top.get("defaultProject").isNull()) {
@@ -112,6 +112,7 @@ public final class ConfigLoader {
                 throw values.fail("defaultProject", "names '" + wanted + "', which is not a configured project");
             }
         }
-        return new WharfConfig(listen, storage.path(), defaultProject, projects, source, operations, upstreamLimits);
+        return new WharfConfig(listen, storage.path(), defaultProject, projects, source, operations, rewrite,
+                limits);
     }
 }

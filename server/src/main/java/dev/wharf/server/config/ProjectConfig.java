@@ -20,16 +20,25 @@ import java.util.List;
  *                 ({@code upstreams:} in the file, or just {@code upstream:})
  * @param insecureSkipVerify skip TLS certificate verification for this upstream (logged loudly at start-up)
  * @param ecr      AWS ECR token settings, or null
+ * @param dockerHub {@code dockerHub: true}: the project stands for Docker Hub whatever its upstream (a Harbor proxy
+ *                 project or a mirror in front of Docker Hub), see {@link #isDockerHub()}
  * @param allowPrivateRedirects let upstream redirects lead to loopback and private addresses even when no upstream
  *                 of the project is in that range ({@code allowPrivateRedirects}, false); link-local and cloud
  *                 metadata addresses stay refused
  */
 public record ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile,
                             String username, String password, List<URI> upstreams, boolean insecureSkipVerify,
-                            EcrConfig ecr, boolean allowPrivateRedirects) {
+                            EcrConfig ecr, boolean dockerHub, boolean allowPrivateRedirects) {
     public ProjectConfig {
         aliases = List.copyOf(aliases);
         upstreams = upstreams == null || upstreams.isEmpty() ? List.of(upstream) : List.copyOf(upstreams);
+    }
+
+    public ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile,
+                         String username, String password, List<URI> upstreams, boolean insecureSkipVerify,
+                         EcrConfig ecr, boolean dockerHub) {
+        this(name, upstream, aliases, tagTtl, caFile, username, password, upstreams, insecureSkipVerify, ecr,
+                dockerHub, false);
     }
 
     public ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile,
@@ -52,14 +61,17 @@ public record ProjectConfig(String name, URI upstream, List<String> aliases, Dur
         return "ProjectConfig[name=" + name + ", upstream=" + upstream + ", aliases=" + aliases + ", tagTtl=" + tagTtl
                 + ", caFile=" + caFile + ", username=" + username + ", password=" + (password == null ? "none" : "***")
                 + ", upstreams=" + upstreams + ", insecureSkipVerify=" + insecureSkipVerify + ", ecr=" + ecr
-                + ", allowPrivateRedirects=" + allowPrivateRedirects + "]";
+                + ", dockerHub=" + dockerHub + ", allowPrivateRedirects=" + allowPrivateRedirects + "]";
     }
 
     /**
-     * True when an upstream is Docker Hub, which adds {@code library/} to one-segment names; a mirror listed before
-     * it ({@code mirror.gcr.io}) serves the same names.
+     * True when the project stands for Docker Hub, which adds {@code library/} to one-segment names: an upstream is
+     * Docker Hub, its name or an alias is one of Docker Hub's names ({@code docker.io}), or it sets
+     * {@code dockerHub: true}. A mirror ({@code mirror.gcr.io}) or a Harbor proxy project in front of Docker Hub
+     * serves the same names.
      */
     public boolean isDockerHub() {
-        return upstreams.stream().anyMatch(u -> DockerHub.isDockerHubHost(u.getHost()));
+        return dockerHub || DockerHub.isDockerHubHost(name) || aliases.stream().anyMatch(DockerHub::isDockerHubHost)
+                || upstreams.stream().anyMatch(u -> DockerHub.isDockerHubHost(u.getHost()));
     }
 }

@@ -12,19 +12,22 @@ import java.util.List;
  * @param projects       the projects, in file order
  * @param source         where this config came from (a file path, or "embedded defaults"), for messages
  * @param operations     storage bounds, retention, admin endpoint, access log, egress proxy
- * @param upstreamLimits what wharf tolerates from upstreams ({@code limits:})
+ * @param rewrite        the admission webhook's image-rewrite rules ({@code rewrite:})
+ * @param limits         timeouts and the connection cap for clients ({@code limits:})
  */
 public record WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
-                          String source, OperationsConfig operations, UpstreamLimits upstreamLimits) {
+                          String source, OperationsConfig operations, RewriteConfig rewrite, LimitsConfig limits) {
     public WharfConfig {
         projects = List.copyOf(projects);
         operations = operations == null ? OperationsConfig.DEFAULTS : operations;
-        upstreamLimits = upstreamLimits == null ? UpstreamLimits.DEFAULTS : upstreamLimits;
+        rewrite = rewrite == null ? RewriteConfig.NONE : rewrite;
+        limits = limits == null ? LimitsConfig.DEFAULTS : limits;
     }
 
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
                        String source, OperationsConfig operations) {
-        this(listen, storagePath, defaultProject, projects, source, operations, UpstreamLimits.DEFAULTS);
+        this(listen, storagePath, defaultProject, projects, source, operations, RewriteConfig.NONE,
+                LimitsConfig.DEFAULTS);
     }
 
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
@@ -32,11 +35,16 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
         this(listen, storagePath, defaultProject, projects, source, OperationsConfig.DEFAULTS);
     }
 
+    /** What wharf tolerates from upstreams: the upstream half of {@code limits:}. */
+    public UpstreamLimits upstreamLimits() {
+        return limits.upstream();
+    }
+
     public WharfConfig withListen(HostPort newListen) {
-        return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, upstreamLimits);
+        return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, rewrite, limits);
     }
 
     public WharfConfig withStoragePath(Path newPath) {
-        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, upstreamLimits);
+        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, rewrite, limits);
     }
 }
