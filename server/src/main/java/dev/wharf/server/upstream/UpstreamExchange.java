@@ -49,6 +49,8 @@ final class UpstreamExchange {
     private volatile boolean finished;
     /** The attempt in flight, for the deadline to abort; written when a connection is had, read on {@link #loop}. */
     private volatile ResponseHandler current;
+    /** The deadline's timer, cancelled when the exchange ends so a finished exchange is not kept until it fires. */
+    private volatile io.netty.util.concurrent.ScheduledFuture<?> deadlineTimer;
 
     UpstreamExchange(UpstreamClient client, UpstreamEndpoint endpoint, UpstreamRequest request,
             ResponseListener listener, EventExecutor loop, boolean whole) {
@@ -66,7 +68,7 @@ final class UpstreamExchange {
         if (whole) {
             long deadline = client.limits().manifestDeadline().toNanos();
             try {
-                loop.schedule(this::deadlinePassed, deadline, TimeUnit.NANOSECONDS);
+                deadlineTimer = loop.schedule(this::deadlinePassed, deadline, TimeUnit.NANOSECONDS);
             } catch (RejectedExecutionException shutDown) {
                 fail(UpstreamFailures.CLIENT_CLOSED, null);
                 return;
@@ -229,6 +231,14 @@ final class UpstreamExchange {
     /** The listener has had its terminal callback, or gave up: no further callbacks. */
     void markFinished() {
         finished = true;
+        cancelDeadline();
+    }
+
+    private void cancelDeadline() {
+        var t = deadlineTimer;
+        if (t != null) {
+            t.cancel(false);
+        }
     }
 
     /** Fails the exchange with a message naming the project and the upstream URL. */
@@ -250,6 +260,7 @@ final class UpstreamExchange {
             return;
         }
         finished = true;
+        cancelDeadline();
         log.debug("{}", e.getMessage());
         try {
             listener.onError(e);
