@@ -34,8 +34,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>GET {@code realm?service=...&scope=...}, with HTTP Basic when credentials are given, anonymous otherwise.
  * Accepts {@code token} or {@code access_token}, {@code expires_in} (default 60 s) and {@code issued_at}. Tokens are
- * cached by (realm, service, scope, identity) until shortly before they expire, and one in-flight fetch serves every
- * concurrent caller of the same key. Uses the JDK HttpClient; never logs a token or a password.
+ * cached by (project, realm, service, scope, credential fingerprint) until shortly before they expire, and one
+ * in-flight fetch serves every concurrent caller of the same key. A realm on plain {@code http://} gets no Basic
+ * credentials unless it is on the project's own upstream host. A fetch has an overall deadline and its response
+ * body a size limit. Uses the JDK HttpClient; never logs a token or a password.
  *
  * <p>Concurrency: the tokens live in the Caffeine {@link AsyncCache}. {@code get} installs one future per key
  * atomically, so concurrent callers of a key join the same fetch; a failed future is removed by the cache, so the
@@ -54,8 +56,13 @@ public final class BearerTokens {
     static final Duration MIN_LIFETIME = Duration.ofSeconds(60);
     /** Refresh this much before expiry at most; otherwise 10% of the lifetime. */
     static final Duration MAX_REFRESH_MARGIN = Duration.ofSeconds(30);
-    private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(30);
+    /** The deadline of a token fetch unless one is given ({@code limits.manifestDeadline}). */
+    static final Duration DEFAULT_DEADLINE = Duration.ofSeconds(60);
+    /** Token responses larger than this are refused: a JWT is a few KiB. */
+    static final int MAX_RESPONSE = 1 << 20;
     private static final long MAX_ENTRIES = 10_000;
+    /** Salts credential fingerprints, so a cache key says nothing about a password outside this process. */
+    private static final byte[] SALT = new java.security.SecureRandom().generateSeed(16);
 
     private final HttpClient http;
     private final Clock clock;
@@ -64,6 +71,7 @@ public final class BearerTokens {
     private final ProxySelector proxy;
     /** One client per project TLS context (a private CA, or insecureSkipVerify); a few entries, never evicted. */
     private final Map<SSLContext, HttpClient> tlsClients = new ConcurrentHashMap<>();
+    private volatile Duration deadline = DEFAULT_DEADLINE;
 
     /** Uses a fresh JDK HttpClient (no redirects followed, 10 s connect timeout) and the system clock. */
     public BearerTokens() {
@@ -115,26 +123,70 @@ public final class BearerTokens {
                 .buildAsync();
     }
 
+    /** Sets the overall deadline of each token fetch (connect, headers and body); call at start-up. */
+    public BearerTokens deadline(Duration d) {
+        if (d == null || d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException("deadline must be positive");
+        }
+        this.deadline = d;
+        return this;
+    }
+
     /** Returns a token for the challenge and scope, from cache or a fresh exchange. credentials may be null. */
     public CompletableFuture<String> token(Challenge challenge, String scope, Credentials credentials) {
         return token(challenge, scope, credentials, null);
+    }
+
+    /** As {@link #token(Challenge, String, Credentials, SSLContext)} without an owner (no project, any realm). */
+    public CompletableFuture<String> token(Challenge challenge, String scope, Credentials credentials,
+            SSLContext tls) {
+        return token(challenge, scope, credentials, tls, null);
     }
 
     /**
      * As {@link #token(Challenge, String, Credentials)}, trusting {@code tls} (the upstream project's TLS context:
      * its CA file, or no verification at all) for an https realm; null for the JDK's trust store. A token server
      * usually shares the registry's host and certificate (Harbor, quay, GitLab), so it needs the same trust.
+     * {@code owner} (null: none) keeps the project's tokens its own, and keeps its credentials off a plain-http realm
+     * on another host: such a realm is asked anonymously.
      */
     public CompletableFuture<String> token(Challenge challenge, String scope, Credentials credentials,
-            SSLContext tls) {
+            SSLContext tls, TokenOwner owner) {
         final Key key;
+        final Credentials sent;
         try {
-            key = Key.of(challenge, scope, credentials);
+            sent = mayCarry(challenge, owner) ? credentials : null;
+            key = Key.of(challenge, scope, sent, owner);
         } catch (IllegalArgumentException e) {
             return CompletableFuture.failedFuture(e);
         }
+        if (sent != credentials) {
+            log.debug("token realm {} is plain http on another host than project {}'s upstream: asking anonymously",
+                    challenge.realm(), owner.project());
+        }
         HttpClient client = tls == null ? http : tlsClients.computeIfAbsent(tls, t -> newClient(proxy, t));
-        return cache.get(key, (k, executor) -> fetch(k, credentials, client)).thenApply(Token::valueOrThrow);
+        return cache.get(key, (k, executor) -> fetch(k, sent, client)).thenApply(Token::valueOrThrow);
+    }
+
+    /** Credentials go to an https realm, or to an http realm on the owner's own upstream host. */
+    private static boolean mayCarry(Challenge challenge, TokenOwner owner) {
+        if (owner == null || challenge == null || challenge.realm() == null) {
+            return true;
+        }
+        URI realm;
+        try {
+            realm = URI.create(challenge.realm().trim());
+        } catch (IllegalArgumentException e) {
+            return true; // refused as a bad realm later
+        }
+        if ("https".equalsIgnoreCase(realm.getScheme())) {
+            return true;
+        }
+        String host = realm.getHost() == null ? "" : realm.getHost().toLowerCase(Locale.ROOT);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        return host.equals(owner.upstreamHost().toLowerCase(Locale.ROOT));
     }
 
     private static HttpClient newClient(ProxySelector proxy, SSLContext tls) {
@@ -153,8 +205,14 @@ public final class BearerTokens {
 
     /** Drops a cached token (after the upstream rejected it) so the next call fetches a new one. */
     public void invalidate(Challenge challenge, String scope, Credentials credentials) {
+        invalidate(challenge, scope, credentials, null);
+    }
+
+    /** As {@link #invalidate(Challenge, String, Credentials)}, for the token of {@code owner}. */
+    public void invalidate(Challenge challenge, String scope, Credentials credentials, TokenOwner owner) {
         try {
-            cache.synchronous().invalidate(Key.of(challenge, scope, credentials));
+            Credentials sent = mayCarry(challenge, owner) ? credentials : null;
+            cache.synchronous().invalidate(Key.of(challenge, scope, sent, owner));
         } catch (IllegalArgumentException e) {
             // no realm: nothing was ever cached for it
         }
@@ -168,8 +226,9 @@ public final class BearerTokens {
             return CompletableFuture.failedFuture(
                     new IOException("bad token realm " + key.realm + ": " + e.getMessage(), e));
         }
+        Duration limit = deadline;
         HttpRequest.Builder b = HttpRequest.newBuilder(uri)
-                .timeout(REQUEST_TIMEOUT)
+                .timeout(limit)
                 .header("Accept", "application/json")
                 .header("User-Agent", "wharf/0.1")
                 .GET();
@@ -179,11 +238,18 @@ public final class BearerTokens {
         log.debug("token request to {} service={} scope={} as {}", key.realm, key.service, key.scope, key.identity);
         // The cached future always completes normally; a failure is a Token that expires at once. Caffeine would
         // otherwise log every failed load with a stack trace, and the callers get the failure either way.
-        return http.sendAsync(b.build(), HttpResponse.BodyHandlers.ofByteArray())
+        CompletableFuture<HttpResponse<byte[]>> sent = http.sendAsync(b.build(), BoundedBody.handler(MAX_RESPONSE));
+        // The request timeout covers the headers only: the deadline also covers a body that trickles in.
+        CompletableFuture.delayedExecutor(limit.toMillis(), TimeUnit.MILLISECONDS).execute(() -> sent.cancel(true));
+        return sent
                 .handle((resp, err) -> {
                     if (err != null) {
                         Throwable cause = err instanceof CompletionException && err.getCause() != null
                                 ? err.getCause() : err;
+                        if (cause instanceof java.util.concurrent.CancellationException) {
+                            return Token.failed(new IOException("token request to " + key.realm
+                                    + " failed: no complete answer within " + limit.toMillis() + " ms"));
+                        }
                         return Token.failed(new IOException("token request to " + key.realm
                                 + " failed: " + describe(cause), cause));
                     }
@@ -294,15 +360,38 @@ public final class BearerTokens {
         return t.getClass().getSimpleName() + (m == null ? "" : ": " + m);
     }
 
-    /** Cache key; identity is the username, or "anonymous". Holds no secret. */
-    record Key(String realm, String service, String scope, String identity) {
+    /**
+     * Cache key: the project (tokens are never shared between projects), the challenge, and whose credentials:
+     * {@code identity} is the username or "anonymous" (for messages), {@code fingerprint} a salted hash of user and
+     * password, so two sets of credentials with one username (ECR's "AWS") never share a token. Holds no secret.
+     */
+    record Key(String project, String realm, String service, String scope, String identity, String fingerprint) {
         static Key of(Challenge challenge, String scope, Credentials credentials) {
+            return of(challenge, scope, credentials, null);
+        }
+
+        static Key of(Challenge challenge, String scope, Credentials credentials, TokenOwner owner) {
             if (challenge == null || challenge.realm() == null || challenge.realm().isBlank()) {
                 throw new IllegalArgumentException("Bearer challenge without realm");
             }
             String identity = credentials == null || credentials.username() == null
                     ? "anonymous" : "user " + credentials.username();
-            return new Key(challenge.realm(), challenge.service(), scope, identity);
+            return new Key(owner == null ? "" : owner.project(), challenge.realm(), challenge.service(), scope,
+                    identity, fingerprint(credentials));
+        }
+
+        private static String fingerprint(Credentials c) {
+            if (c == null) {
+                return "";
+            }
+            try {
+                java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+                sha.update(SALT);
+                sha.update(basic(c).getBytes(StandardCharsets.UTF_8));
+                return java.util.HexFormat.of().formatHex(sha.digest(), 0, 16);
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
         }
     }
 

@@ -273,6 +273,77 @@ class BearerTokensTest {
         return b.toString();
     }
 
+    // ---- issue 8: hostile upstreams (items 7, 8, 11)
+
+    private TokenOwner owner(String project, String upstreamHost) {
+        return new TokenOwner(project, upstreamHost);
+    }
+
+    @Test
+    void plainHttpRealmOnAnotherHostGetsNoBasicCredentials() throws Exception {
+        Credentials bob = new Credentials("bob", "hunter2");
+        tokens.token(challenge, "repository:a:pull", bob, null, owner("p", "registry.example"))
+                .get(TIMEOUT_S, TimeUnit.SECONDS);
+        assertNull(requests.get(0).authorization(), "credentials went to a plain-http realm on another host");
+        // On the project's own upstream host, the realm gets them.
+        tokens.token(challenge, "repository:a:pull", bob, null, owner("p", "127.0.0.1"))
+                .get(TIMEOUT_S, TimeUnit.SECONDS);
+        assertEquals(BearerTokens.basic(bob), requests.get(1).authorization());
+    }
+
+    @Test
+    void tokensAreKeptApartByProjectAndByCredentials() throws Exception {
+        String scope = "repository:a:pull";
+        TokenOwner p = owner("p", "127.0.0.1");
+        String first = tokens.token(challenge, scope, new Credentials("AWS", "one"), null, p)
+                .get(TIMEOUT_S, TimeUnit.SECONDS);
+        // Same user name, another password (ECR's user is always "AWS"): another token.
+        String second = tokens.token(challenge, scope, new Credentials("AWS", "two"), null, p)
+                .get(TIMEOUT_S, TimeUnit.SECONDS);
+        // Same credentials, another project: another token.
+        String third = tokens.token(challenge, scope, new Credentials("AWS", "one"), null, owner("q", "127.0.0.1"))
+                .get(TIMEOUT_S, TimeUnit.SECONDS);
+        assertEquals(3, requests.size());
+        assertEquals(3, java.util.Set.of(first, second, third).size());
+        // and each is cached under its own key
+        assertEquals(first, tokens.token(challenge, scope, new Credentials("AWS", "one"), null, p)
+                .get(TIMEOUT_S, TimeUnit.SECONDS));
+        assertEquals(3, requests.size());
+    }
+
+    @Test
+    void anOversizedTokenResponseIsRefused() {
+        String big = "x".repeat(2 << 20);
+        reply = r -> new Reply(200, "{\"token\":\"" + big + "\",\"expires_in\":300}");
+        ExecutionException e = assertThrows(ExecutionException.class,
+                () -> tokens.token(challenge, "repository:a:pull", null).get(TIMEOUT_S, TimeUnit.SECONDS));
+        assertTrue(e.getCause().getMessage().contains("larger than"), e.getCause().getMessage());
+    }
+
+    @Test
+    void aTokenResponseThatTricklesFailsAtTheDeadline() throws Exception {
+        server.createContext("/slow", ex -> {
+            ex.sendResponseHeaders(200, 4000);
+            try (var out = ex.getResponseBody()) {
+                for (int i = 0; i < 40; i++) { // a byte every 250 ms: never idle, never done within the deadline
+                    out.write('{');
+                    out.flush();
+                    Thread.sleep(250);
+                }
+            } catch (IOException | InterruptedException gone) {
+                // the client gave up
+            }
+        });
+        tokens.deadline(Duration.ofSeconds(1));
+        Challenge slow = new Challenge("bearer", Map.of("realm", "http://127.0.0.1:" + server.getAddress().getPort()
+                + "/slow"));
+        long start = System.nanoTime();
+        ExecutionException e = assertThrows(ExecutionException.class,
+                () -> tokens.token(slow, "repository:a:pull", null).get(TIMEOUT_S, TimeUnit.SECONDS));
+        assertTrue(e.getCause().getMessage().contains("within 1000 ms"), e.getCause().getMessage());
+        assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5));
+    }
+
     /** A clock the test moves by hand. */
     static final class MutableClock extends Clock {
         private volatile Instant now;

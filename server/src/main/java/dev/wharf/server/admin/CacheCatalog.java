@@ -2,7 +2,7 @@ package dev.wharf.server.admin;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.wharf.server.upstream.UpstreamCall;
+import dev.wharf.server.config.UpstreamLimits;
 import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Digest;
 import dev.wharf.storage.TagEntry;
@@ -77,7 +77,7 @@ final class CacheCatalog {
         boolean complete = true;
         Optional<byte[]> body;
         try {
-            body = store.readSmall(digest, UpstreamCall.MAX_MANIFEST);
+            body = store.readSmall(digest, UpstreamLimits.MANIFEST_SIZE_CEILING);
         } catch (IOException e) {
             body = Optional.empty();
         }

@@ -54,6 +54,29 @@ public final class MediaTypes {
         return "application/vnd.oci.image.manifest.v1+json";
     }
 
+    /** RFC 6838 section 4.2: {@code type/subtype}, each a restricted-name of at most 127 characters. */
+    private static final java.util.regex.Pattern MEDIA_TYPE = java.util.regex.Pattern.compile(
+            "[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}");
+
+    /** Whether {@code type} (no parameters) is a media type by RFC 6838's syntax. */
+    public static boolean isValid(String type) {
+        return type != null && MEDIA_TYPE.matcher(type).matches();
+    }
+
+    /**
+     * Whether a header value is printable ASCII (and tabs): anything else (non-ASCII, control characters) is never
+     * passed on to a client, since it could not be sent back as a header.
+     */
+    public static boolean isPrintableAscii(String value) {
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if ((c < 0x20 && c != '\t') || c > 0x7e) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private static String base(String mediaRange) {
         int semi = mediaRange.indexOf(';');
         String s = semi >= 0 ? mediaRange.substring(0, semi) : mediaRange;

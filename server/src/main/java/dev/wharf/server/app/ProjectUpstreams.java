@@ -45,7 +45,8 @@ final class ProjectUpstreams {
         List<UpstreamEndpoint> endpoints = new ArrayList<>();
         try {
             for (URI upstream : pc.upstreams()) {
-                endpoints.add(new UpstreamEndpoint(upstream, ssl, credentials(pc, upstream, egress), pc.name()));
+                endpoints.add(new UpstreamEndpoint(upstream, ssl, credentials(pc, upstream, egress), pc.name(),
+                        pc.allowPrivateRedirects()));
             }
         } catch (RuntimeException e) {
             closeEndpoints(endpoints);

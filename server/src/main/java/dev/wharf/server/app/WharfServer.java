@@ -142,9 +142,10 @@ public final class WharfServer implements AutoCloseable {
         metrics.gauge("wharf_fills_inflight", fills::inFlight);
         EgressProxy egress = egressProxy();
         // Token requests take the same way out as registry traffic: a realm behind the proxy must be reachable too.
-        BearerTokens tokens = new BearerTokens(egress == null ? HttpClient.Builder.NO_PROXY : egress.selector());
+        BearerTokens tokens = new BearerTokens(egress == null ? HttpClient.Builder.NO_PROXY : egress.selector())
+                .deadline(config.upstreamLimits().manifestDeadline());
         upstreamClient = new UpstreamClient(upstreamLoops, tokens, Duration.ofSeconds(10), Duration.ofSeconds(60),
-                egress);
+                egress, config.upstreamLimits());
         upstreamClient.observe(new RateLimits(metrics::ratelimitRemaining));
         upstreamClient.observe(new UpstreamMeter(metrics));
         for (ProjectConfig pc : config.projects()) {

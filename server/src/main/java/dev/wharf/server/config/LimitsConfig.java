@@ -14,8 +14,20 @@ import java.time.Duration;
  *                       120s)
  * @param maxConnections open client connections per listen address; beyond it a new connection gets 503 and is
  *                       closed ({@code limits.maxConnections}, 10000)
+ * @param upstream       what wharf tolerates from upstreams: body sizes, deadlines, minimum rate, idle connections
+ *                       ({@link UpstreamLimits}, keys beside these in {@code limits:})
  */
-public record LimitsConfig(Duration headerTimeout, Duration idleTimeout, Duration writeTimeout, int maxConnections) {
-    public static final LimitsConfig DEFAULTS =
-            new LimitsConfig(Duration.ofSeconds(30), Duration.ofSeconds(120), Duration.ofSeconds(120), 10_000);
+public record LimitsConfig(Duration headerTimeout, Duration idleTimeout, Duration writeTimeout, int maxConnections,
+                           UpstreamLimits upstream) {
+    public static final LimitsConfig DEFAULTS = new LimitsConfig(Duration.ofSeconds(30), Duration.ofSeconds(120),
+            Duration.ofSeconds(120), 10_000, UpstreamLimits.DEFAULTS);
+
+    public LimitsConfig {
+        upstream = upstream == null ? UpstreamLimits.DEFAULTS : upstream;
+    }
+
+    /** The client limits alone; the upstream ones at their defaults. */
+    public LimitsConfig(Duration headerTimeout, Duration idleTimeout, Duration writeTimeout, int maxConnections) {
+        this(headerTimeout, idleTimeout, writeTimeout, maxConnections, UpstreamLimits.DEFAULTS);
+    }
 }

@@ -6,11 +6,13 @@ import java.time.Duration;
 import java.util.Set;
 
 /**
- * Reads the {@code limits} section: the timeouts and the connection cap that keep hostile clients in check. The
- * section and each key are optional; a missing key keeps its default ({@link LimitsConfig#DEFAULTS}).
+ * Reads the {@code limits} section: the timeouts and the connection cap that keep hostile clients in check, and
+ * what wharf tolerates from upstreams ({@link UpstreamLimits}). The section and each key are optional; a missing
+ * key keeps its default ({@link LimitsConfig#DEFAULTS}).
  */
 final class LimitsReader {
-    private static final Set<String> KEYS = Set.of("headerTimeout", "idleTimeout", "writeTimeout", "maxConnections");
+    private static final Set<String> KEYS = Set.of("headerTimeout", "idleTimeout", "writeTimeout", "maxConnections",
+            "manifestSize", "tags", "manifestDeadline", "minUpstreamRate", "minUpstreamRateWindow", "upstreamIdle");
 
     private final ConfigReader values;
 
@@ -29,7 +31,26 @@ final class LimitsReader {
                 timeout(l, "headerTimeout", d.headerTimeout()),
                 timeout(l, "idleTimeout", d.idleTimeout()),
                 timeout(l, "writeTimeout", d.writeTimeout()),
-                l.has("maxConnections") ? count(l.get("maxConnections"), "limits.maxConnections") : d.maxConnections());
+                l.has("maxConnections") ? count(l.get("maxConnections"), "limits.maxConnections") : d.maxConnections(),
+                upstream(l));
+    }
+
+    /** The upstream keys of the {@code limits} mapping. */
+    private UpstreamLimits upstream(ObjectNode l) {
+        UpstreamLimits d = UpstreamLimits.DEFAULTS;
+        long manifestSize = d.manifestSize();
+        if (l.has("manifestSize")) {
+            manifestSize = values.size(l.get("manifestSize"), "limits.manifestSize");
+            if (manifestSize > UpstreamLimits.MANIFEST_SIZE_CEILING) {
+                throw values.fail("limits.manifestSize", "must be at most 1GiB");
+            }
+        }
+        int tags = l.has("tags") ? count(l.get("tags"), "limits.tags") : d.tags();
+        long rate = l.has("minUpstreamRate")
+                ? values.size(l.get("minUpstreamRate"), "limits.minUpstreamRate") : d.minUpstreamRate();
+        return new UpstreamLimits(manifestSize, tags, timeout(l, "manifestDeadline", d.manifestDeadline()), rate,
+                timeout(l, "minUpstreamRateWindow", d.minUpstreamRateWindow()),
+                timeout(l, "upstreamIdle", d.upstreamIdle()));
     }
 
     private Duration timeout(ObjectNode l, String key, Duration fallback) {

@@ -22,13 +22,23 @@ import java.util.List;
  * @param ecr      AWS ECR token settings, or null
  * @param dockerHub {@code dockerHub: true}: the project stands for Docker Hub whatever its upstream (a Harbor proxy
  *                 project or a mirror in front of Docker Hub), see {@link #isDockerHub()}
+ * @param allowPrivateRedirects let upstream redirects lead to loopback and private addresses even when no upstream
+ *                 of the project is in that range ({@code allowPrivateRedirects}, false); link-local and cloud
+ *                 metadata addresses stay refused
  */
 public record ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile,
                             String username, String password, List<URI> upstreams, boolean insecureSkipVerify,
-                            EcrConfig ecr, boolean dockerHub) {
+                            EcrConfig ecr, boolean dockerHub, boolean allowPrivateRedirects) {
     public ProjectConfig {
         aliases = List.copyOf(aliases);
         upstreams = upstreams == null || upstreams.isEmpty() ? List.of(upstream) : List.copyOf(upstreams);
+    }
+
+    public ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile,
+                         String username, String password, List<URI> upstreams, boolean insecureSkipVerify,
+                         EcrConfig ecr, boolean dockerHub) {
+        this(name, upstream, aliases, tagTtl, caFile, username, password, upstreams, insecureSkipVerify, ecr,
+                dockerHub, false);
     }
 
     public ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile,
@@ -51,7 +61,7 @@ public record ProjectConfig(String name, URI upstream, List<String> aliases, Dur
         return "ProjectConfig[name=" + name + ", upstream=" + upstream + ", aliases=" + aliases + ", tagTtl=" + tagTtl
                 + ", caFile=" + caFile + ", username=" + username + ", password=" + (password == null ? "none" : "***")
                 + ", upstreams=" + upstreams + ", insecureSkipVerify=" + insecureSkipVerify + ", ecr=" + ecr
-                + ", dockerHub=" + dockerHub + "]";
+                + ", dockerHub=" + dockerHub + ", allowPrivateRedirects=" + allowPrivateRedirects + "]";
     }
 
     /**

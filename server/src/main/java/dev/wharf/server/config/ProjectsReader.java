@@ -24,7 +24,8 @@ final class ProjectsReader {
     private static final Duration DEFAULT_TAG_TTL = Duration.ofMinutes(5);
     private static final Pattern PROJECT_NAME = Pattern.compile("[a-z0-9]+([._-][a-z0-9]+)*");
     private static final Set<String> PROJECT_KEYS = Set.of("name", "upstream", "aliases", "tagTtl", "caFile",
-            "username", "password", "passwordFile", "upstreams", "insecureSkipVerify", "ecr", "dockerHub");
+            "username", "password", "passwordFile", "upstreams", "insecureSkipVerify", "ecr", "dockerHub",
+            "allowPrivateRedirects");
     private static final Set<String> ECR_KEYS = Set.of("region", "endpoint", "accessKeyId", "secretAccessKey");
 
     private final ConfigReader values;
@@ -105,8 +106,10 @@ final class ProjectsReader {
                 && values.bool(p.get("insecureSkipVerify"), path + ".insecureSkipVerify");
         EcrConfig ecr = p.has("ecr") ? ecr(p.get("ecr"), path + ".ecr") : null;
         boolean dockerHub = p.has("dockerHub") && values.bool(p.get("dockerHub"), path + ".dockerHub");
+        boolean allowPrivate = p.has("allowPrivateRedirects")
+                && values.bool(p.get("allowPrivateRedirects"), path + ".allowPrivateRedirects");
         return new ProjectConfig(name, upstream, aliases, ttl, ca, username, password, upstreams, insecure, ecr,
-                dockerHub);
+                dockerHub, allowPrivate);
     }
 
     private EcrConfig ecr(JsonNode node, String path) {

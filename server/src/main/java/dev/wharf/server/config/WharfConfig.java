@@ -35,6 +35,11 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
         this(listen, storagePath, defaultProject, projects, source, OperationsConfig.DEFAULTS);
     }
 
+    /** What wharf tolerates from upstreams: the upstream half of {@code limits:}. */
+    public UpstreamLimits upstreamLimits() {
+        return limits.upstream();
+    }
+
     public WharfConfig withListen(HostPort newListen) {
         return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, rewrite, limits);
     }

@@ -29,7 +29,9 @@ import io.netty.util.concurrent.Future;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Consumer;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -145,6 +147,25 @@ public final class Exchange {
         HttpHeaders h = e.headers().copy();
         h.set(HttpHeaderNames.CONTENT_TYPE, "application/json; charset=utf-8");
         bytes(e.status(), h, body);
+    }
+
+    /**
+     * Answers with {@code stage}: its failure through {@link #fail}, its value through {@code onValue}. Anything
+     * {@code onValue} throws also ends the exchange through {@link #fail}: an exception inside a completion stage
+     * would otherwise vanish into the stage and leave the request without a response.
+     */
+    public <T> void answer(CompletionStage<T> stage, Consumer<T> onValue) {
+        stage.whenComplete((value, err) -> {
+            if (err != null) {
+                fail(err);
+                return;
+            }
+            try {
+                onValue.accept(value);
+            } catch (RuntimeException e) {
+                fail(e);
+            }
+        });
     }
 
     /** Turns any failure into a response: a RegistryException as is, anything else as 500 with a log line. */

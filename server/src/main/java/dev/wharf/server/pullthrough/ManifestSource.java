@@ -96,11 +96,10 @@ public final class ManifestSource {
                 var call = new UpstreamCall.ManifestHead(name, digest.toString(), acceptOrAll(accept));
                 return upstreams.fetch(project, call).thenApplyAsync(resp -> {
                     requireOk(project, resp, what);
-                    String type = contentType(resp, null);
                     byte[] body = storedBody(digest).orElseThrow();
-                    link(project, digest, type == null ? MediaTypes.sniff(body) : type);
-                    return Manifest.of(digest, type == null ? MediaTypes.sniff(body) : type, body)
-                            .as(CacheResult.REVALIDATED);
+                    String type = mediaType(project, resp, body);
+                    link(project, digest, type);
+                    return Manifest.of(digest, type, body).as(CacheResult.REVALIDATED);
                 }, io);
             }
             return inflight.run(key(project, name, digest.toString(), head, accept), () -> head
@@ -134,7 +133,7 @@ public final class ManifestSource {
             return Optional.of(b);
         }
         try {
-            Optional<byte[]> read = store.readSmall(digest, UpstreamCall.MAX_MANIFEST);
+            Optional<byte[]> read = store.readSmall(digest, upstreams.limits().manifestBytes());
             read.ifPresent(body -> cache.body(digest, body));
             return read;
         } catch (IOException e) {
@@ -260,7 +259,10 @@ public final class ManifestSource {
         return upstreams.fetch(project, call).thenApply(resp -> {
             requireOk(project, resp, "manifest " + name + (isTag ? ":" : "@") + reference);
             String d = resp.header("Docker-Content-Digest");
-            String type = contentType(resp, "application/vnd.oci.image.manifest.v1+json");
+            String type = contentType(project, resp);
+            if (type == null) {
+                type = "application/vnd.oci.image.manifest.v1+json";
+            }
             String length = resp.header("Content-Length");
             if (d == null && !isTag) {
                 d = reference;
@@ -319,8 +321,7 @@ public final class ManifestSource {
             throw Upstreams.unreachable(project, new UpstreamException("upstream's Docker-Content-Digest " + claimed
                     + " does not match the manifest bytes (" + actual + ")"));
         }
-        String type = contentType(resp, null);
-        return Manifest.of(actual, type == null ? MediaTypes.sniff(body) : type, body);
+        return Manifest.of(actual, mediaType(project, resp, body), body);
     }
 
     private void persist(Project project, Manifest m) {
@@ -374,12 +375,35 @@ public final class ManifestSource {
         return accept == null || accept.isBlank() ? UpstreamCall.ALL_MANIFEST_TYPES : accept;
     }
 
-    private static String contentType(UpstreamResponse resp, String fallback) {
+    /** The manifest's media type: the upstream's Content-Type, else its own {@code mediaType} field; both checked. */
+    private static String mediaType(Project project, UpstreamResponse resp, byte[] body) {
+        String type = contentType(project, resp);
+        if (type != null) {
+            return type;
+        }
+        String sniffed = MediaTypes.sniff(body);
+        if (!MediaTypes.isValid(sniffed)) {
+            throw Upstreams.unreachable(project, new UpstreamException(
+                    "upstream sent a manifest whose mediaType is not a valid media type"));
+        }
+        return sniffed;
+    }
+
+    /**
+     * The upstream's Content-Type without parameters, or null when it sent none. One with non-ASCII or control
+     * characters, or that is not a media type (RFC 6838), is the upstream's fault: a 502 naming it.
+     */
+    private static String contentType(Project project, UpstreamResponse resp) {
         String t = resp.header("Content-Type");
         if (t == null || t.isBlank()) {
-            return fallback;
+            return null;
         }
         int semi = t.indexOf(';');
-        return (semi >= 0 ? t.substring(0, semi) : t).trim();
+        String type = (semi >= 0 ? t.substring(0, semi) : t).trim();
+        if (!MediaTypes.isPrintableAscii(t) || !MediaTypes.isValid(type)) {
+            throw Upstreams.unreachable(project, new UpstreamException(
+                    "upstream sent a Content-Type that is not a valid media type"));
+        }
+        return type;
     }
 }

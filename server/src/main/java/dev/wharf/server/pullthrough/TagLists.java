@@ -25,11 +25,15 @@ import java.util.regex.Pattern;
  * A repository's whole upstream tag list, sorted lexically: the upstream's pages are followed through their
  * {@code Link} headers to the end, because some upstreams (distribution 2.8) ignore {@code n} and {@code last}, so
  * wharf pages itself. Full lists are cached for a short while, and concurrent requests for one list share one
- * upstream walk (Caffeine's AsyncCache runs one loader per key).
+ * upstream walk (Caffeine's AsyncCache runs one loader per key), so {@code ?n=1} from many clients costs one walk.
+ * A walk stops at {@code limits.tags} tags or {@link #MAX_PAGES} pages with a 502 naming the limit. The cache is
+ * bounded by the bytes of the tags it holds ({@link #MAX_CACHED_BYTES}), not by its number of lists.
  */
 public final class TagLists {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final int MAX_PAGES = 1000;
+    static final int MAX_PAGES = 1000;
+    /** The tag-list cache holds lists of at most this many bytes of tag names in all (Caffeine's weigher). */
+    static final long MAX_CACHED_BYTES = 64L << 20;
     private static final Pattern LINK = Pattern.compile("<([^>]+)>\\s*;\\s*rel=\"?next\"?");
 
     /** A tag list and whether this request had to wait for the upstream (a miss) or found it cached (a hit). */
@@ -37,11 +41,30 @@ public final class TagLists {
     }
 
     private final UpstreamRegistry upstreams;
-    private final AsyncCache<String, List<String>> lists = Caffeine.newBuilder()
-            .expireAfterWrite(Duration.ofSeconds(30)).maximumSize(10_000).buildAsync();
+    private final int maxTags;
+    private final AsyncCache<String, List<String>> lists;
 
     public TagLists(UpstreamRegistry upstreams) {
+        this(upstreams, MAX_CACHED_BYTES);
+    }
+
+    TagLists(UpstreamRegistry upstreams, long maxCachedBytes) {
         this.upstreams = upstreams;
+        this.maxTags = upstreams.limits().tags();
+        this.lists = Caffeine.newBuilder()
+                .expireAfterWrite(Duration.ofSeconds(30))
+                .maximumWeight(maxCachedBytes)
+                .<String, List<String>>weigher((key, tags) -> weight(key, tags))
+                .buildAsync();
+    }
+
+    /** About the bytes a cached list holds: its key, and each tag's characters with a list slot's overhead. */
+    static int weight(String key, List<String> tags) {
+        long w = key.length() + 64L;
+        for (String t : tags) {
+            w += t.length() + 48L;
+        }
+        return (int) Math.min(Integer.MAX_VALUE, w);
     }
 
     /** The whole list of {@code name} in {@code project}: cached, being fetched for another request, or fetched now. */
@@ -81,6 +104,12 @@ public final class TagLists {
                 Page parsed = page(resp.body(), resp.header("Link"));
                 int before = acc.size();
                 acc.addAll(parsed.tags());
+                if (acc.size() > maxTags) {
+                    done.completeExceptionally(Upstreams.unreachable(project, new UpstreamException(
+                            "upstream tag list of " + call.name() + " has more than " + maxTags
+                                    + " tags (limits.tags)")));
+                    return;
+                }
                 if (parsed.next() != null && acc.size() > before) {
                     String target = parsed.next();
                     int qm = target.indexOf('?');

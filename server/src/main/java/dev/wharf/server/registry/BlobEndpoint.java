@@ -33,11 +33,7 @@ public final class BlobEndpoint {
         Digest digest = route.digest();
         BlobLease lease = blobs.lease(digest);
         ex.whenFinished(lease::close);
-        blobs.open(route.project(), route.name(), digest, ex.isHead()).whenComplete((answer, err) -> {
-            if (err != null) {
-                ex.fail(err);
-                return;
-            }
+        ex.answer(blobs.open(route.project(), route.name(), digest, ex.isHead()), answer -> {
             if (answer instanceof BlobSource.Stored stored) {
                 sendStored(ex, digest, stored);
             } else if (answer instanceof BlobSource.Streamed streamed) {
@@ -84,11 +80,7 @@ public final class BlobEndpoint {
         ex.cacheResult(CacheResult.MISS);
         ex.fill(fill.digest(), streamed.joined());
         ex.whenFinished(reader::close);
-        fill.size().whenComplete((size, err) -> {
-            if (err != null) {
-                ex.fail(err);
-                return;
-            }
+        ex.answer(fill.size(), size -> {
             ByteRange range;
             try {
                 range = ByteRange.parse(ex.request().headers().get(HttpHeaderNames.RANGE), size);

@@ -27,14 +27,8 @@ public final class ManifestEndpoint {
         // header fields together are the list (RFC 9110 5.3), so join them; the first alone is a different question.
         List<String> accepts = ex.request().headers().getAll(HttpHeaderNames.ACCEPT);
         String accept = accepts.isEmpty() ? null : String.join(", ", accepts);
-        manifests.manifest(route.project(), route.name(), route.reference(), accept, ex.isHead())
-                .whenComplete((m, err) -> {
-                    if (err != null) {
-                        ex.fail(err);
-                    } else {
-                        send(ex, m);
-                    }
-                });
+        ex.answer(manifests.manifest(route.project(), route.name(), route.reference(), accept, ex.isHead()),
+                m -> send(ex, m));
     }
 
     private static void send(Exchange ex, Manifest m) {

@@ -29,11 +29,7 @@ public final class ReferrersEndpoint {
             types.forEach(t -> enc.addParam("artifactType", t));
             query = enc.toString().substring(1);
         }
-        referrers.referrers(route.project(), route.name(), route.digest(), query).whenComplete((found, err) -> {
-            if (err != null) {
-                ex.fail(err);
-                return;
-            }
+        ex.answer(referrers.referrers(route.project(), route.name(), route.digest(), query), found -> {
             HttpHeaders h = new DefaultHttpHeaders().set(HttpHeaderNames.CONTENT_TYPE, UpstreamCall.IMAGE_INDEX);
             if (found.filtersApplied() != null) {
                 h.set("OCI-Filters-Applied", found.filtersApplied());

@@ -51,11 +51,7 @@ public final class TagListEndpoint {
         // A list this request fetched, or one still being fetched for another request, is a miss; a cached one a hit.
         TagLists.Listing listing = lists.tags(route.project(), route.name());
         CacheResult result = listing.fetched() ? CacheResult.MISS : CacheResult.HIT;
-        listing.tags().whenComplete((all, err) -> {
-            if (err != null) {
-                ex.fail(err);
-                return;
-            }
+        ex.answer(listing.tags(), all -> {
             ex.cacheResult(result);
             page(ex, route, all, limit, last);
         });

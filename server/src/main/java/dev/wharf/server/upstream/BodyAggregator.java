@@ -12,9 +12,14 @@ import java.util.concurrent.CompletableFuture;
  * future completes on that loop too, so callers chain blocking work with an {@code *Async} method.
  */
 final class BodyAggregator implements ResponseListener {
+    /** An error answer's body (4xx, 5xx) is read up to this and cut there: only its status and start matter. */
+    static final int MAX_ERROR_BODY = 64 * 1024;
+
     private final UpstreamEndpoint endpoint;
     private final UpstreamRequest request;
-    private final int maxBody;
+    private int maxBody;
+    /** An error answer: a body over {@link #maxBody} is cut, not refused. */
+    private boolean cut;
     private final CompletableFuture<UpstreamResponse> result;
     private int status;
     private HttpHeaders headers;
@@ -35,11 +40,15 @@ final class BodyAggregator implements ResponseListener {
         this.status = status;
         this.headers = headers;
         this.transfer = transfer;
+        if (status >= 400 && maxBody > MAX_ERROR_BODY) {
+            maxBody = MAX_ERROR_BODY;
+            cut = true;
+        }
         long length = RequestBuilder.isHead(request) ? -1 : ResponseHandler.contentLength(headers);
-        if (length > maxBody) {
+        if (length > maxBody && !cut) {
             tooLarge();
         } else if (length > 0) {
-            body = new byte[(int) length];
+            body = new byte[(int) Math.min(length, maxBody)];
         }
     }
 
@@ -50,15 +59,21 @@ final class BodyAggregator implements ResponseListener {
                 return;
             }
             int n = chunk.readableBytes();
-            if ((long) size + n > maxBody) {
+            boolean full = (long) size + n > maxBody;
+            if (full && !cut) {
                 tooLarge();
                 return;
             }
+            n = Math.min(n, maxBody - size);
             if (size + n > body.length) {
                 body = Arrays.copyOf(body, Math.min(maxBody, Math.max(size + n, body.length * 2)));
             }
             chunk.readBytes(body, size, n);
             size += n;
+            if (full) {
+                transfer.abort(); // an error body cut at its limit: the rest is not worth reading
+                onComplete();
+            }
         } finally {
             chunk.release();
         }

@@ -27,7 +27,12 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.util.Arrays;
 import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import io.netty.util.concurrent.ScheduledFuture;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,6 +42,11 @@ import org.slf4j.LoggerFactory;
  * each new connection built as [egress proxy] [tls] http codec, {@link IdleGuard}. Pools are Netty's and
  * thread-safe; the map creates each one once. A connection handed back clean is marked {@link #REUSED}, so a
  * request that dies on it before any response may be retried on another.
+ *
+ * <p>Bounded: a connection idle in its pool for {@code limits.upstreamIdle} is closed (a timer per released
+ * connection, on its event loop, cancelled when it is acquired again), and a pool left with no connection and none
+ * acquired is dropped from the map, so hosts reached once by a redirect do not keep a pool for ever. An exchange
+ * that looked up a pool just before it was dropped finds it closed, and looks again ({@link UpstreamExchange}).
  */
 final class ConnectionPools implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ConnectionPools.class);
@@ -50,6 +60,8 @@ final class ConnectionPools implements AutoCloseable {
     static final AttributeKey<Boolean> REUSED = AttributeKey.valueOf("wharf.upstream.reused");
     /** The connection's TLS handler, to tell a failed handshake from a plain close. */
     static final AttributeKey<SslHandler> TLS = AttributeKey.valueOf("wharf.upstream.tls");
+    /** The timer that closes a connection left idle in its pool. */
+    private static final AttributeKey<ScheduledFuture<?>> IDLE_CLOSE = AttributeKey.valueOf("wharf.upstream.idle");
 
     private final EventLoopGroup group;
     private final long connectTimeoutMillis;
@@ -57,11 +69,15 @@ final class ConnectionPools implements AutoCloseable {
     private final PoolMap pools = new PoolMap();
     private final ChannelGroup channels = new DefaultChannelGroup("wharf-upstream", GlobalEventExecutor.INSTANCE);
     private final AtomicLong connectionsOpened = new AtomicLong();
+    /** Open connections per pool, to drop a pool once its last one closed. */
+    private final Map<PoolKey, AtomicInteger> open = new ConcurrentHashMap<>();
+    private final long idleNanos;
     private volatile SslContext defaultSslContext;
     private volatile boolean closed;
 
     /** {@code proxy} is the egress proxy for the hosts it applies to, or null. */
-    ConnectionPools(EventLoopGroup group, long connectTimeoutMillis, EgressProxy proxy) {
+    ConnectionPools(EventLoopGroup group, long connectTimeoutMillis, EgressProxy proxy, long idleNanos) {
+        this.idleNanos = idleNanos;
         this.group = group;
         this.connectTimeoutMillis = connectTimeoutMillis;
         this.proxy = proxy;
@@ -82,8 +98,34 @@ final class ConnectionPools implements AutoCloseable {
         return connectionsOpened.get();
     }
 
+    int connectionsOpen() {
+        return channels.size();
+    }
+
+    int poolCount() {
+        int n = 0;
+        for (var ignored : pools) {
+            n++;
+        }
+        return n;
+    }
+
     boolean isClosed() {
         return closed;
+    }
+
+    /** The last connection of {@code key}'s pool closed: drop the pool unless a connection is being had from it. */
+    private void maybeDrop(PoolKey key) {
+        AtomicInteger n = open.get(key);
+        if (closed || n == null || n.get() > 0 || !pools.contains(key)) {
+            return;
+        }
+        FixedChannelPool pool = pools.get(key);
+        if (pool.acquiredChannelCount() == 0 && n.get() == 0) {
+            open.remove(key, n);
+            pools.remove(key);
+            log.debug("dropped the idle upstream pool of {}://{}:{}", key.scheme, key.host, key.port);
+        }
     }
 
     @Override
@@ -168,6 +210,13 @@ final class ConnectionPools implements AutoCloseable {
         public void channelCreated(Channel ch) {
             connectionsOpened.incrementAndGet();
             channels.add(ch);
+            open.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+            ch.closeFuture().addListener(f -> {
+                AtomicInteger n = open.get(key);
+                if (n != null && n.decrementAndGet() == 0) {
+                    maybeDrop(key);
+                }
+            });
             ChannelPipeline p = ch.pipeline();
             if (proxied) {
                 HttpProxyHandler h = new HttpProxyHandler(new InetSocketAddress(proxy.host(), proxy.port()));
@@ -192,10 +241,21 @@ final class ConnectionPools implements AutoCloseable {
 
         @Override
         public void channelAcquired(Channel ch) {
+            ScheduledFuture<?> idle = ch.attr(IDLE_CLOSE).getAndSet(null);
+            if (idle != null) {
+                idle.cancel(false);
+            }
         }
 
         @Override
         public void channelReleased(Channel ch) {
+            if (ch.isActive()) {
+                ch.attr(IDLE_CLOSE).set(ch.eventLoop().schedule(() -> {
+                    log.debug("closing upstream connection {}: idle for {} ms", ch,
+                            TimeUnit.NANOSECONDS.toMillis(idleNanos));
+                    ch.close();
+                }, idleNanos, TimeUnit.NANOSECONDS));
+            }
         }
     }
 }

@@ -37,6 +37,13 @@ final class ResponseHandler extends ChannelInboundHandlerAdapter implements Resp
     private final Channel ch;
     private final boolean reused;
     private final long readIdleTimeoutNanos;
+    /** Bytes per second a final response's body must keep up over each {@link #rateWindowNanos}; 0: no minimum. */
+    private final long minRate;
+    private final long rateWindowNanos;
+    private long windowBytes;
+    /** Set when the body was paused in the current window: a window the listener held back is not judged. */
+    private boolean pausedInWindow;
+    private ScheduledFuture<?> rateTimer;
     private boolean done;
     private boolean released;
     private HttpResponse response;
@@ -50,7 +57,10 @@ final class ResponseHandler extends ChannelInboundHandlerAdapter implements Resp
     private long lastReadNanos;
     private ScheduledFuture<?> timer;
 
-    ResponseHandler(UpstreamExchange exchange, FixedChannelPool pool, Channel ch, long readIdleTimeoutNanos) {
+    ResponseHandler(UpstreamExchange exchange, FixedChannelPool pool, Channel ch, long readIdleTimeoutNanos,
+            long minRate, long rateWindowNanos) {
+        this.minRate = minRate;
+        this.rateWindowNanos = rateWindowNanos;
         this.exchange = exchange;
         this.pool = pool;
         this.ch = ch;
@@ -134,11 +144,29 @@ final class ResponseHandler extends ChannelInboundHandlerAdapter implements Resp
         if (!RequestBuilder.isHead(exchange.request()) && !chunked && code != 204 && code != 304) {
             expectedLength = contentLength(r.headers());
         }
+        if (minRate > 0 && !RequestBuilder.isHead(exchange.request())) {
+            rateTimer = ch.eventLoop().schedule(this::checkRate, rateWindowNanos, TimeUnit.NANOSECONDS);
+        }
         try {
             exchange.listener().onHeaders(code, r.headers(), this);
         } catch (RuntimeException e) {
             listenerFailed("onHeaders", e);
         }
+    }
+
+    /** End of a rate window: a body that came in slower than the minimum, without being paused, fails. */
+    private void checkRate() {
+        if (done) {
+            return;
+        }
+        long due = (long) (minRate * (rateWindowNanos / 1e9));
+        if (!pausedInWindow && !paused && windowBytes < due) {
+            failTransfer(UpstreamFailures.tooSlow(windowBytes, rateWindowNanos, minRate));
+            return;
+        }
+        windowBytes = 0;
+        pausedInWindow = paused;
+        rateTimer = ch.eventLoop().schedule(this::checkRate, rateWindowNanos, TimeUnit.NANOSECONDS);
     }
 
     private void onContent(HttpContent c) {
@@ -165,6 +193,7 @@ final class ResponseHandler extends ChannelInboundHandlerAdapter implements Resp
         ByteBuf buf = c.content();
         int n = buf.readableBytes();
         received += n;
+        windowBytes += n;
         if (n > 0) {
             try {
                 exchange.listener().onContent(buf); // ownership passes to the listener
@@ -247,6 +276,9 @@ final class ResponseHandler extends ChannelInboundHandlerAdapter implements Resp
         if (timer != null) {
             timer.cancel(false);
         }
+        if (rateTimer != null) {
+            rateTimer.cancel(false);
+        }
         if (ch.pipeline().context(this) != null) {
             ch.pipeline().remove(this);
         }
@@ -285,6 +317,7 @@ final class ResponseHandler extends ChannelInboundHandlerAdapter implements Resp
         onLoop(() -> {
             if (!done && !paused) {
                 paused = true;
+                pausedInWindow = true;
                 ch.config().setAutoRead(false);
             }
         });

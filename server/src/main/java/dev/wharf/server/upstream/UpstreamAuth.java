@@ -5,6 +5,7 @@ import dev.wharf.auth.BearerTokens;
 import dev.wharf.auth.Challenge;
 import dev.wharf.auth.CredentialSource;
 import dev.wharf.auth.Credentials;
+import dev.wharf.auth.TokenOwner;
 import dev.wharf.auth.TokenRequestException;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponse;
@@ -32,6 +33,8 @@ final class UpstreamAuth {
     private final UpstreamRequest request;
     private final KnownChallenges known;
     private final BearerTokens tokens;
+    /** Whose tokens these are: this project's own, and its upstream host (a plain-http realm elsewhere gets no Basic). */
+    private final TokenOwner owner;
 
     /** The Authorization header for the current attempt, or null. */
     private String authorization;
@@ -54,6 +57,8 @@ final class UpstreamAuth {
         this.request = request;
         this.known = known;
         this.tokens = tokens;
+        this.owner = new TokenOwner(endpoint.project() == null ? "" : endpoint.project(),
+                endpoint.base() == null || endpoint.base().getHost() == null ? "" : UpstreamUrls.hostOf(endpoint.base()));
     }
 
     /** The Authorization header value for the next attempt, or null. */
@@ -76,7 +81,7 @@ final class UpstreamAuth {
         if (remembered.scheme().equals("bearer")) {
             // Pre-emptive token: saves the 401 round trip. A token failure here is not final; the 401 path retries.
             String scope = scopeFor(remembered, false);
-            tokens.token(remembered, scope, credentials, UpstreamTls.forTokens(endpoint)).whenComplete((token, err) -> {
+            tokens.token(remembered, scope, credentials, UpstreamTls.forTokens(endpoint), owner).whenComplete((token, err) -> {
                 if (err == null) {
                     useToken(remembered, scope, credentials, token);
                 } else {
@@ -119,7 +124,7 @@ final class UpstreamAuth {
                 known.remember(endpoint, request.repository(), bearer);
             }
             if (tokenChallenge != null) {
-                tokens.invalidate(tokenChallenge, tokenScope, tokenCredentials);
+                tokens.invalidate(tokenChallenge, tokenScope, tokenCredentials, owner);
                 if ("insufficient_scope".equals(bearer.error())) {
                     // The token was fine but has no rights here (e.g. a repository that does not exist for
                     // us); a fresh one would be no different, so the 401 is the answer.
@@ -171,7 +176,7 @@ final class UpstreamAuth {
 
     private void authenticate(Challenge challenge, Credentials credentials, boolean foreign) {
         String scope = scopeFor(challenge, foreign);
-        tokens.token(challenge, scope, credentials, UpstreamTls.forTokens(endpoint)).whenComplete((token, err) -> {
+        tokens.token(challenge, scope, credentials, UpstreamTls.forTokens(endpoint), owner).whenComplete((token, err) -> {
             if (err != null) {
                 Throwable cause = Failures.unwrap(err);
                 if (!foreign && cause instanceof TokenRequestException t && mayRefresh(t.status(), credentials)) {
@@ -222,11 +227,11 @@ final class UpstreamAuth {
         log.info("{}: credentials rejected ({}); retrying once with fresh ones", UpstreamFailures.describe(endpoint),
                 why);
         if (tokenChallenge != null) {
-            tokens.invalidate(tokenChallenge, tokenScope, tokenCredentials);
+            tokens.invalidate(tokenChallenge, tokenScope, tokenCredentials, owner);
         }
         creds = null;
         dropCredentials();
-        exchange.start();
+        exchange.startOver();
     }
 
     private void useToken(Challenge challenge, String scope, Credentials credentials, String token) {

@@ -1,6 +1,7 @@
 package dev.wharf.server.upstream;
 
 import dev.wharf.server.api.RepositoryName;
+import dev.wharf.server.config.UpstreamLimits;
 import dev.wharf.storage.Digest;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -13,10 +14,8 @@ import io.netty.handler.codec.http.HttpMethod;
  * path by hand and the pull-through layer never touches an HTTP type.
  */
 public sealed interface UpstreamCall {
-    /** Manifests larger than this are refused (the spec asks registries to accept at least 4 MiB). */
-    int MAX_MANIFEST = 8 << 20;
     /** One page of an upstream tag list. */
-    int MAX_TAG_PAGE = 64 << 20;
+    int MAX_TAG_PAGE = 16 << 20;
     /** Accept list wharf sends when it revalidates a tag for no particular client. */
     String ALL_MANIFEST_TYPES = String.join(", ",
             "application/vnd.oci.image.index.v1+json",
@@ -29,8 +28,8 @@ public sealed interface UpstreamCall {
     /** The request as the upstream client sends it. */
     UpstreamRequest request();
 
-    /** How many body bytes {@link Upstreams#fetch} may read (0 for HEAD). */
-    int maxBody();
+    /** How many body bytes {@link Upstreams#fetch} may read (0 for HEAD), under {@code limits}. */
+    int maxBody(UpstreamLimits limits);
 
     /** {@code HEAD /v2/<name>/blobs/<digest>}: does the upstream have the blob, and how large is it. */
     record BlobHead(RepositoryName name, Digest digest) implements UpstreamCall {
@@ -38,7 +37,7 @@ public sealed interface UpstreamCall {
             return call(HttpMethod.HEAD, name, "blobs", digest.toString(), null, null);
         }
 
-        public int maxBody() {
+        public int maxBody(UpstreamLimits limits) {
             return 0;
         }
     }
@@ -49,7 +48,7 @@ public sealed interface UpstreamCall {
             return call(HttpMethod.GET, name, "blobs", digest.toString(), null, null);
         }
 
-        public int maxBody() {
+        public int maxBody(UpstreamLimits limits) {
             return 0;
         }
     }
@@ -60,19 +59,19 @@ public sealed interface UpstreamCall {
             return call(HttpMethod.HEAD, name, "manifests", reference, null, accept);
         }
 
-        public int maxBody() {
+        public int maxBody(UpstreamLimits limits) {
             return 0;
         }
     }
 
-    /** {@code GET /v2/<name>/manifests/<reference>}: the manifest's bytes, at most {@link #MAX_MANIFEST}. */
+    /** {@code GET /v2/<name>/manifests/<reference>}: the manifest's bytes, at most {@code limits.manifestSize}. */
     record ManifestGet(RepositoryName name, String reference, String accept) implements UpstreamCall {
         public UpstreamRequest request() {
             return call(HttpMethod.GET, name, "manifests", reference, null, accept);
         }
 
-        public int maxBody() {
-            return MAX_MANIFEST;
+        public int maxBody(UpstreamLimits limits) {
+            return limits.manifestBytes();
         }
     }
 
@@ -90,7 +89,7 @@ public sealed interface UpstreamCall {
             return new UpstreamRequest(HttpMethod.GET, path, query, accept("application/json"), name.value());
         }
 
-        public int maxBody() {
+        public int maxBody(UpstreamLimits limits) {
             return MAX_TAG_PAGE;
         }
     }
@@ -101,8 +100,8 @@ public sealed interface UpstreamCall {
             return call(HttpMethod.GET, name, "referrers", digest.toString(), query, IMAGE_INDEX);
         }
 
-        public int maxBody() {
-            return MAX_MANIFEST;
+        public int maxBody(UpstreamLimits limits) {
+            return limits.manifestBytes();
         }
     }
 

@@ -14,6 +14,13 @@ import java.net.URI;
  * @param credentials where the upstream credentials come from: fixed ones ({@code Credentials}), ECR tokens, or
  *                    null for anonymous; asked on every exchange that needs them
  * @param project     the wharf project name, used in error messages and logs only
+ * @param allowPrivateRedirects redirects may lead to loopback and private addresses whatever this endpoint's own
+ *                    range ({@link RedirectGuard})
  */
-public record UpstreamEndpoint(URI base, SslContext sslContext, CredentialSource credentials, String project) {
+public record UpstreamEndpoint(URI base, SslContext sslContext, CredentialSource credentials, String project,
+                               boolean allowPrivateRedirects) {
+    /** An endpoint whose redirects stay out of private ranges unless it is in one itself. */
+    public UpstreamEndpoint(URI base, SslContext sslContext, CredentialSource credentials, String project) {
+        this(base, sslContext, credentials, project, false);
+    }
 }

@@ -9,6 +9,7 @@ import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import java.net.URI;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,25 +38,59 @@ final class UpstreamExchange {
     private final ResponseListener listener;
     private final EventExecutor loop;
     private final UpstreamAuth auth;
+    /** A {@link UpstreamClient#fetch}: the whole exchange has a deadline; else a streamed body has a minimum rate. */
+    private final boolean whole;
 
     private URI uri;
     private int redirects;
     private int staleRetries;
+    private boolean poolRetried;
     /** Set once the listener has had its terminal callback, or the transfer was aborted. */
     private volatile boolean finished;
+    /** The attempt in flight, for the deadline to abort; written when a connection is had, read on {@link #loop}. */
+    private volatile ResponseHandler current;
+    /** The deadline's timer, cancelled when the exchange ends so a finished exchange is not kept until it fires. */
+    private volatile io.netty.util.concurrent.ScheduledFuture<?> deadlineTimer;
 
     UpstreamExchange(UpstreamClient client, UpstreamEndpoint endpoint, UpstreamRequest request,
-            ResponseListener listener, EventExecutor loop) {
+            ResponseListener listener, EventExecutor loop, boolean whole) {
         this.client = client;
         this.endpoint = endpoint;
         this.request = request;
         this.listener = listener;
         this.loop = loop;
+        this.whole = whole;
         this.auth = new UpstreamAuth(this, endpoint, request, client.challenges(), client.tokens());
     }
 
-    /** Starts (or, with fresh credentials, starts over) at the endpoint's URL. */
+    /** Starts the exchange: its deadline, if it has one, then the first attempt. */
     void start() {
+        if (whole) {
+            long deadline = client.limits().manifestDeadline().toNanos();
+            try {
+                deadlineTimer = loop.schedule(this::deadlinePassed, deadline, TimeUnit.NANOSECONDS);
+            } catch (RejectedExecutionException shutDown) {
+                fail(UpstreamFailures.CLIENT_CLOSED, null);
+                return;
+            }
+        }
+        startOver();
+    }
+
+    /** The overall deadline passed: the exchange fails, and its connection (if any) is closed. On {@link #loop}. */
+    private void deadlinePassed() {
+        if (finished) {
+            return;
+        }
+        fail(UpstreamFailures.deadlinePassed(client.limits().manifestDeadline()), null);
+        ResponseHandler h = current;
+        if (h != null) {
+            h.abort();
+        }
+    }
+
+    /** Starts (or, with fresh credentials, starts over) at the endpoint's URL. */
+    void startOver() {
         try {
             uri = UpstreamUrls.firstUri(endpoint, request);
         } catch (IllegalArgumentException e) {
@@ -82,13 +117,20 @@ final class UpstreamExchange {
             return;
         }
         pool.acquire().addListener((Future<Channel> f) -> {
+            if (!f.isSuccess() && f.cause() instanceof IllegalStateException && !poolRetried && !client.isClosed()) {
+                poolRetried = true; // the pool was dropped (idle) between the look-up and the acquire: look again
+                send();
+                return;
+            }
             if (!f.isSuccess()) {
                 Throwable c = f.cause();
                 fail(UpstreamFailures.connectFailed(uri, c), c);
                 return;
             }
             Channel ch = f.getNow();
-            ResponseHandler handler = new ResponseHandler(this, pool, ch, client.readIdleTimeoutNanos());
+            ResponseHandler handler = new ResponseHandler(this, pool, ch, client.readIdleTimeoutNanos(),
+                    whole ? 0 : client.limits().minUpstreamRate(), client.limits().minUpstreamRateWindow().toNanos());
+            current = handler;
             if (ch.eventLoop().inEventLoop()) {
                 handler.start();
             } else {
@@ -129,8 +171,19 @@ final class UpstreamExchange {
         return () -> redirect(next);
     }
 
+    /** Follows a redirect once {@link RedirectGuard} allows its target; never connects to a refused one. */
     private void redirect(URI next) {
         redirects++;
+        client.redirects().check(endpoint, uri, next).whenComplete((refused, err) -> {
+            if (refused != null || err != null) {
+                fail(refused != null ? refused : UpstreamFailures.rootMessage(err), err);
+            } else {
+                follow(next);
+            }
+        });
+    }
+
+    private void follow(URI next) {
         if (!UpstreamUrls.origin(uri).equals(UpstreamUrls.origin(next))) {
             auth.dropCredentials();
         }
@@ -178,6 +231,14 @@ final class UpstreamExchange {
     /** The listener has had its terminal callback, or gave up: no further callbacks. */
     void markFinished() {
         finished = true;
+        cancelDeadline();
+    }
+
+    private void cancelDeadline() {
+        var t = deadlineTimer;
+        if (t != null) {
+            t.cancel(false);
+        }
     }
 
     /** Fails the exchange with a message naming the project and the upstream URL. */
@@ -199,6 +260,7 @@ final class UpstreamExchange {
             return;
         }
         finished = true;
+        cancelDeadline();
         log.debug("{}", e.getMessage());
         try {
             listener.onError(e);

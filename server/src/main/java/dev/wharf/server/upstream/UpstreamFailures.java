@@ -138,6 +138,17 @@ public final class UpstreamFailures {
         return new UpstreamException("connection closed while reading a " + status + " response");
     }
 
+    static String deadlinePassed(java.time.Duration deadline) {
+        return "no complete answer within " + deadline.toMillis() + " ms (limits.manifestDeadline)";
+    }
+
+    /** A streamed body came in slower than {@code limits.minUpstreamRate}. */
+    static UpstreamException tooSlow(long bytes, long windowNanos, long minRate) {
+        return new UpstreamException("transfer too slow: " + bytes + " bytes in "
+                + TimeUnit.NANOSECONDS.toMillis(windowNanos) + " ms, below limits.minUpstreamRate of " + minRate
+                + " bytes/s");
+    }
+
     static ReadTimeout readTimeout(long idleNanos) {
         return new ReadTimeout("no data from upstream for " + TimeUnit.NANOSECONDS.toMillis(idleNanos) + " ms");
     }

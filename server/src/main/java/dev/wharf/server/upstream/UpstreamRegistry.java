@@ -1,5 +1,6 @@
 package dev.wharf.server.upstream;
 
+import dev.wharf.server.config.UpstreamLimits;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -13,4 +14,9 @@ public interface UpstreamRegistry {
 
     /** Streams the blob of {@code call} into {@code sink} (see {@link BlobSink} for the order of the calls). */
     void stream(Project project, UpstreamCall.BlobGet call, BlobSink sink);
+
+    /** What wharf tolerates from upstreams: body sizes, tag-list length. */
+    default UpstreamLimits limits() {
+        return UpstreamLimits.DEFAULTS;
+    }
 }

@@ -3,6 +3,7 @@ package dev.wharf.server.upstream;
 import dev.wharf.server.api.Failures;
 import dev.wharf.server.api.ErrorCode;
 import dev.wharf.server.api.RegistryException;
+import dev.wharf.server.config.UpstreamLimits;
 import dev.wharf.storage.Digest;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
@@ -18,15 +19,22 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class Upstreams implements UpstreamRegistry {
     private final UpstreamFailover failover;
+    private final UpstreamLimits limits;
 
     public Upstreams(UpstreamClient client) {
         this.failover = new UpstreamFailover(client);
+        this.limits = client.limits();
+    }
+
+    @Override
+    public UpstreamLimits limits() {
+        return limits;
     }
 
     /** Runs {@code call} and reads its whole (small) answer; network failures become 502 naming the project. */
     @Override
     public CompletableFuture<UpstreamResponse> fetch(Project project, UpstreamCall call) {
-        return failover.fetch(project, call.request(), call.maxBody())
+        return failover.fetch(project, call.request(), call.maxBody(limits))
                 .exceptionallyCompose(t -> CompletableFuture.failedFuture(unreachable(project, t)));
     }
 

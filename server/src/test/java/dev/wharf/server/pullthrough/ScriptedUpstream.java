@@ -1,5 +1,6 @@
 package dev.wharf.server.pullthrough;
 
+import dev.wharf.server.config.UpstreamLimits;
 import dev.wharf.server.upstream.BlobSink;
 import dev.wharf.server.upstream.Project;
 import dev.wharf.server.upstream.ResponseListener;
@@ -27,6 +28,7 @@ final class ScriptedUpstream implements UpstreamRegistry {
     private final ConcurrentHashMap<Class<?>, Function<UpstreamCall, CompletableFuture<UpstreamResponse>>> answers =
             new ConcurrentHashMap<>();
     private volatile byte[] blob;
+    private volatile UpstreamLimits limits = UpstreamLimits.DEFAULTS;
 
     /** Answers every call of {@code type} with {@code answer}. */
     <T extends UpstreamCall> ScriptedUpstream on(Class<T> type, Function<T, CompletableFuture<UpstreamResponse>> answer) {
@@ -38,6 +40,17 @@ final class ScriptedUpstream implements UpstreamRegistry {
     ScriptedUpstream blob(byte[] bytes) {
         this.blob = bytes;
         return this;
+    }
+
+    /** The limits the pull-through layer is told about. */
+    ScriptedUpstream limits(UpstreamLimits l) {
+        this.limits = l;
+        return this;
+    }
+
+    @Override
+    public UpstreamLimits limits() {
+        return limits;
     }
 
     List<UpstreamCall> calls() {
