@@ -49,6 +49,8 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
     private final AdminEndpoint admin;
     private final AccessLog accessLog;
     private final Serves serves;
+    /** Reading is driven by requests (auto-read is off); event loop only. */
+    private boolean reading;
     /** A response is being produced; touched on the event loop only. */
     private boolean inFlight;
     /** An admin request whose body is still arriving, and the body so far (null when too large); event loop only. */
@@ -85,9 +87,25 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        ctx.channel().config().setAutoRead(false);
-        ctx.read();
+        startReading(ctx);
         ctx.fireChannelActive();
+    }
+
+    /** Added after the connection became active (after the TLS handshake chose HTTP/1.1): start reading now. */
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        if (ctx.channel().isActive()) {
+            startReading(ctx);
+        }
+    }
+
+    /** Reading is by request from here on: one request, then its response, then the next read. */
+    private void startReading(ChannelHandlerContext ctx) {
+        if (!reading) {
+            reading = true;
+            ctx.channel().config().setAutoRead(false);
+            ctx.read();
+        }
     }
 
     @Override

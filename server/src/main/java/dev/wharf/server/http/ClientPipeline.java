@@ -1,0 +1,67 @@
+package dev.wharf.server.http;
+
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
+import io.netty.handler.stream.ChunkedWriteHandler;
+import java.util.function.Supplier;
+
+/**
+ * The handlers of a client connection. Plain HTTP: the HTTP/1.1 codec and the request handler. With TLS: the
+ * current {@link TlsContext}'s handler, then by ALPN either HTTP/1.1 as above or HTTP/2, where each stream is a
+ * child channel that converts frames to HTTP/1.1 objects, so {@link RequestHandler} and {@link Exchange} serve a
+ * stream exactly as they serve a connection. Where sendfile cannot work (TLS, HTTP/2 streams) a
+ * {@link ChunkedWriteHandler} sends files in chunks at the channel's pace (see {@link Exchange#canSendFile}).
+ */
+public final class ClientPipeline {
+    private static final int MAX_INITIAL_LINE = 8192;
+    private static final int MAX_HEADER_SIZE = 16384;
+    private static final int MAX_CHUNK = 8192;
+
+    private ClientPipeline() {
+    }
+
+    /** Sets up {@code ch}; {@code tls} may be null (plain HTTP); {@code handler} makes one request handler. */
+    public static void configure(SocketChannel ch, TlsContext tls, Supplier<ChannelHandler> handler) {
+        ChannelPipeline p = ch.pipeline();
+        if (tls == null) {
+            p.addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_CHUNK));
+            p.addLast("registry", handler.get());
+            return;
+        }
+        // Read once per connection: a reload changes what later connections get, never this one.
+        p.addLast("tls", tls.current().newHandler(ch.alloc()));
+        p.addLast("alpn", new ApplicationProtocolNegotiationHandler(ApplicationProtocolNames.HTTP_1_1) {
+            @Override
+            protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
+                ChannelPipeline pipeline = ctx.pipeline();
+                if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
+                    pipeline.addLast("h2", Http2FrameCodecBuilder.forServer().build());
+                    pipeline.addLast("streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+                        @Override
+                        protected void initChannel(Http2StreamChannel stream) {
+                            stream.pipeline().addLast("codec", new Http2StreamFrameToHttpObjectCodec(true));
+                            stream.pipeline().addLast("chunks", new ChunkedWriteHandler());
+                            stream.pipeline().addLast("registry", handler.get());
+                        }
+                    }));
+                } else if (ApplicationProtocolNames.HTTP_1_1.equals(protocol)) {
+                    pipeline.addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_CHUNK));
+                    pipeline.addLast("chunks", new ChunkedWriteHandler());
+                    pipeline.addLast("registry", handler.get());
+                } else {
+                    throw new IllegalStateException("unexpected ALPN protocol " + protocol);
+                }
+            }
+        });
+    }
+}
