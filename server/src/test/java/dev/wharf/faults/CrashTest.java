@@ -5,8 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wharf.testing.DistributionRegistry;
+import dev.wharf.testing.Fetch;
 import dev.wharf.testing.ImageSeeder;
-import dev.wharf.testing.ThrottledHop;
+import dev.wharf.testing.CountTap;
+import dev.wharf.testing.Pulls;
+import dev.wharf.testing.RealRegistry;
+import dev.wharf.testing.TcpRelay;
+import dev.wharf.testing.ThrottleTap;
 import dev.wharf.testing.WharfProcess;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -21,6 +26,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -28,22 +34,21 @@ import org.junit.jupiter.api.io.TempDir;
  * name, the partial file in tmp/ is deleted at the next start, and the blob is then fetched again and stored whole.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class CrashTest {
-    private static final long SIZE = 64 * Kit.MiB;
-    private static final long SLOW = 4 * Kit.MiB;
+    private static final long SIZE = 64 * Pulls.MiB;
+    private static final long SLOW = 4 * Pulls.MiB;
 
     @TempDir
     Path tmp;
 
     @Test
-    void aKillMidFillCommitsNothingAndTheRestartFetchesAgain() throws Exception {
+    void aKillMidFillCommitsNothingAndTheRestartFetchesAgain(DistributionRegistry registry, ImageSeeder seeder) throws Exception {
         ExecutorService clients = Executors.newSingleThreadExecutor();
-        try (DistributionRegistry registry = DistributionRegistry.start();
-                ImageSeeder seeder = new ImageSeeder();
-                ThrottledHop hop = new ThrottledHop(new InetSocketAddress("127.0.0.1", registry.port()), SLOW)) {
+        try (TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap(), new ThrottleTap(SLOW))) {
             ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "faults/crash", SIZE, 8003);
             Path storage = tmp.resolve("store");
-            Path committed = Kit.blobFile(storage, blob.digest());
+            Path committed = Pulls.blobFile(storage, blob.digest());
             try (WharfProcess wharf = WharfProcess.builder()
                     .project("up", URI.create(hop.url()))
                     .storage(storage)
@@ -51,44 +56,44 @@ class CrashTest {
                     .start()) {
                 URI uri = wharf.url().resolve("/v2/up/faults/crash/blobs/" + blob.digest());
                 AtomicLong progress = new AtomicLong();
-                Future<Kit.Fetch> partial = clients.submit(() -> Kit.get(uri, null, progress, Duration.ofSeconds(60)));
-                assertTrue(Kit.await(Duration.ofSeconds(30), () -> progress.get() >= 2 * Kit.MiB),
+                Future<Fetch> partial = clients.submit(() -> Pulls.get(uri, null, progress, Duration.ofSeconds(60)));
+                assertTrue(Pulls.await(Duration.ofSeconds(30), () -> progress.get() >= 2 * Pulls.MiB),
                         "the client got only " + progress.get() + " bytes\n--- wharf log ---\n" + wharf.log());
                 long oldPid = wharf.pid();
                 wharf.kill9();
                 assertFalse(wharf.isAlive());
 
-                Kit.Fetch cut = Kit.result(partial, Duration.ofSeconds(30));
+                Fetch cut = Pulls.result(partial, Duration.ofSeconds(30));
                 assertFalse(cut.clean(), "a client of a killed server cannot have a clean response: " + cut.describe());
                 assertTrue(cut.bytes() < SIZE, cut.describe());
                 System.out.printf("[CrashTest] killed wharf (pid %d) after the client read %.1f MiB (upstream sent "
-                        + "%.1f MiB)%n", oldPid, cut.bytes() / (double) Kit.MiB, hop.downstreamBytes() / (double) Kit.MiB);
+                        + "%.1f MiB)%n", oldPid, cut.bytes() / (double) Pulls.MiB, hop.tap(CountTap.class).downstreamBytes() / (double) Pulls.MiB);
 
                 assertFalse(Files.exists(committed), "a partial blob was committed at " + committed);
-                assertTrue(Kit.files(storage.resolve("blobs")).isEmpty(),
-                        "blobs/ holds " + Kit.files(storage.resolve("blobs")));
-                List<Path> partials = Kit.files(storage.resolve("tmp"));
+                assertTrue(Pulls.files(storage.resolve("blobs")).isEmpty(),
+                        "blobs/ holds " + Pulls.files(storage.resolve("blobs")));
+                List<Path> partials = Pulls.files(storage.resolve("tmp"));
                 assertEquals(1, partials.size(), "the partial fill should be the one file in tmp/: " + partials);
-                long partialSize = Kit.size(partials.get(0));
+                long partialSize = Pulls.size(partials.get(0));
                 assertTrue(partialSize > 0 && partialSize < SIZE, "partial fill size " + partialSize);
 
-                hop.setBytesPerSecond(0);
+                hop.tap(ThrottleTap.class).setBytesPerSecond(0);
                 wharf.restart();
                 assertTrue(wharf.isAlive());
-                assertTrue(Kit.files(storage.resolve("tmp")).isEmpty(),
-                        "tmp/ was not cleaned at start-up: " + Kit.files(storage.resolve("tmp")));
+                assertTrue(Pulls.files(storage.resolve("tmp")).isEmpty(),
+                        "tmp/ was not cleaned at start-up: " + Pulls.files(storage.resolve("tmp")));
 
-                Kit.Fetch whole = Kit.get(uri, null, null, Duration.ofSeconds(60));
+                Fetch whole = Pulls.get(uri, null, null, Duration.ofSeconds(60));
                 assertTrue(whole.clean(), whole.describe() + "\n--- wharf log ---\n" + wharf.log());
                 assertEquals(SIZE, whole.bytes());
                 assertEquals(blob.digest(), whole.digest());
 
                 // The first GET is logged once the registry notices its client is gone; wait for it, bounded.
                 String blobPath = "/blobs/" + blob.digest();
-                Kit.await(Duration.ofSeconds(10), () -> registry.countRequests("GET", blobPath) >= 2);
+                Pulls.await(Duration.ofSeconds(10), () -> registry.countRequests("GET", blobPath) >= 2);
                 assertEquals(2, registry.countRequests("GET", blobPath),
                         "upstream GETs: one before the crash, one after: " + registry.requests());
-                assertTrue(Kit.await(Duration.ofSeconds(5), () -> Files.isRegularFile(committed)), "not committed");
+                assertTrue(Pulls.await(Duration.ofSeconds(5), () -> Files.isRegularFile(committed)), "not committed");
                 assertEquals(blob.digest(), ImageSeeder.sha256(committed), "the committed file's SHA-256");
             }
         } finally {

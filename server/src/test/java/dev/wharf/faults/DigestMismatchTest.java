@@ -6,8 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.wharf.testing.Fetch;
 import dev.wharf.testing.InProcessWharf;
+import dev.wharf.testing.Pulls;
 import dev.wharf.testing.RandomBytes;
+import dev.wharf.testing.WharfYaml;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -67,7 +70,7 @@ class DigestMismatchTest {
         right = bytes(SIZE, 101);
         wrong = bytes(SIZE, 202);
         assertFalse(Arrays.equals(right, wrong));
-        digest = Kit.sha256(right);
+        digest = Pulls.sha256(right);
         fake = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         fake.setExecutor(Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "fake-upstream");
@@ -77,7 +80,7 @@ class DigestMismatchTest {
         fake.createContext("/v2/", this::handle);
         fake.start();
         storage = tmp.resolve("store");
-        wharf = InProcessWharf.start(storage, Kit.project("fake", "http://127.0.0.1:" + fake.getAddress().getPort(), null));
+        wharf = InProcessWharf.start(storage, WharfYaml.oneProject("fake", "http://127.0.0.1:" + fake.getAddress().getPort()));
     }
 
     @AfterEach
@@ -143,24 +146,24 @@ class DigestMismatchTest {
     @Test
     void wrongBytesAbortTheClientCommitNothingAndAreFetchedAgain() throws Exception {
         mode.set(Mode.WRONG);
-        Kit.Fetch first = Kit.get(blobUri(), null, null, Duration.ofSeconds(60));
+        Fetch first = Pulls.get(blobUri(), null, null, Duration.ofSeconds(60));
         assertAborted(first);
         assertNothingCommitted();
         assertEquals(1, blobGets.get(), "upstream blob GETs after the first request");
 
-        Kit.Fetch second = Kit.get(blobUri(), null, null, Duration.ofSeconds(60));
+        Fetch second = Pulls.get(blobUri(), null, null, Duration.ofSeconds(60));
         assertAborted(second);
         assertEquals(2, blobGets.get(), "a failed fill is not cached: the next request fetches again");
         assertNothingCommitted();
 
         mode.set(Mode.RIGHT);
-        Kit.Fetch third = Kit.get(blobUri(), null, null, Duration.ofSeconds(60));
+        Fetch third = Pulls.get(blobUri(), null, null, Duration.ofSeconds(60));
         assertTrue(third.clean(), third.describe());
         assertEquals(digest, third.digest());
         assertEquals(3, blobGets.get());
         assertCommitted();
 
-        Kit.Fetch warm = Kit.get(blobUri(), null, null, Duration.ofSeconds(60));
+        Fetch warm = Pulls.get(blobUri(), null, null, Duration.ofSeconds(60));
         assertTrue(warm.clean(), warm.describe());
         assertEquals(digest, warm.digest());
         assertEquals(3, blobGets.get(), "a committed blob is served from the store");
@@ -169,14 +172,14 @@ class DigestMismatchTest {
     @Test
     void aConnectionCutMidBlobAbortsTheClientCommitsNothingAndIsFetchedAgain() throws Exception {
         mode.set(Mode.CUT);
-        Kit.Fetch cut = Kit.get(blobUri(), null, null, Duration.ofSeconds(60));
+        Fetch cut = Pulls.get(blobUri(), null, null, Duration.ofSeconds(60));
         assertAborted(cut);
         assertTrue(cut.bytes() <= SIZE / 2, "at most the bytes the upstream sent reach the client: " + cut.describe());
         assertNothingCommitted();
         assertEquals(1, blobGets.get());
 
         mode.set(Mode.RIGHT);
-        Kit.Fetch again = Kit.get(blobUri(), null, null, Duration.ofSeconds(60));
+        Fetch again = Pulls.get(blobUri(), null, null, Duration.ofSeconds(60));
         assertTrue(again.clean(), again.describe());
         assertEquals(digest, again.digest());
         assertEquals(2, blobGets.get(), "the request after the cut fetched the blob again");
@@ -190,16 +193,16 @@ class DigestMismatchTest {
         ExecutorService pool = Executors.newFixedThreadPool(clients);
         try {
             CountDownLatch go = new CountDownLatch(1);
-            List<Future<Kit.Fetch>> futures = new ArrayList<>();
+            List<Future<Fetch>> futures = new ArrayList<>();
             for (int i = 0; i < clients; i++) {
                 futures.add(pool.submit(() -> {
                     go.await();
-                    return Kit.get(blobUri(), null, null, Duration.ofSeconds(60));
+                    return Pulls.get(blobUri(), null, null, Duration.ofSeconds(60));
                 }));
             }
             go.countDown();
-            for (Future<Kit.Fetch> f : futures) {
-                assertAborted(Kit.result(f, Duration.ofSeconds(60)));
+            for (Future<Fetch> f : futures) {
+                assertAborted(Pulls.result(f, Duration.ofSeconds(60)));
             }
         } finally {
             pool.shutdownNow();
@@ -208,7 +211,7 @@ class DigestMismatchTest {
         assertNothingCommitted();
 
         mode.set(Mode.RIGHT);
-        Kit.Fetch good = Kit.get(blobUri(), null, null, Duration.ofSeconds(60));
+        Fetch good = Pulls.get(blobUri(), null, null, Duration.ofSeconds(60));
         assertTrue(good.clean(), good.describe());
         assertEquals(digest, good.digest());
         assertEquals(2, blobGets.get());
@@ -216,7 +219,7 @@ class DigestMismatchTest {
     }
 
     /** The client must not see a complete, clean response: an IOException or fewer bytes than Content-Length. */
-    private static void assertAborted(Kit.Fetch f) {
+    private static void assertAborted(Fetch f) {
         boolean wholeAndClean = f.eof() && f.error() == null && f.contentLength() >= 0 && f.bytes() == f.contentLength();
         assertFalse(wholeAndClean, "the client received a complete, clean response for a bad blob: " + f.describe());
         assertTrue(f.error() != null || f.bytes() < f.contentLength() || f.status() >= 500,
@@ -224,22 +227,22 @@ class DigestMismatchTest {
     }
 
     private void assertNothingCommitted() throws InterruptedException {
-        Kit.assertNoOpenFilesUnder(ProcessHandle.current().pid(), storage, "after a failed fill");
+        Pulls.assertNoOpenFilesUnder(ProcessHandle.current().pid(), storage, "after a failed fill");
         Path tmpDir = storage.resolve("tmp");
-        boolean tmpEmpty = Kit.await(Duration.ofSeconds(5), () -> Kit.files(tmpDir).isEmpty());
-        assertTrue(tmpEmpty, "tmp/ still holds " + Kit.files(tmpDir));
-        List<Path> blobs = Kit.files(storage.resolve("blobs"));
+        boolean tmpEmpty = Pulls.await(Duration.ofSeconds(5), () -> Pulls.files(tmpDir).isEmpty());
+        assertTrue(tmpEmpty, "tmp/ still holds " + Pulls.files(tmpDir));
+        List<Path> blobs = Pulls.files(storage.resolve("blobs"));
         assertTrue(blobs.isEmpty(), "a bad blob was committed: " + blobs);
-        assertFalse(Files.exists(Kit.blobFile(storage, digest)));
+        assertFalse(Files.exists(Pulls.blobFile(storage, digest)));
     }
 
     private void assertCommitted() throws Exception {
-        Path committed = Kit.blobFile(storage, digest);
-        assertTrue(Kit.await(Duration.ofSeconds(5), () -> Files.isRegularFile(committed)), "not committed: " + committed);
-        assertEquals(digest, Kit.sha256(Files.readAllBytes(committed)));
-        assertTrue(Kit.await(Duration.ofSeconds(5), () -> Kit.files(storage.resolve("tmp")).isEmpty()),
-                "tmp/ still holds " + Kit.files(storage.resolve("tmp")));
-        Kit.assertNoOpenFilesUnder(ProcessHandle.current().pid(), storage, "after a committed fill");
+        Path committed = Pulls.blobFile(storage, digest);
+        assertTrue(Pulls.await(Duration.ofSeconds(5), () -> Files.isRegularFile(committed)), "not committed: " + committed);
+        assertEquals(digest, Pulls.sha256(Files.readAllBytes(committed)));
+        assertTrue(Pulls.await(Duration.ofSeconds(5), () -> Pulls.files(storage.resolve("tmp")).isEmpty()),
+                "tmp/ still holds " + Pulls.files(storage.resolve("tmp")));
+        Pulls.assertNoOpenFilesUnder(ProcessHandle.current().pid(), storage, "after a committed fill");
     }
 
     private static void sleep(long millis) {

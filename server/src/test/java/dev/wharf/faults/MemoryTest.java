@@ -4,7 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wharf.testing.DistributionRegistry;
+import dev.wharf.testing.Fetch;
 import dev.wharf.testing.ImageSeeder;
+import dev.wharf.testing.Pulls;
+import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.WharfProcess;
 import java.io.IOException;
 import java.net.URI;
@@ -15,56 +18,55 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * A 1 GiB blob through wharf with a 128 MiB heap, cold and then warm: wharf streams, never buffers, and stays
  * alive, with a resident set far below the blob's size.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class MemoryTest {
     private static final long SIZE = 1L << 30;
     private static final long RSS_LIMIT_KIB = 600L << 10;
 
     @Test
-    void aGibibyteBlobFlowsThroughA128MiBHeap() throws Exception {
-        try (DistributionRegistry registry = DistributionRegistry.start();
-                ImageSeeder seeder = new ImageSeeder()) {
-            ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "faults/huge", SIZE, 8006);
-            try (WharfProcess wharf = WharfProcess.builder()
-                    .project("up", registry.url())
-                    .jvmArgs("-Xmx128m")
-                    .start()) {
-                URI uri = wharf.url().resolve("/v2/up/faults/huge/blobs/" + blob.digest());
+    void aGibibyteBlobFlowsThroughA128MiBHeap(DistributionRegistry registry, ImageSeeder seeder) throws Exception {
+        ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "faults/huge", SIZE, 8006);
+        try (WharfProcess wharf = WharfProcess.builder()
+                .project("up", registry.url())
+                .jvmArgs("-Xmx128m")
+                .start()) {
+            URI uri = wharf.url().resolve("/v2/up/faults/huge/blobs/" + blob.digest());
 
-                Kit.Fetch cold = Kit.get(uri, null, null, Duration.ofMinutes(2));
-                assertTrue(cold.clean(), "cold: " + cold.describe() + "\n--- wharf log ---\n" + tail(wharf));
-                assertEquals(SIZE, cold.bytes());
-                assertEquals(blob.digest(), cold.digest());
-                long coldHwm = vmHwmKiB(wharf.pid());
+            Fetch cold = Pulls.get(uri, null, null, Duration.ofMinutes(2));
+            assertTrue(cold.clean(), "cold: " + cold.describe() + "\n--- wharf log ---\n" + tail(wharf));
+            assertEquals(SIZE, cold.bytes());
+            assertEquals(blob.digest(), cold.digest());
+            long coldHwm = vmHwmKiB(wharf.pid());
 
-                Kit.Fetch warm = Kit.get(uri, null, null, Duration.ofMinutes(2));
-                assertTrue(warm.clean(), "warm: " + warm.describe() + "\n--- wharf log ---\n" + tail(wharf));
-                assertEquals(SIZE, warm.bytes());
-                assertEquals(blob.digest(), warm.digest());
+            Fetch warm = Pulls.get(uri, null, null, Duration.ofMinutes(2));
+            assertTrue(warm.clean(), "warm: " + warm.describe() + "\n--- wharf log ---\n" + tail(wharf));
+            assertEquals(SIZE, warm.bytes());
+            assertEquals(blob.digest(), warm.digest());
 
-                assertTrue(wharf.isAlive(), "wharf died:\n" + tail(wharf));
-                HttpResponse<byte[]> ping = Kit.getBytes(wharf.url().resolve("/v2/"));
-                assertEquals(200, ping.statusCode(), "wharf answers after the transfers");
-                assertEquals(1, registry.countRequests("GET", "/blobs/" + blob.digest()), "the warm pull is local");
-                Path committed = Kit.blobFile(wharf.storage(), blob.digest());
-                assertEquals(SIZE, Files.size(committed));
+            assertTrue(wharf.isAlive(), "wharf died:\n" + tail(wharf));
+            HttpResponse<byte[]> ping = Pulls.getBytes(wharf.url().resolve("/v2/"));
+            assertEquals(200, ping.statusCode(), "wharf answers after the transfers");
+            assertEquals(1, registry.countRequests("GET", "/blobs/" + blob.digest()), "the warm pull is local");
+            Path committed = Pulls.blobFile(wharf.storage(), blob.digest());
+            assertEquals(SIZE, Files.size(committed));
 
-                Kit.assertNoOpenFilesUnder(wharf.pid(), wharf.storage(), "after the cold and warm GETs");
+            Pulls.assertNoOpenFilesUnder(wharf.pid(), wharf.storage(), "after the cold and warm GETs");
 
-                long hwm = vmHwmKiB(wharf.pid());
-                System.out.printf("[MemoryTest] 1 GiB cold in %.1f s (%.0f MiB/s), warm in %.1f s (%.0f MiB/s); "
-                                + "wharf (-Xmx128m) peak RSS VmHWM %d MiB after cold, %d MiB at end%n",
-                        Kit.seconds(cold.doneNanos() - cold.startNanos()),
-                        SIZE / Kit.MiB / Kit.seconds(cold.doneNanos() - cold.startNanos()),
-                        Kit.seconds(warm.doneNanos() - warm.startNanos()),
-                        SIZE / Kit.MiB / Kit.seconds(warm.doneNanos() - warm.startNanos()), coldHwm >> 10, hwm >> 10);
-                assertTrue(hwm > 0 && hwm < RSS_LIMIT_KIB, "wharf's peak RSS " + (hwm >> 10) + " MiB with a 128 MiB heap");
-            }
+            long hwm = vmHwmKiB(wharf.pid());
+            System.out.printf("[MemoryTest] 1 GiB cold in %.1f s (%.0f MiB/s), warm in %.1f s (%.0f MiB/s); "
+                            + "wharf (-Xmx128m) peak RSS VmHWM %d MiB after cold, %d MiB at end%n",
+                    Pulls.seconds(cold.doneNanos() - cold.startNanos()),
+                    SIZE / Pulls.MiB / Pulls.seconds(cold.doneNanos() - cold.startNanos()),
+                    Pulls.seconds(warm.doneNanos() - warm.startNanos()),
+                    SIZE / Pulls.MiB / Pulls.seconds(warm.doneNanos() - warm.startNanos()), coldHwm >> 10, hwm >> 10);
+            assertTrue(hwm > 0 && hwm < RSS_LIMIT_KIB, "wharf's peak RSS " + (hwm >> 10) + " MiB with a 128 MiB heap");
         }
     }
 

@@ -5,9 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wharf.testing.DistributionRegistry;
+import dev.wharf.testing.Fetch;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
-import dev.wharf.testing.ThrottledHop;
+import dev.wharf.testing.CountTap;
+import dev.wharf.testing.Pulls;
+import dev.wharf.testing.RealRegistry;
+import dev.wharf.testing.TcpRelay;
+import dev.wharf.testing.ThrottleTap;
+import dev.wharf.testing.WharfYaml;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -22,16 +28,17 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A slow client never slows the fill or the other clients, and a client that goes away never stops the fill.
  */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class SlowClientTest {
     private static DistributionRegistry registry;
     private static ImageSeeder seeder;
@@ -40,35 +47,25 @@ class SlowClientTest {
     Path tmp;
 
     @BeforeAll
-    static void startRegistry() {
-        registry = DistributionRegistry.start();
-        seeder = new ImageSeeder();
-    }
-
-    @AfterAll
-    static void stopRegistry() {
-        if (seeder != null) {
-            seeder.close();
-        }
-        if (registry != null) {
-            registry.close();
-        }
+    static void startRegistry(DistributionRegistry r, ImageSeeder s) {
+        registry = r;
+        seeder = s;
     }
 
     @Test
     void aSlowClientDoesNotHoldBackTheFastOneOrTheFill() throws Exception {
-        long size = 128 * Kit.MiB;
-        long slowRate = 16 * Kit.MiB; // ~8 s for the whole blob; the fill itself takes about a second
+        long size = 128 * Pulls.MiB;
+        long slowRate = 16 * Pulls.MiB; // ~8 s for the whole blob; the fill itself takes about a second
         ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "faults/slow", size, 8007);
         Path storage = tmp.resolve("store");
-        Path committed = Kit.blobFile(storage, blob.digest());
+        Path committed = Pulls.blobFile(storage, blob.digest());
         ExecutorService clients = Executors.newFixedThreadPool(2);
-        try (InProcessWharf wharf = InProcessWharf.start(storage, Kit.project("up", registry.url().toString(), null))) {
+        try (InProcessWharf wharf = InProcessWharf.start(storage, WharfYaml.oneProject("up", registry.url()))) {
             URI uri = wharf.url().resolve("/v2/up/faults/slow/blobs/" + blob.digest());
             AtomicLong slowProgress = new AtomicLong();
-            Future<Kit.Fetch> slow = clients.submit(() -> Kit.get(uri, Kit.rate(slowRate), slowProgress,
+            Future<Fetch> slow = clients.submit(() -> Pulls.get(uri, Pulls.rate(slowRate), slowProgress,
                     Duration.ofSeconds(60)));
-            Future<Kit.Fetch> fast = clients.submit(() -> Kit.get(uri, null, null, Duration.ofSeconds(60)));
+            Future<Fetch> fast = clients.submit(() -> Pulls.get(uri, null, null, Duration.ofSeconds(60)));
 
             // Watch for the commit while the slow client reads.
             long commitNanos = 0;
@@ -82,9 +79,9 @@ class SlowClientTest {
                 }
                 Thread.sleep(10);
             }
-            Kit.Fetch f = Kit.result(fast, Duration.ofSeconds(60));
+            Fetch f = Pulls.result(fast, Duration.ofSeconds(60));
             long slowBytesAtFastDone = slowProgress.get();
-            Kit.Fetch s = Kit.result(slow, Duration.ofSeconds(70));
+            Fetch s = Pulls.result(slow, Duration.ofSeconds(70));
 
             assertTrue(f.clean(), "fast: " + f.describe());
             assertEquals(blob.digest(), f.digest());
@@ -94,20 +91,20 @@ class SlowClientTest {
 
             System.out.printf("[SlowClientTest] fast client done at %.2f s, blob committed at %.2f s (slow client "
                             + "had %d MiB), slow client done at %.2f s (had %d MiB when the fast one finished)%n",
-                    Kit.seconds(f.doneNanos() - s.startNanos()), Kit.seconds(commitNanos - s.startNanos()),
-                    slowBytesAtCommit / Kit.MiB, Kit.seconds(s.doneNanos() - s.startNanos()),
-                    slowBytesAtFastDone / Kit.MiB);
+                    Pulls.seconds(f.doneNanos() - s.startNanos()), Pulls.seconds(commitNanos - s.startNanos()),
+                    slowBytesAtCommit / Pulls.MiB, Pulls.seconds(s.doneNanos() - s.startNanos()),
+                    slowBytesAtFastDone / Pulls.MiB);
             assertTrue(commitNanos > 0, "the blob was not committed while the slow client was still reading");
             assertTrue(slowBytesAtCommit < size * 3 / 4,
                     "the fill waited for the slow client: it had " + slowBytesAtCommit + " bytes at the commit");
             assertTrue(slowBytesAtFastDone < size / 2,
                     "the fast client waited for the slow one: the slow one had " + slowBytesAtFastDone + " bytes");
             assertTrue(f.doneNanos() + TimeUnit.SECONDS.toNanos(3) < s.doneNanos(),
-                    "the fast client finished only " + Kit.seconds(s.doneNanos() - f.doneNanos())
+                    "the fast client finished only " + Pulls.seconds(s.doneNanos() - f.doneNanos())
                             + " s before the slow one");
             assertEquals(1, registry.countRequests("GET", "/blobs/" + blob.digest()));
             assertEquals(blob.digest(), ImageSeeder.sha256(committed));
-            Kit.assertNoOpenFilesUnder(ProcessHandle.current().pid(), storage, "after both clients finished");
+            Pulls.assertNoOpenFilesUnder(ProcessHandle.current().pid(), storage, "after both clients finished");
         } finally {
             clients.shutdownNow();
         }
@@ -115,12 +112,12 @@ class SlowClientTest {
 
     @Test
     void aClientThatLeavesMidFillDoesNotStopTheFill() throws Exception {
-        long size = 64 * Kit.MiB;
+        long size = 64 * Pulls.MiB;
         ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "faults/leaver", size, 8008);
         Path storage = tmp.resolve("store");
-        Path committed = Kit.blobFile(storage, blob.digest());
-        try (ThrottledHop hop = new ThrottledHop(new InetSocketAddress("127.0.0.1", registry.port()), 16 * Kit.MiB);
-                InProcessWharf wharf = InProcessWharf.start(storage, Kit.project("up", hop.url(), null))) {
+        Path committed = Pulls.blobFile(storage, blob.digest());
+        try (TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap(), new ThrottleTap(16 * Pulls.MiB));
+                InProcessWharf wharf = InProcessWharf.start(storage, WharfYaml.oneProject("up", hop.url()))) {
             String path = "/v2/up/faults/leaver/blobs/" + blob.digest();
             long read;
             // The only client of the fill (its starter) reads 4 MiB, then drops the connection.
@@ -134,28 +131,28 @@ class SlowClientTest {
                 byte[] buffer = new byte[64 << 10];
                 read = 0;
                 int n;
-                while (read < 4 * Kit.MiB && (n = in.read(buffer)) > 0) {
+                while (read < 4 * Pulls.MiB && (n = in.read(buffer)) > 0) {
                     read += n;
                 }
             }
-            long upstreamAtLeave = hop.downstreamBytes();
+            long upstreamAtLeave = hop.tap(CountTap.class).downstreamBytes();
             boolean committedAtLeave = Files.exists(committed);
-            assertTrue(read >= 4 * Kit.MiB, "the client read only " + read + " bytes");
+            assertTrue(read >= 4 * Pulls.MiB, "the client read only " + read + " bytes");
             assertFalse(committedAtLeave, "the client was meant to leave mid-fill, but the blob was already committed");
             assertTrue(upstreamAtLeave < size, "the upstream had sent everything before the client left");
 
-            assertTrue(Kit.await(Duration.ofSeconds(30), () -> Files.isRegularFile(committed)),
-                    "the fill stopped when its only client left: upstream sent " + hop.downstreamBytes() + " bytes");
+            assertTrue(Pulls.await(Duration.ofSeconds(30), () -> Files.isRegularFile(committed)),
+                    "the fill stopped when its only client left: upstream sent " + hop.tap(CountTap.class).downstreamBytes() + " bytes");
             System.out.printf("[SlowClientTest] client left after %d MiB (upstream at %d MiB); fill committed anyway%n",
-                    read / Kit.MiB, upstreamAtLeave / Kit.MiB);
+                    read / Pulls.MiB, upstreamAtLeave / Pulls.MiB);
             assertEquals(blob.digest(), ImageSeeder.sha256(committed));
             assertEquals(1, registry.countRequests("GET", "/blobs/" + blob.digest()));
 
-            Kit.Fetch warm = Kit.get(wharf.url().resolve(path), null, null, Duration.ofSeconds(30));
+            Fetch warm = Pulls.get(wharf.url().resolve(path), null, null, Duration.ofSeconds(30));
             assertTrue(warm.clean(), warm.describe());
             assertEquals(blob.digest(), warm.digest());
             assertEquals(1, registry.countRequests("GET", "/blobs/" + blob.digest()), "served from the store");
-            Kit.assertNoOpenFilesUnder(ProcessHandle.current().pid(), storage, "after the leaver and a warm GET");
+            Pulls.assertNoOpenFilesUnder(ProcessHandle.current().pid(), storage, "after the leaver and a warm GET");
         }
     }
 }

@@ -14,6 +14,10 @@ import dev.wharf.testing.ImageSeeder.Image;
 import dev.wharf.testing.ImageSeeder.Index;
 import dev.wharf.testing.ImageSeeder.Platform;
 import dev.wharf.testing.InProcessWharf;
+import dev.wharf.testing.RealRegistry;
+import dev.wharf.testing.RequestLogTap;
+import dev.wharf.testing.TcpRelay;
+import dev.wharf.testing.WharfYaml;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,10 +27,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -38,11 +42,12 @@ import org.junit.jupiter.params.provider.CsvSource;
  * {@code override_path = false}, which makes containerd send {@code /v2/hub/v2/<name>/...}).
  *
  * <p>containerd is given {@code server = "https://registry-1.docker.io"} as its fallback. The machine reaches
- * 127.0.0.0/8 only, so a fallback could never succeed, and each test also checks on the wire (a {@link RequestLogHop}
+ * 127.0.0.0/8 only, so a fallback could never succeed, and each test also checks on the wire (a {@link RequestLogTap}
  * in front of wharf) that containerd fetched every manifest and blob from wharf, and in the upstream's access log
  * that wharf fetched them from the upstream.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class PullThroughClientsTest {
     private static final Duration TOOL_TIMEOUT = Duration.ofMinutes(2);
     private static final Duration PULL_TIMEOUT = Duration.ofSeconds(45);
@@ -56,9 +61,9 @@ class PullThroughClientsTest {
     private static Image big;
 
     @BeforeAll
-    static void seed() {
-        upstream = DistributionRegistry.start();
-        seeder = new ImageSeeder();
+    static void seed(DistributionRegistry r, ImageSeeder s) {
+        upstream = r;
+        seeder = s;
         oci = seeder.pushOciImage(upstream.url(), "library/wharf-oci", "v1", 1 << 20, 101);
         docker = seeder.pushDockerImage(upstream.url(), "library/wharf-docker", "v1", 512 << 10, 102);
         multi = seeder.pushIndex(upstream.url(), "library/wharf-multi", "v1",
@@ -66,21 +71,9 @@ class PullThroughClientsTest {
         big = seeder.pushOciImage(upstream.url(), "library/wharf-big", "v1", 256L << 20, 104);
     }
 
-    @AfterAll
-    static void stop() {
-        if (seeder != null) {
-            seeder.close();
-        }
-        if (upstream != null) {
-            upstream.close();
-        }
-    }
-
     private static InProcessWharf startWharf(Path storage) throws Exception {
-        return InProcessWharf.start(storage, "projects:\n"
-                + "  - name: hub\n"
-                + "    upstream: " + upstream.url() + "\n"
-                + "    aliases: [docker.io]\n");
+        return InProcessWharf.start(storage,
+                WharfYaml.config().project(WharfYaml.project("hub", upstream.url()).aliases("docker.io")));
     }
 
     // ------------------------------------------------------------------------------------------------ skopeo
@@ -179,11 +172,12 @@ class PullThroughClientsTest {
     @Test
     void containerdPullsThroughAMirrorHostWithNs(@TempDir Path tmp) throws Exception {
         try (InProcessWharf wharf = startWharf(tmp.resolve("storage"));
-                RequestLogHop hop = new RequestLogHop(wharf.url().getPort());
+                TcpRelay relay = TcpRelay.toLocalPort(wharf.url().getPort(), new RequestLogTap());
                 Containerd containerd = Containerd.builder().pullTimeout(PULL_TIMEOUT).start()) {
+            RequestLogTap hop = relay.tap(RequestLogTap.class);
             Path hosts = tmp.resolve("hosts");
             Containerd.writeHostsToml(hosts, "docker.io", "server = \"https://registry-1.docker.io\"\n\n"
-                    + "[host.\"" + hop.url() + "\"]\n"
+                    + "[host.\"" + relay.url() + "\"]\n"
                     + "  capabilities = [\"pull\", \"resolve\"]\n");
 
             pullAndCheck(containerd, hosts, hop, oci, "docker.io/library/wharf-oci:v1", "/v2/library/wharf-oci/");
@@ -204,7 +198,7 @@ class PullThroughClientsTest {
             assertFalse(containerd.contentDigests().contains(arm64.manifestDigest()), "only the amd64 image is fetched");
             assertEquals(0, hop.count(null, arm64.manifestDigest()), "no request for the arm64 manifest");
 
-            for (RequestLogHop.Request r : hop.requests()) {
+            for (RequestLogTap.Request r : hop.requests()) {
                 assertTrue(r.path().startsWith("/v2/library/") && r.query().contains("ns=docker.io"),
                         "containerd sends ?ns=docker.io on every request to a mirror host: " + r);
             }
@@ -220,11 +214,12 @@ class PullThroughClientsTest {
     @CsvSource({"true, /v2/hub/", "false, /v2/hub/v2/"})
     void containerdPullsThroughAHostWithAPath(boolean overridePath, String prefix, @TempDir Path tmp) throws Exception {
         try (InProcessWharf wharf = startWharf(tmp.resolve("storage"));
-                RequestLogHop hop = new RequestLogHop(wharf.url().getPort());
+                TcpRelay relay = TcpRelay.toLocalPort(wharf.url().getPort(), new RequestLogTap());
                 Containerd containerd = Containerd.builder().pullTimeout(PULL_TIMEOUT).start()) {
+            RequestLogTap hop = relay.tap(RequestLogTap.class);
             Path hosts = tmp.resolve("hosts");
             Containerd.writeHostsToml(hosts, "docker.io", "server = \"https://registry-1.docker.io\"\n\n"
-                    + "[host.\"" + hop.url() + "/v2/hub\"]\n"
+                    + "[host.\"" + relay.url() + "/v2/hub\"]\n"
                     + "  capabilities = [\"pull\", \"resolve\"]\n"
                     + (overridePath ? "  override_path = true\n" : ""));
 
@@ -233,7 +228,7 @@ class PullThroughClientsTest {
             pullAndCheck(containerd, hosts, hop, docker, "docker.io/library/wharf-docker:v1",
                     prefix + "library/wharf-docker/");
             assertUnpacked(containerd, "seed=102\nplatform=linux/amd64\nformat=docker\n");
-            for (RequestLogHop.Request r : hop.requests()) {
+            for (RequestLogTap.Request r : hop.requests()) {
                 assertTrue(r.path().startsWith(prefix + "library/"), "override_path = " + overridePath
                         + " sends paths under " + prefix + ": " + r);
             }
@@ -243,11 +238,12 @@ class PullThroughClientsTest {
     @Test
     void aWarmRePullMakesNoUpstreamBlobRequest(@TempDir Path tmp) throws Exception {
         try (InProcessWharf wharf = startWharf(tmp.resolve("storage"));
-                RequestLogHop hop = new RequestLogHop(wharf.url().getPort());
+                TcpRelay relay = TcpRelay.toLocalPort(wharf.url().getPort(), new RequestLogTap());
                 Containerd containerd = Containerd.builder().pullTimeout(PULL_TIMEOUT).start()) {
+            RequestLogTap hop = relay.tap(RequestLogTap.class);
             Path hosts = tmp.resolve("hosts");
             Containerd.writeHostsToml(hosts, "docker.io", "server = \"https://registry-1.docker.io\"\n\n"
-                    + "[host.\"" + hop.url() + "\"]\n"
+                    + "[host.\"" + relay.url() + "\"]\n"
                     + "  capabilities = [\"pull\", \"resolve\"]\n");
             List<Image> images = List.of(oci, big);
             for (Image image : images) {
@@ -290,7 +286,7 @@ class PullThroughClientsTest {
      * Pulls {@code ref} and checks that containerd took the manifest and every blob from wharf (under
      * {@code pathPrefix}) and that wharf fetched each blob from the upstream.
      */
-    private static void pullAndCheck(Containerd containerd, Path hosts, RequestLogHop hop, Image image, String ref,
+    private static void pullAndCheck(Containerd containerd, Path hosts, RequestLogTap hop, Image image, String ref,
             String pathPrefix) {
         List<DistributionRegistry.Request> before = upstream.requests();
         Exec.Result pulled = containerd.pull(ref, hosts);
@@ -308,7 +304,7 @@ class PullThroughClientsTest {
         }
     }
 
-    private static void assertServedByWharf(RequestLogHop hop, Image image, String pathPrefix) {
+    private static void assertServedByWharf(RequestLogTap hop, Image image, String pathPrefix) {
         assertTrue(hop.count("GET", pathPrefix + "manifests/" + image.manifestDigest()) >= 1,
                 "containerd fetched manifest " + image.manifestDigest() + " from wharf under " + pathPrefix + ": "
                         + hop.requests());

@@ -14,6 +14,8 @@ import dev.wharf.testing.ImageSeeder.Image;
 import dev.wharf.testing.ImageSeeder.Index;
 import dev.wharf.testing.ImageSeeder.Platform;
 import dev.wharf.testing.InProcessWharf;
+import dev.wharf.testing.RealRegistry;
+import dev.wharf.testing.WharfYaml;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -34,10 +36,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -46,6 +48,7 @@ import org.junit.jupiter.api.io.TempDir;
  * test starts its own wharf on fresh storage; upstream traffic is counted from the registry's access log.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class ReadApiTest {
     /** What containerd 1.6 sends when it resolves a tag (see shared/DESIGN.md). */
     private static final String CONTAINERD_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json, "
@@ -65,26 +68,14 @@ class ReadApiTest {
             .connectTimeout(Duration.ofSeconds(5)).build();
 
     @BeforeAll
-    static void startUpstream() {
-        upstream = DistributionRegistry.start();
-        seeder = new ImageSeeder();
-    }
-
-    @AfterAll
-    static void stopUpstream() {
-        if (seeder != null) {
-            seeder.close();
-        }
-        if (upstream != null) {
-            upstream.close();
-        }
+    static void startUpstream(DistributionRegistry r, ImageSeeder s) {
+        upstream = r;
+        seeder = s;
     }
 
     private static InProcessWharf hub(Path storage) throws Exception {
-        return InProcessWharf.start(storage, "projects:\n"
-                + "  - name: hub\n"
-                + "    upstream: " + upstream.url() + "\n"
-                + "    aliases: [docker.io]\n");
+        return InProcessWharf.start(storage,
+                WharfYaml.config().project(WharfYaml.project("hub", upstream.url()).aliases("docker.io")));
     }
 
     // ------------------------------------------------------------------------------------------------ a. HEAD
@@ -335,9 +326,8 @@ class ReadApiTest {
     @Test
     void contentCachedForOneProjectIsServedToAnotherOnlyOnceItsUpstreamHasIt(@TempDir Path tmp) throws Exception {
         try (DistributionRegistry b = DistributionRegistry.start();
-                InProcessWharf wharf = InProcessWharf.start(tmp, "projects:\n"
-                        + "  - name: a\n    upstream: " + upstream.url() + "\n"
-                        + "  - name: b\n    upstream: " + b.url() + "\n")) {
+                InProcessWharf wharf = InProcessWharf.start(tmp, WharfYaml.config()
+                        .project(WharfYaml.project("a", upstream.url())).project(WharfYaml.project("b", b.url())))) {
             Blob x = seeder.pushRandomBlob(upstream.url(), "iso/data", 256 << 10, 601);
             Image image = seeder.pushOciImage(upstream.url(), "iso/app", "v1", 16 << 10, 602);
             String blobPath = "/blobs/" + x.digest();
@@ -397,8 +387,8 @@ class ReadApiTest {
         Image second = seeder.pushOciImage(upstream.url(), repo, "next", 0, 702);
         assertNotEquals(first.manifestDigest(), second.manifestDigest());
         String tagPath = "/v2/" + repo + "/manifests/v1";
-        try (InProcessWharf wharf = InProcessWharf.start(tmp, "projects:\n"
-                + "  - name: ttl\n    upstream: " + upstream.url() + "\n    tagTtl: 2s\n")) {
+        try (InProcessWharf wharf = InProcessWharf.start(tmp,
+                WharfYaml.config().project(WharfYaml.project("ttl", upstream.url()).tagTtl("2s")))) {
             String path = "/v2/ttl/" + repo + "/manifests/v1";
             // The tag's fetched-at lies between `started` and `fetched`.
             long started = System.nanoTime();

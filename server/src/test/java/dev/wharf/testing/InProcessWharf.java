@@ -29,7 +29,23 @@ public final class InProcessWharf implements AutoCloseable {
      * YAML text) and storage under {@code storage}.
      */
     public static InProcessWharf start(Path storage, String projectsYaml) throws Exception {
-        String yaml = "listen: 127.0.0.1:0\nstorage:\n  path: " + storage + "\n" + projectsYaml;
+        return start("listen: 127.0.0.1:0\nstorage:\n  path: " + storage + "\n" + projectsYaml);
+    }
+
+    /** Starts wharf with {@code config} and storage under {@code storage}, on a port the OS picks. */
+    public static InProcessWharf start(Path storage, WharfYaml config) throws Exception {
+        return start(config.storage(storage));
+    }
+
+    /** Starts wharf with {@code config}, on 127.0.0.1 and a port the OS picks unless the config sets listen. */
+    public static InProcessWharf start(WharfYaml config) throws Exception {
+        if (!config.hasListen()) {
+            config.listen("127.0.0.1:0");
+        }
+        return start(config.toString());
+    }
+
+    private static InProcessWharf start(String yaml) throws Exception {
         WharfConfig config = ConfigLoader.parse(yaml, "test config");
         return new InProcessWharf(new WharfServer(config).start());
     }

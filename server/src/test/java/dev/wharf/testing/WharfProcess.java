@@ -159,6 +159,14 @@ public final class WharfProcess implements AutoCloseable {
         }
 
         /**
+         * Everything but {@code listen} and {@code storage}, from the YAML builder (appended like {@link
+         * #extraYaml(String)}, so it must not set those two).
+         */
+        public Builder config(WharfYaml yaml) {
+            return extraYaml(yaml.toString());
+        }
+
+        /**
          * Uses this config file as it is instead of generating one. The server must still listen on
          * 127.0.0.1 at {@link #port(int)}, which then has to be set.
          */
@@ -187,31 +195,13 @@ public final class WharfProcess implements AutoCloseable {
 
         /** The YAML config this builder generates for {@code port} and {@code storagePath}. */
         public String configYaml(int listenPort, Path storagePath) {
-            StringBuilder yaml = new StringBuilder();
-            yaml.append("listen: 127.0.0.1:").append(listenPort).append('\n');
-            yaml.append("storage:\n  path: ").append(quote(storagePath.toString())).append('\n');
-            if (defaultProject != null) {
-                yaml.append("defaultProject: ").append(quote(defaultProject)).append('\n');
+            WharfYaml yaml = WharfYaml.config().listen("127.0.0.1:" + listenPort).storage(storagePath)
+                    .defaultProject(defaultProject);
+            for (Project p : projects) {
+                yaml.project(WharfYaml.project(p.name(), p.upstream()).aliases(p.aliases().toArray(String[]::new))
+                        .tagTtl(p.tagTtl() == null ? null : duration(p.tagTtl())));
             }
-            if (!projects.isEmpty()) {
-                yaml.append("projects:\n");
-                for (Project p : projects) {
-                    yaml.append("  - name: ").append(quote(p.name())).append('\n');
-                    yaml.append("    upstream: ").append(quote(p.upstream())).append('\n');
-                    if (!p.aliases().isEmpty()) {
-                        yaml.append("    aliases: [");
-                        for (int i = 0; i < p.aliases().size(); i++) {
-                            yaml.append(i == 0 ? "" : ", ").append(quote(p.aliases().get(i)));
-                        }
-                        yaml.append("]\n");
-                    }
-                    if (p.tagTtl() != null) {
-                        yaml.append("    tagTtl: ").append(duration(p.tagTtl())).append('\n');
-                    }
-                }
-            }
-            yaml.append(extraYaml);
-            return yaml.toString();
+            return yaml.raw(extraYaml).toString();
         }
 
         /** Starts wharf and waits until {@code GET /v2/} answers 200. */
@@ -471,9 +461,6 @@ public final class WharfProcess implements AutoCloseable {
         return jar;
     }
 
-    private static String quote(String value) {
-        return '"' + value.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
-    }
 
     /** A duration as the config writes it: {@code 2h}, {@code 5m}, {@code 30s}, {@code 1500ms}. */
     static String duration(Duration d) {

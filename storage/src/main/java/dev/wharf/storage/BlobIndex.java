@@ -8,40 +8,16 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The blobs of a {@link ContentStore} in memory: digest → size, last access and pins. Rebuilt from the files under
- * {@code blobs/} at start-up; kept current by commits, {@code putSmall} and evictions.
+ * {@code blobs/} at start-up; kept current by commits, {@code putSmall} and evictions. An entry is <em>committed</em>
+ * (size ≥ 0) or <em>pending</em> (size -1: a lease pins a digest not stored yet, such as a fill's client; the
+ * commit turns the same entry committed, so its pins carry over).
  *
- * <p>An entry is <em>committed</em> (size ≥ 0: the file is under its final name) or <em>pending</em> (size -1: a
- * lease pins a digest that is not stored yet, typically a client of a fill; the commit of the fill turns the same
- * entry committed, so its pins carry over and a blob that clients are still streaming cannot be evicted the moment
- * it lands). A pending entry leaves the map when its last pin goes.
- *
- * <h2>Concurrency</h2>
- * {@code pins} and {@code gone} of an entry are guarded by the entry's monitor; {@code gone} is set once, only when
- * {@code pins} is 0 (the one exception, a forced quarantine, is noted at {@link #beginEvict(Digest, long, boolean)}),
- * and then the entry never changes again but for its pins counting down (it is removed from the map by whoever set
- * it). So:
- * <ul>
- * <li>{@link #pin} and an eviction ({@link #beginEvict}) decide under the same monitor: either the pin comes first
- *     (the eviction sees pins &gt; 0 and skips the blob), or the eviction does (the pin sees {@code gone} and puts a
- *     fresh pending entry in its place with {@code replace(digest, old, fresh)}). A blob with a pin is never evicted.
- * <li>Map mutations are never made while an entry monitor is held (a CHM bin lock inside an entry monitor here and
- *     an entry monitor inside a bin lock there could deadlock), so every "replace the gone entry" is a CAS-style
- *     {@code replace}/{@code remove(key, value)} retried in a loop, which can only fail if another thread changed
- *     the mapping, so the loop makes progress.
- * <li>Commits and evictions of one digest are serialised by the store's per-digest stripe lock (the file rename and
- *     the file delete must not interleave); this class relies on that for {@link #committed} and
- *     {@link #finishEvict} but not for pins, which stay lock-free of the stripes so the serving path never waits on
- *     file I/O.
- * <li>{@code size} and {@code lastAccess} are volatile: readers on event loops see a committed size as soon as the
- *     commit published it. {@code lastAccess} is written without a lock; two racing touches may leave the older
- *     time by a few microseconds, which recency cannot tell apart anyway.
- * <li>The dirty queue holds entries whose {@code lastAccess} is not on disk yet. {@code dirty} is set before the
- *     entry is queued and cleared by the flusher before it reads {@code lastAccess}, so a touch racing a flush is
- *     either written by this flush or queued again for the next; an entry may rarely be queued twice (harmless, two
- *     writes of the same time).
- * </ul>
- * {@code bytes}/{@code count} are the committed totals; they change only under the stripe lock of the digest
- * concerned, by the thread that changed the entry.
+ * <p>Concurrency: {@code pins} and {@code gone} of an entry are guarded by the entry's monitor, so a pin and an
+ * eviction ({@link #beginEvict}) decide under the same monitor and a pinned blob is never evicted. Map mutations are
+ * never made inside an entry monitor (no lock-order deadlock with CHM bins): a gone entry is replaced by CAS-style
+ * {@code replace}/{@code remove(key, value)} loops. Commits and evictions of one digest are serialised by the
+ * store's stripe lock; pins never take it, so serving never waits on file I/O. The full argument (recency, the dirty
+ * queue, the totals): docs/architecture.md, "The blob index".
  */
 final class BlobIndex {
     /** One digest. */

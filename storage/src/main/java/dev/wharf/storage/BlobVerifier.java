@@ -7,7 +7,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
-import java.util.HexFormat;
 import java.util.Optional;
 
 /**
@@ -85,7 +84,7 @@ public final class BlobVerifier {
     }
 
     private static Hashed hash(Path file, Digest digest) throws IOException {
-        MessageDigest md = ContentStore.newMessageDigest(digest);
+        MessageDigest md = digest.newMessageDigest();
         ByteBuffer buffer = ByteBuffer.allocate(BUFFER);
         long size = 0;
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -100,6 +99,6 @@ public final class BlobVerifier {
                 size += n;
             }
         }
-        return new Hashed(new Digest(digest.algorithm(), HexFormat.of().formatHex(md.digest())), size);
+        return new Hashed(Digest.of(digest.algorithm(), md), size);
     }
 }

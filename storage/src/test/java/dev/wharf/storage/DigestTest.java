@@ -60,4 +60,20 @@ class DigestTest {
         assertTrue(Digest.looksLikeDigest("sha256:abc"));
         assertFalse(Digest.looksLikeDigest("latest"));
     }
+
+    @Test
+    void hashesBytesAndStreams() {
+        // sha256 and sha512 of the empty string, from FIPS 180 test vectors.
+        assertEquals(Digest.parse("sha256:" + HEX64), Digest.sha256(new byte[0]));
+        assertEquals("cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
+                + "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e",
+                Digest.of("sha512", new byte[0]).hex());
+        byte[] abc = "abc".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        java.security.MessageDigest running = Digest.newMessageDigest("sha256");
+        running.update(abc, 0, 1);
+        running.update(abc, 1, 2);
+        assertEquals(Digest.sha256(abc), Digest.of("sha256", running));
+        assertEquals("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", Digest.sha256(abc).hex());
+        assertThrows(IllegalArgumentException.class, () -> Digest.of("md5", abc));
+    }
 }

@@ -1,9 +1,9 @@
 package dev.wharf.storage;
 
-import static dev.wharf.storage.FillTesting.WAIT_SECONDS;
-import static dev.wharf.storage.FillTesting.awaitTrue;
-import static dev.wharf.storage.FillTesting.randomBytes;
-import static dev.wharf.storage.FillTesting.sha256;
+import static dev.wharf.storage.fill.FillTesting.WAIT_SECONDS;
+import static dev.wharf.storage.fill.FillTesting.awaitTrue;
+import static dev.wharf.storage.fill.FillTesting.randomBytes;
+import static dev.wharf.storage.fill.FillTesting.sha256;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -10,6 +10,7 @@ import dev.wharf.server.config.EcrConfig;
 import dev.wharf.server.config.ProjectConfig;
 import dev.wharf.server.upstream.Project;
 import dev.wharf.server.upstream.UpstreamEndpoint;
+import dev.wharf.server.upstream.UpstreamTls;
 import io.netty.handler.ssl.SslContext;
 import java.net.ProxySelector;
 import java.net.URI;
@@ -18,7 +19,6 @@ import java.util.List;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import dev.wharf.server.UpstreamSsl;
 
 /**
  * Builds a project's upstream endpoints, one per URL of {@code upstreams:} in failover order, each with its TLS
@@ -41,7 +41,7 @@ final class ProjectUpstreams {
 
     /** The project with all its endpoints; {@code egress} is the outbound proxy for ECR API calls, or null. */
     static Project build(ProjectConfig pc, ProxySelector egress) {
-        SslContext ssl = UpstreamSsl.forProject(pc);
+        SslContext ssl = UpstreamTls.forProject(pc);
         List<UpstreamEndpoint> endpoints = new ArrayList<>();
         try {
             for (URI upstream : pc.upstreams()) {

@@ -7,6 +7,7 @@ import dev.wharf.server.config.ConfigException;
 import dev.wharf.server.config.HostPort;
 import dev.wharf.server.config.ProjectConfig;
 import dev.wharf.server.config.WharfConfig;
+import dev.wharf.server.egress.EgressProxy;
 import dev.wharf.server.http.RequestHandler;
 import dev.wharf.server.http.Router;
 import dev.wharf.server.metrics.Readiness;
@@ -27,11 +28,10 @@ import dev.wharf.server.pullthrough.ReferrerSource;
 import dev.wharf.server.pullthrough.TagCache;
 import dev.wharf.server.pullthrough.TagLists;
 import dev.wharf.server.upstream.UpstreamClient;
-import dev.wharf.server.upstream.UpstreamProxy;
 import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Eviction;
 import dev.wharf.storage.Evictor;
-import dev.wharf.storage.Fills;
+import dev.wharf.storage.fill.Fills;
 import dev.wharf.storage.StoreListener;
 import dev.wharf.storage.TagRef;
 import io.netty.bootstrap.ServerBootstrap;
@@ -112,7 +112,7 @@ public final class WharfServer implements AutoCloseable {
         store.cleanTemp();
         Fills fills = new Fills(store, storageIo);
         metrics.gauge("wharf_fills_inflight", fills::inFlight);
-        UpstreamProxy egress = egressProxy();
+        EgressProxy egress = egressProxy();
         // Token requests take the same way out as registry traffic: a realm behind the proxy must be reachable too.
         BearerTokens tokens = new BearerTokens(egress == null ? HttpClient.Builder.NO_PROXY : egress.selector());
         upstreamClient = new UpstreamClient(upstreamLoops, tokens, Duration.ofSeconds(10), Duration.ofSeconds(60),
@@ -216,10 +216,10 @@ public final class WharfServer implements AutoCloseable {
     }
 
     /** The outbound proxy: {@code egress.proxy}, else HTTPS_PROXY/HTTP_PROXY; null when there is none. */
-    private UpstreamProxy egressProxy() {
-        UpstreamProxy egress;
+    private EgressProxy egressProxy() {
+        EgressProxy egress;
         try {
-            egress = UpstreamProxy.resolve(config.operations().egressProxy(), config.operations().noProxy(),
+            egress = EgressProxy.resolve(config.operations().egressProxy(), config.operations().noProxy(),
                     System.getenv());
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage() + " (config " + config.source() + ")");

@@ -1,6 +1,6 @@
 package dev.wharf.server.http;
 
-import dev.wharf.storage.BlobFill;
+import dev.wharf.storage.fill.BlobFill;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;

@@ -10,10 +10,8 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -180,7 +178,7 @@ public final class ImagePuller {
             throw new Failure(what + ": " + errorMessage(response.statusCode(), response.body()));
         }
         byte[] body = response.body();
-        Digest actual = digestOf(expected == null ? "sha256" : expected.algorithm(), body);
+        Digest actual = Digest.of(expected == null ? "sha256" : expected.algorithm(), body);
         if (expected != null && !expected.equals(actual)) {
             throw new Failure(what + ": wharf sent bytes with digest " + actual);
         }
@@ -271,7 +269,7 @@ public final class ImagePuller {
     /** Fetches one blob and checks it; returns null when good, else why not. */
     private String fetch(ImageReference ref, Blob blob, ImageProgress progress) throws InterruptedException {
         String what = "blob " + blob.digest();
-        MessageDigest md = newMessageDigest(blob.digest().algorithm());
+        MessageDigest md = Digest.newMessageDigest(blob.digest().algorithm());
         AtomicLong received = new AtomicLong();
         AtomicLong lastBytesAt = new AtomicLong(System.nanoTime());
         HttpResponse.BodyHandler<byte[]> handler = info -> {
@@ -311,7 +309,7 @@ public final class ImagePuller {
         if (response.statusCode() != 200) {
             return what + ": " + errorMessage(response.statusCode(), response.body());
         }
-        Digest actual = new Digest(blob.digest().algorithm(), HexFormat.of().formatHex(md.digest()));
+        Digest actual = Digest.of(blob.digest().algorithm(), md);
         if (received.get() != blob.size() || !actual.equals(blob.digest())) {
             return what + ": wharf sent " + received.get() + " bytes with digest " + actual + ", expected "
                     + blob.size() + " bytes";
@@ -352,15 +350,5 @@ public final class ImagePuller {
         return message == null || message.isBlank() ? t.getClass().getSimpleName() : message;
     }
 
-    static Digest digestOf(String algorithm, byte[] body) {
-        return new Digest(algorithm, HexFormat.of().formatHex(newMessageDigest(algorithm).digest(body)));
-    }
 
-    private static MessageDigest newMessageDigest(String algorithm) {
-        try {
-            return MessageDigest.getInstance(algorithm.equals("sha512") ? "SHA-512" : "SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }

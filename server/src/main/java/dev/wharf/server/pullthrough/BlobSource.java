@@ -11,12 +11,12 @@ import dev.wharf.server.upstream.ResponseListener;
 import dev.wharf.server.upstream.UpstreamCall;
 import dev.wharf.server.upstream.UpstreamRegistry;
 import dev.wharf.server.upstream.Upstreams;
-import dev.wharf.storage.BlobFill;
+import dev.wharf.storage.fill.BlobFill;
 import dev.wharf.storage.BlobLease;
 import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Digest;
 import dev.wharf.storage.DigestMismatchException;
-import dev.wharf.storage.Fills;
+import dev.wharf.storage.fill.Fills;
 import io.netty.buffer.ByteBuf;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -106,17 +106,18 @@ public final class BlobSource {
 
     private CompletableFuture<Answer> warm(Project project, RepositoryName name, Digest digest, long size,
                                            boolean head) {
-        return CompletableFuture.supplyAsync(() -> store.link(project.name(), digest).isPresent(), io)
+        CompletableFuture<CacheResult> allowed = CompletableFuture
+                .supplyAsync(() -> store.link(project.name(), digest).isPresent(), io)
                 .thenCompose(linked -> linked ? CompletableFuture.completedFuture(CacheResult.HIT)
-                        : confirm(project, name, digest).thenApply(v -> CacheResult.REVALIDATED))
-                .thenComposeAsync(result -> {
-                    if (head) {
-                        return CompletableFuture.completedFuture(new Stored(null, size, result));
-                    }
-                    FileChannel file = openStored(digest);
-                    return file == null ? open(project, name, digest, false)
-                            : CompletableFuture.completedFuture(new Stored(file, size, result));
-                }, io);
+                        : confirm(project, name, digest).thenApply(v -> CacheResult.REVALIDATED));
+        if (head) {
+            return allowed.thenApply(result -> new Stored(null, size, result));
+        }
+        return allowed.thenComposeAsync(result -> {
+            FileChannel file = openStored(digest);
+            return file == null ? open(project, name, digest, false)
+                    : CompletableFuture.completedFuture(new Stored(file, size, result));
+        }, io);
     }
 
     /** Opens a stored blob; null when its file is gone (quarantined or deleted by hand), which the index forgets. */

@@ -11,6 +11,7 @@ import dev.wharf.server.metrics.WharfMetrics;
 import dev.wharf.server.upstream.Project;
 import dev.wharf.server.upstream.UpstreamCall;
 import dev.wharf.server.upstream.UpstreamException;
+import dev.wharf.server.upstream.UpstreamFailures;
 import dev.wharf.server.upstream.UpstreamResponse;
 import dev.wharf.server.upstream.UpstreamRegistry;
 import dev.wharf.server.upstream.Upstreams;
@@ -183,7 +184,7 @@ public final class ManifestSource {
                                                    TagEntry entry, Manifest cachedManifest) {
         var call = new UpstreamCall.ManifestHead(name, tag, UpstreamCall.ALL_MANIFEST_TYPES);
         return upstreams.fetch(project, call).handle((resp, err) -> {
-            if (err != null || Upstreams.isServerTrouble(resp.status())) {
+            if (err != null || UpstreamFailures.isServerTrouble(resp.status())) {
                 String why = err != null ? Failures.unwrap(err).getMessage() : "HTTP " + resp.status();
                 LOG.warn("serving stale manifest {}:{} ({}) of {}: upstream revalidation failed: {}",
                         name, tag, entry.digest(), project.describe(), why);
@@ -238,7 +239,7 @@ public final class ManifestSource {
     private CompletableFuture<Manifest> staleOr(Project project, RepositoryName name, String tag, String tagKey,
                                                 String accept, Throwable t) {
         Throwable cause = Failures.unwrap(t);
-        boolean trouble = !(cause instanceof RegistryException re) || Upstreams.isServerTrouble(re.statusCode());
+        boolean trouble = !(cause instanceof RegistryException re) || UpstreamFailures.isServerTrouble(re.statusCode());
         if (trouble) {
             Optional<TagEntry> entry = cache.tagIfPresent(tagKey);
             Optional<Manifest> stale = entry == null ? Optional.empty() : entry
@@ -307,7 +308,7 @@ public final class ManifestSource {
             }
         }
         String algorithm = expected != null ? expected.algorithm() : claimed != null ? claimed.algorithm() : "sha256";
-        Digest actual = digestOf(algorithm, body);
+        Digest actual = Digest.of(algorithm, body);
         if (expected != null && !expected.equals(actual)) {
             metrics.digestMismatch(project.name());
             throw Upstreams.unreachable(project, new UpstreamException("upstream sent manifest bytes with digest "
@@ -363,16 +364,6 @@ public final class ManifestSource {
             projects = null;
         }
         cache.evicted(eviction, projects);
-    }
-
-    private static Digest digestOf(String algorithm, byte[] body) {
-        try {
-            String jca = algorithm.equals("sha512") ? "SHA-512" : "SHA-256";
-            byte[] d = java.security.MessageDigest.getInstance(jca).digest(body);
-            return new Digest(algorithm.equals("sha512") ? "sha512" : "sha256", java.util.HexFormat.of().formatHex(d));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private static String key(Project project, RepositoryName name, String reference, boolean head, String accept) {

@@ -35,7 +35,7 @@ final class UpstreamFailover {
 
     /** True for answers after which the next endpoint is tried. */
     static boolean isFailure(int status) {
-        return Upstreams.isServerTrouble(status);
+        return UpstreamFailures.isServerTrouble(status);
     }
 
     /** A whole (small) response from the first endpoint that answers; else the last endpoint's outcome. */

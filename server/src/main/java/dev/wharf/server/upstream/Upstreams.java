@@ -108,11 +108,6 @@ public final class Upstreams implements UpstreamRegistry {
         });
     }
 
-    /** True for answers where a cached copy should be served instead (stale-if-error). */
-    public static boolean isServerTrouble(int status) {
-        return status >= 500 || status == 429;
-    }
-
     /** Maps a non-2xx upstream answer to the client error. */
     public static RegistryException error(Project project, UpstreamResponse response, ErrorCode notFound, String what) {
         return error(project, response.status(), response.headers(), notFound, what);

@@ -10,6 +10,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
+import dev.wharf.testing.RealRegistry;
+import dev.wharf.testing.WharfYaml;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +25,7 @@ import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -30,6 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
  * nothing secret: not the client's Authorization header, not the query string.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class AccessLogTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String TOKEN = "s3cr3t-client-token-4711";
@@ -42,101 +46,87 @@ class AccessLogTest {
     Path tmp;
 
     @Test
-    void oneLinePerRequestWithItsFieldsAndNoSecrets() throws Exception {
+    void oneLinePerRequestWithItsFieldsAndNoSecrets(DistributionRegistry registry, ImageSeeder seeder) throws Exception {
         Path file = tmp.resolve("access.log");
-        try (DistributionRegistry registry = DistributionRegistry.start();
-                ImageSeeder seeder = new ImageSeeder()) {
-            ImageSeeder.Image image = seeder.pushOciImage(registry.url(), "log/app", "v1", 0, 5);
-            String config = image.configDigest();
-            String missing = "sha256:" + "0".repeat(64);
-            try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"), """
-                    accessLog:
-                      path: %s
-                    projects:
-                      - name: hub
-                        upstream: %s
-                    """.formatted(file, registry.url()))) {
-                String q = "?token=" + QUERY_SECRET;
-                String[] auth = {"Authorization", "Bearer " + TOKEN, "Accept", ACCEPT};
-                assertEquals(200, wharf.get("/v2/" + q, auth).statusCode());
-                assertEquals(200, wharf.get("/v2/hub/log/app/manifests/v1" + q, auth).statusCode());
-                assertEquals(200, wharf.head("/v2/hub/log/app/manifests/v1" + q, auth).statusCode());
-                assertEquals(200, wharf.get("/v2/hub/log/app/blobs/" + config + q, auth).statusCode());
-                // The fill links the blob to hub just after it commits, a moment after the client has its last
-                // byte; a request before that asks the upstream to confirm (revalidated). Wait for the link.
-                awaitLink(tmp.resolve("store"), "hub", config);
-                assertEquals(200, wharf.get("/v2/hub/log/app/blobs/" + config + q, auth).statusCode());
-                assertEquals(404, wharf.get("/v2/hub/log/app/blobs/" + missing + q, auth).statusCode());
-                HttpResponse<byte[]> put = wharf.send("PUT", "/v2/hub/log/app/manifests/v2" + q, auth);
-                assertEquals(405, put.statusCode());
-                assertEquals(200, wharf.get("/healthz" + q, auth).statusCode());
+        ImageSeeder.Image image = seeder.pushOciImage(registry.url(), "log/app", "v1", 0, 5);
+        String config = image.configDigest();
+        String missing = "sha256:" + "0".repeat(64);
+        try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"),
+                WharfYaml.oneProject("hub", registry.url()).accessLog(file))) {
+            String q = "?token=" + QUERY_SECRET;
+            String[] auth = {"Authorization", "Bearer " + TOKEN, "Accept", ACCEPT};
+            assertEquals(200, wharf.get("/v2/" + q, auth).statusCode());
+            assertEquals(200, wharf.get("/v2/hub/log/app/manifests/v1" + q, auth).statusCode());
+            assertEquals(200, wharf.head("/v2/hub/log/app/manifests/v1" + q, auth).statusCode());
+            assertEquals(200, wharf.get("/v2/hub/log/app/blobs/" + config + q, auth).statusCode());
+            // The fill links the blob to hub just after it commits, a moment after the client has its last
+            // byte; a request before that asks the upstream to confirm (revalidated). Wait for the link.
+            awaitLink(tmp.resolve("store"), "hub", config);
+            assertEquals(200, wharf.get("/v2/hub/log/app/blobs/" + config + q, auth).statusCode());
+            assertEquals(404, wharf.get("/v2/hub/log/app/blobs/" + missing + q, auth).statusCode());
+            HttpResponse<byte[]> put = wharf.send("PUT", "/v2/hub/log/app/manifests/v2" + q, auth);
+            assertEquals(405, put.statusCode());
+            assertEquals(200, wharf.get("/healthz" + q, auth).statusCode());
 
-                List<JsonNode> lines = await(file, 8);
-                for (JsonNode line : lines) {
-                    Set<String> names = new TreeSet<>();
-                    line.fieldNames().forEachRemaining(names::add);
-                    assertEquals(new TreeSet<>(FIELDS), names, line.toString());
-                    assertNotNull(Instant.parse(line.get("time").asText()));
-                    assertEquals("127.0.0.1", line.get("remote").asText());
-                    assertTrue(line.get("durationMs").asDouble() >= 0, line.toString());
-                    assertFalse(line.get("path").asText().contains("?"), "query logged: " + line);
-                }
-                Map<String, List<JsonNode>> by = new HashMap<>();
-                for (JsonNode line : lines) {
-                    by.computeIfAbsent(line.get("method").asText() + " " + line.get("path").asText(),
-                            k -> new ArrayList<>()).add(line);
-                }
-                JsonNode base = one(by, "GET /v2/");
-                assertEquals(200, base.get("status").asInt());
-                assertEquals("none", base.get("project").asText());
-                assertEquals("other", base.get("kind").asText());
-                assertTrue(base.get("cache").isNull());
-
-                JsonNode manifest = one(by, "GET /v2/hub/log/app/manifests/v1");
-                assertEquals("hub", manifest.get("project").asText());
-                assertEquals("manifest", manifest.get("kind").asText());
-                assertEquals("miss", manifest.get("cache").asText());
-                assertEquals(image.manifestSize(), manifest.get("bytes").asLong());
-                JsonNode head = one(by, "HEAD /v2/hub/log/app/manifests/v1");
-                assertEquals("hit", head.get("cache").asText());
-                assertEquals(0, head.get("bytes").asLong());
-
-                List<JsonNode> blobs = by.get("GET /v2/hub/log/app/blobs/" + config);
-                assertEquals(2, blobs.size(), by.keySet().toString());
-                JsonNode cold = blobs.stream().filter(b -> b.get("cache").asText().equals("miss")).findFirst()
-                        .orElseThrow(() -> new AssertionError("no miss among " + blobs));
-                JsonNode warm = blobs.stream().filter(b -> b.get("cache").asText().equals("hit")).findFirst()
-                        .orElseThrow(() -> new AssertionError("no hit among " + blobs));
-                assertEquals(config, cold.get("fill").asText(), "the fill the cold request started");
-                assertFalse(cold.get("fillJoined").asBoolean());
-                assertTrue(warm.get("fill").isNull(), warm.toString());
-                assertEquals(image.blobSizes().get(0), cold.get("bytes").asLong());
-                assertEquals(image.blobSizes().get(0), warm.get("bytes").asLong());
-                assertEquals("blob", warm.get("kind").asText());
-
-                assertEquals(404, one(by, "GET /v2/hub/log/app/blobs/" + missing).get("status").asInt());
-                assertEquals(405, one(by, "PUT /v2/hub/log/app/manifests/v2").get("status").asInt());
-                assertEquals(200, one(by, "GET /healthz").get("status").asInt());
-
-                String text = Files.readString(file);
-                assertFalse(text.contains(TOKEN), "the client's token is in the access log");
-                assertFalse(text.contains(QUERY_SECRET), "the query string is in the access log");
-                assertFalse(text.toLowerCase().contains("authorization"), "a header name is in the access log");
+            List<JsonNode> lines = await(file, 8);
+            for (JsonNode line : lines) {
+                Set<String> names = new TreeSet<>();
+                line.fieldNames().forEachRemaining(names::add);
+                assertEquals(new TreeSet<>(FIELDS), names, line.toString());
+                assertNotNull(Instant.parse(line.get("time").asText()));
+                assertEquals("127.0.0.1", line.get("remote").asText());
+                assertTrue(line.get("durationMs").asDouble() >= 0, line.toString());
+                assertFalse(line.get("path").asText().contains("?"), "query logged: " + line);
             }
+            Map<String, List<JsonNode>> by = new HashMap<>();
+            for (JsonNode line : lines) {
+                by.computeIfAbsent(line.get("method").asText() + " " + line.get("path").asText(),
+                        k -> new ArrayList<>()).add(line);
+            }
+            JsonNode base = one(by, "GET /v2/");
+            assertEquals(200, base.get("status").asInt());
+            assertEquals("none", base.get("project").asText());
+            assertEquals("other", base.get("kind").asText());
+            assertTrue(base.get("cache").isNull());
+
+            JsonNode manifest = one(by, "GET /v2/hub/log/app/manifests/v1");
+            assertEquals("hub", manifest.get("project").asText());
+            assertEquals("manifest", manifest.get("kind").asText());
+            assertEquals("miss", manifest.get("cache").asText());
+            assertEquals(image.manifestSize(), manifest.get("bytes").asLong());
+            JsonNode head = one(by, "HEAD /v2/hub/log/app/manifests/v1");
+            assertEquals("hit", head.get("cache").asText());
+            assertEquals(0, head.get("bytes").asLong());
+
+            List<JsonNode> blobs = by.get("GET /v2/hub/log/app/blobs/" + config);
+            assertEquals(2, blobs.size(), by.keySet().toString());
+            JsonNode cold = blobs.stream().filter(b -> b.get("cache").asText().equals("miss")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no miss among " + blobs));
+            JsonNode warm = blobs.stream().filter(b -> b.get("cache").asText().equals("hit")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no hit among " + blobs));
+            assertEquals(config, cold.get("fill").asText(), "the fill the cold request started");
+            assertFalse(cold.get("fillJoined").asBoolean());
+            assertTrue(warm.get("fill").isNull(), warm.toString());
+            assertEquals(image.blobSizes().get(0), cold.get("bytes").asLong());
+            assertEquals(image.blobSizes().get(0), warm.get("bytes").asLong());
+            assertEquals("blob", warm.get("kind").asText());
+
+            assertEquals(404, one(by, "GET /v2/hub/log/app/blobs/" + missing).get("status").asInt());
+            assertEquals(405, one(by, "PUT /v2/hub/log/app/manifests/v2").get("status").asInt());
+            assertEquals(200, one(by, "GET /healthz").get("status").asInt());
+
+            String text = Files.readString(file);
+            assertFalse(text.contains(TOKEN), "the client's token is in the access log");
+            assertFalse(text.contains(QUERY_SECRET), "the query string is in the access log");
+            assertFalse(text.toLowerCase().contains("authorization"), "a header name is in the access log");
         }
     }
 
     @Test
     void levelWarnLogsOnlyFailures() throws Exception {
         Path file = tmp.resolve("warn.log");
-        try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"), """
-                accessLog:
-                  path: %s
-                  level: warn
-                projects:
-                  - name: hub
-                    upstream: http://127.0.0.1:9
-                """.formatted(file))) {
+        try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"),
+                WharfYaml.oneProject("hub", "http://127.0.0.1:9").accessLog(file).accessLogLevel("warn"))) {
             assertEquals(200, wharf.get("/v2/").statusCode());
             assertEquals(200, wharf.get("/healthz").statusCode());
             assertEquals(405, wharf.send("DELETE", "/v2/hub/a/manifests/v1").statusCode());

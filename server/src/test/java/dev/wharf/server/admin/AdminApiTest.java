@@ -18,6 +18,8 @@ import dev.wharf.testing.ImageSeeder.Image;
 import dev.wharf.testing.ImageSeeder.Index;
 import dev.wharf.testing.ImageSeeder.Platform;
 import dev.wharf.testing.InProcessWharf;
+import dev.wharf.testing.RealRegistry;
+import dev.wharf.testing.WharfYaml;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -32,10 +34,10 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -45,6 +47,7 @@ import org.junit.jupiter.api.io.TempDir;
  * prefetch jobs (every platform, or chosen ones, polled by id).
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class AdminApiTest {
     static final String TOKEN = "test-admin-token-5f1d9c2a7e";
     static final String BEARER = "Bearer " + TOKEN;
@@ -57,9 +60,9 @@ class AdminApiTest {
     private static Index multiForArm;
 
     @BeforeAll
-    static void seed() {
-        upstream = DistributionRegistry.start();
-        seeder = new ImageSeeder();
+    static void seed(DistributionRegistry r, ImageSeeder s) {
+        upstream = r;
+        seeder = s;
         small = seeder.pushOciImage(upstream.url(), "library/admin-small", "v1", 64 << 10, 201);
         seeder.tag(upstream.url(), small, "v2");
         other = seeder.pushDockerImage(upstream.url(), "library/admin-other", "v1", 32 << 10, 202);
@@ -69,22 +72,9 @@ class AdminApiTest {
                 List.of(Platform.LINUX_AMD64, Platform.LINUX_ARM64), 204);
     }
 
-    @AfterAll
-    static void stop() {
-        if (seeder != null) {
-            seeder.close();
-        }
-        if (upstream != null) {
-            upstream.close();
-        }
-    }
-
     static InProcessWharf startWharf(Path storage, String token) throws Exception {
-        return InProcessWharf.start(storage, (token == null ? "" : "admin:\n  token: " + token + "\n")
-                + "projects:\n"
-                + "  - name: hub\n"
-                + "    upstream: " + upstream.url() + "\n"
-                + "    aliases: [docker.io]\n");
+        return InProcessWharf.start(storage, WharfYaml.config().adminToken(token)
+                .project(WharfYaml.project("hub", upstream.url()).aliases("docker.io")));
     }
 
     // ------------------------------------------------------------------------------------------------ the token

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.ImageSeeder.Image;
+import dev.wharf.testing.Pulls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -23,11 +24,13 @@ import java.util.List;
 import java.util.Set;
 import java.util.stream.Stream;
 
-/** Shared pieces of the admin and CLI tests: HTTP against wharf, pulls through it, and looks into its storage. */
+/**
+ * Shared pieces of the admin and CLI tests: admin API requests with a token, pulls through wharf that check every
+ * digest, and what a project links in the store. Generic pull and storage helpers live in {@link Pulls}.
+ */
 final class AdminTesting {
     static final ObjectMapper JSON = new ObjectMapper();
-    static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(5)).build();
+    static final HttpClient HTTP = Pulls.HTTP;
     static final String ALL_MANIFESTS = "application/vnd.oci.image.index.v1+json, "
             + "application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, "
             + "application/vnd.docker.distribution.manifest.v2+json";
@@ -98,8 +101,7 @@ final class AdminTesting {
 
     /** {@code <storage>/blobs/sha256/xx/<hex>} of a digest. */
     static Path blobFile(Path storage, String digest) {
-        String hex = digest.substring(digest.indexOf(':') + 1);
-        return storage.resolve("blobs/sha256").resolve(hex.substring(0, 2)).resolve(hex);
+        return Pulls.blobFile(storage, digest);
     }
 
     /** Sum of the sizes of the stored blob files among {@code digests}. */

@@ -12,6 +12,7 @@ import dev.wharf.testing.ImageSeeder.Image;
 import dev.wharf.testing.ImageSeeder.Index;
 import dev.wharf.testing.ImageSeeder.Platform;
 import dev.wharf.testing.Ports;
+import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.WharfCli;
 import dev.wharf.testing.WharfProcess;
 import java.nio.file.Files;
@@ -20,10 +21,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -33,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (exit 2) and an unreachable wharf.
  */
 @Timeout(value = 6, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class PrefetchCliTest {
     private static final Duration CLI_TIMEOUT = Duration.ofMinutes(3);
 
@@ -43,24 +45,14 @@ class PrefetchCliTest {
     private static Index chosen;
 
     @BeforeAll
-    static void seed() {
-        upstream = DistributionRegistry.start();
-        seeder = new ImageSeeder();
+    static void seed(DistributionRegistry r, ImageSeeder s) {
+        upstream = r;
+        seeder = s;
         multi = seeder.pushIndex(upstream.url(), "library/cli-multi", "v1",
                 List.of(Platform.LINUX_AMD64, Platform.LINUX_ARM64), 2L << 20, 301);
         single = seeder.pushDockerImage(upstream.url(), "library/cli-single", "v1", 1L << 20, 302);
         chosen = seeder.pushIndex(upstream.url(), "library/cli-chosen", "v1",
                 List.of(Platform.LINUX_AMD64, Platform.LINUX_ARM64), 303);
-    }
-
-    @AfterAll
-    static void stop() {
-        if (seeder != null) {
-            seeder.close();
-        }
-        if (upstream != null) {
-            upstream.close();
-        }
     }
 
     private static WharfProcess startWharf() {

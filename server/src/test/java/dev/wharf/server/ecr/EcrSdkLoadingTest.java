@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.Ports;
+import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.WharfProcess;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -15,6 +16,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -24,35 +26,33 @@ import org.junit.jupiter.api.io.TempDir;
  * config with an ECR host (its region taken from the host) and public.ecr.aws with an {@code ecr:} block loads the
  * SDK at start-up, which is the positive control that the probe sees SDK classes at all.
  */
+@ExtendWith(RealRegistry.class)
 class EcrSdkLoadingTest {
     @TempDir
     Path dir;
 
     @Test
-    void withoutEcrNoSdkClassIsLoaded() throws Exception {
-        try (DistributionRegistry registry = DistributionRegistry.start();
-             ImageSeeder seeder = new ImageSeeder()) {
-            ImageSeeder.Image image = seeder.pushOciImage(registry.url(), "team/app", "v1", 1024, 401);
-            int port = Ports.free();
-            Path config = dir.resolve("plain.yaml");
-            Files.writeString(config, "listen: 127.0.0.1:" + port + "\n"
-                    + "storage:\n  path: " + dir.resolve("store-plain") + "\n"
-                    + "projects:\n"
-                    + "  - name: local\n    upstream: " + registry.url() + "\n"
-                    + "  - name: public.ecr.aws\n    upstream: https://public.ecr.aws\n");
-            try (WharfProcess wharf = WharfProcess.builder().configFile(config).port(port)
-                    .jvmArgs("-Xlog:class+load=info").start()) {
-                HttpResponse<byte[]> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                        URI.create(wharf.url() + "/v2/local/team/app/manifests/v1"))
-                        .header("Accept", ImageSeeder.OCI_MANIFEST).build(), HttpResponse.BodyHandlers.ofByteArray());
-                assertEquals(200, r.statusCode());
-                assertEquals(image.manifestDigest(), ImageSeeder.sha256(r.body()));
-                String log = wharf.log();
-                assertTrue(log.contains("dev.wharf.server.upstream.Upstreams"), "the probe logs class loading");
-                assertFalse(log.contains("software.amazon."), "an AWS SDK class was loaded without an ECR project");
-                assertFalse(log.contains("dev.wharf.auth.AwsEcrTokens"), "the SDK-backed fetcher was loaded");
-                assertFalse(log.contains("ECR tokens through"), "an ECR credential source was built");
-            }
+    void withoutEcrNoSdkClassIsLoaded(DistributionRegistry registry, ImageSeeder seeder) throws Exception {
+        ImageSeeder.Image image = seeder.pushOciImage(registry.url(), "team/app", "v1", 1024, 401);
+        int port = Ports.free();
+        Path config = dir.resolve("plain.yaml");
+        Files.writeString(config, "listen: 127.0.0.1:" + port + "\n"
+                + "storage:\n  path: " + dir.resolve("store-plain") + "\n"
+                + "projects:\n"
+                + "  - name: local\n    upstream: " + registry.url() + "\n"
+                + "  - name: public.ecr.aws\n    upstream: https://public.ecr.aws\n");
+        try (WharfProcess wharf = WharfProcess.builder().configFile(config).port(port)
+                .jvmArgs("-Xlog:class+load=info").start()) {
+            HttpResponse<byte[]> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                    URI.create(wharf.url() + "/v2/local/team/app/manifests/v1"))
+                    .header("Accept", ImageSeeder.OCI_MANIFEST).build(), HttpResponse.BodyHandlers.ofByteArray());
+            assertEquals(200, r.statusCode());
+            assertEquals(image.manifestDigest(), ImageSeeder.sha256(r.body()));
+            String log = wharf.log();
+            assertTrue(log.contains("dev.wharf.server.upstream.Upstreams"), "the probe logs class loading");
+            assertFalse(log.contains("software.amazon."), "an AWS SDK class was loaded without an ECR project");
+            assertFalse(log.contains("dev.wharf.auth.AwsEcrTokens"), "the SDK-backed fetcher was loaded");
+            assertFalse(log.contains("ECR tokens through"), "an ECR credential source was built");
         }
     }
 

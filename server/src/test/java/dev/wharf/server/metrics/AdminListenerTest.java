@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.Ports;
+import dev.wharf.testing.WharfYaml;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -32,15 +33,9 @@ class AdminListenerTest {
     @Test
     void adminEndpointsMoveToTheAdminAddress() throws Exception {
         int adminPort = Ports.free();
-        try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"), """
-                admin:
-                  listen: 127.0.0.1:%d
-                accessLog:
-                  path: %s
-                projects:
-                  - name: hub
-                    upstream: http://127.0.0.1:9
-                """.formatted(adminPort, tmp.resolve("access.log")))) {
+        try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"),
+                WharfYaml.oneProject("hub", "http://127.0.0.1:9").adminListen("127.0.0.1:" + adminPort)
+                        .accessLog(tmp.resolve("access.log")))) {
             assertEquals(adminPort, wharf.server().adminPort());
             URI admin = URI.create("http://127.0.0.1:" + adminPort);
             assertEquals(200, wharf.get("/v2/").statusCode());
@@ -72,13 +67,8 @@ class AdminListenerTest {
     @Test
     void readyzFailsWhileStorageIsNotWritable() throws Exception {
         Path store = tmp.resolve("store");
-        try (InProcessWharf wharf = InProcessWharf.start(store, """
-                accessLog:
-                  path: %s
-                projects:
-                  - name: hub
-                    upstream: http://127.0.0.1:9
-                """.formatted(tmp.resolve("access.log")))) {
+        try (InProcessWharf wharf = InProcessWharf.start(store,
+                WharfYaml.oneProject("hub", "http://127.0.0.1:9").accessLog(tmp.resolve("access.log")))) {
             assertEquals(200, wharf.get("/readyz").statusCode());
             // Root ignores permission bits, so make the temp directory unusable another way: a file in its place.
             Path temp = store.resolve("tmp");

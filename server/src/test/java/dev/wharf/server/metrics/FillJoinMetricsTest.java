@@ -7,8 +7,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.ImageSeeder;
+import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.InProcessWharf;
-import dev.wharf.testing.ThrottledHop;
+import dev.wharf.testing.CountTap;
+import dev.wharf.testing.TcpRelay;
+import dev.wharf.testing.ThrottleTap;
+import dev.wharf.testing.WharfYaml;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -27,6 +31,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,6 +41,7 @@ import org.junit.jupiter.api.io.TempDir;
  * upstream sends the blob once, and each client's access-log line names the fill.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class FillJoinMetricsTest {
     private static final int CLIENTS = 4;
     private static final long SIZE = 6L << 20;
@@ -46,20 +52,14 @@ class FillJoinMetricsTest {
     Path tmp;
 
     @Test
-    void concurrentClientsOfAColdBlobJoinOneFill() throws Exception {
+    void concurrentClientsOfAColdBlobJoinOneFill(DistributionRegistry registry, ImageSeeder seeder) throws Exception {
         ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
-        try (DistributionRegistry registry = DistributionRegistry.start();
-                ImageSeeder seeder = new ImageSeeder()) {
+        try {
             ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "metrics/joins", SIZE, 77);
             // 16 KiB/s until every client is in: the fill cannot finish before the last one has joined.
-            try (ThrottledHop hop = new ThrottledHop(new InetSocketAddress("127.0.0.1", registry.port()), 16 << 10);
-                    InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"), """
-                            accessLog:
-                              path: %s
-                            projects:
-                              - name: up
-                                upstream: %s
-                            """.formatted(tmp.resolve("access.log"), hop.url()))) {
+            try (TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap(), new ThrottleTap(16 << 10));
+                    InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"),
+                            WharfYaml.oneProject("up", hop.url()).accessLog(tmp.resolve("access.log")))) {
                 URI uri = wharf.url().resolve("/v2/up/metrics/joins/blobs/" + blob.digest());
                 List<Future<String>> results = new ArrayList<>();
                 results.add(clients.submit(() -> fetch(uri)));
@@ -73,7 +73,7 @@ class FillJoinMetricsTest {
                             + " requests reached wharf in 10 s");
                     Thread.sleep(10);
                 }
-                hop.setBytesPerSecond(0);
+                hop.tap(ThrottleTap.class).setBytesPerSecond(0);
                 for (Future<String> f : results) {
                     assertEquals(blob.digest(), f.get(2, TimeUnit.MINUTES), "digest a client read");
                 }

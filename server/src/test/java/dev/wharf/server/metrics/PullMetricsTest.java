@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
+import dev.wharf.testing.RealRegistry;
+import dev.wharf.testing.WharfYaml;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -17,6 +19,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -25,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  * counter holds exactly what the step did.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class PullMetricsTest {
     private static final String REPO = "metrics/app";
     /** What containerd sends when it resolves a tag: index types included, so wharf keeps the tag. */
@@ -35,114 +39,104 @@ class PullMetricsTest {
     Path tmp;
 
     @Test
-    void coldThenWarmPullCountsExactly() throws Exception {
-        try (DistributionRegistry registry = DistributionRegistry.start();
-                ImageSeeder seeder = new ImageSeeder()) {
-            ImageSeeder.Image image = seeder.pushOciImage(registry.url(), REPO, "v1", 3 << 20, 4242);
-            int blobs = image.blobDigests().size();
-            long m = image.manifestSize();
-            long b = image.totalBlobBytes();
-            try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"), """
-                    accessLog:
-                      path: %s
-                    projects:
-                      - name: hub
-                        upstream: %s
-                        tagTtl: 1h
-                      - name: fast
-                        upstream: %s
-                        tagTtl: 1ms
-                    """.formatted(tmp.resolve("access.log"), registry.url(), registry.url()))) {
-                // ---- cold pull
-                pull(wharf, "hub", image);
-                PrometheusText s = Scrapes.settled(wharf, "hub", 1 + blobs);
-                assertContractFamilies(s);
-                assertEquals(1, s.sum("wharf_cache_total", "project", "hub", "kind", "manifest", "result", "miss"),
-                        s.show("wharf_cache_total"));
-                assertEquals(blobs, s.sum("wharf_cache_total", "project", "hub", "kind", "blob", "result", "miss"),
-                        s.show("wharf_cache_total"));
-                assertEquals(0, s.sum("wharf_cache_total", "result", "hit"), s.show("wharf_cache_total"));
-                assertEquals(m + b, s.sum("wharf_served_bytes_total", "project", "hub", "source", "upstream"),
-                        s.show("wharf_served_bytes_total"));
-                assertEquals(0, s.sum("wharf_served_bytes_total", "source", "cache"),
-                        s.show("wharf_served_bytes_total"));
-                assertEquals(m + b, s.sum("wharf_upstream_bytes_total", "project", "hub"),
-                        s.show("wharf_upstream_bytes_total"));
-                assertEquals(1 + blobs, s.sum("wharf_upstream_requests_total", "project", "hub", "method", "GET",
-                        "status", "200"), s.show("wharf_upstream_requests_total"));
-                assertEquals(1 + blobs, s.sum("wharf_upstream_requests_total"),
-                        s.show("wharf_upstream_requests_total"));
-                assertEquals(1 + blobs, s.sum("wharf_upstream_duration_seconds_count", "project", "hub"));
-                assertEquals(0, s.sum("wharf_fill_joins_total"));
-                assertEquals(0, s.sum("wharf_digest_mismatch_total"));
-                assertEquals(1 + blobs, registry.countRequests("GET", "/v2/" + REPO + "/"),
-                        "what the upstream served: " + registry.requests());
+    void coldThenWarmPullCountsExactly(DistributionRegistry registry, ImageSeeder seeder) throws Exception {
+        ImageSeeder.Image image = seeder.pushOciImage(registry.url(), REPO, "v1", 3 << 20, 4242);
+        int blobs = image.blobDigests().size();
+        long m = image.manifestSize();
+        long b = image.totalBlobBytes();
+        try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("store"), WharfYaml.config()
+                .accessLog(tmp.resolve("access.log"))
+                .project(WharfYaml.project("hub", registry.url()).tagTtl("1h"))
+                .project(WharfYaml.project("fast", registry.url()).tagTtl("1ms")))) {
+            // ---- cold pull
+            pull(wharf, "hub", image);
+            PrometheusText s = Scrapes.settled(wharf, "hub", 1 + blobs);
+            assertContractFamilies(s);
+            assertEquals(1, s.sum("wharf_cache_total", "project", "hub", "kind", "manifest", "result", "miss"),
+                    s.show("wharf_cache_total"));
+            assertEquals(blobs, s.sum("wharf_cache_total", "project", "hub", "kind", "blob", "result", "miss"),
+                    s.show("wharf_cache_total"));
+            assertEquals(0, s.sum("wharf_cache_total", "result", "hit"), s.show("wharf_cache_total"));
+            assertEquals(m + b, s.sum("wharf_served_bytes_total", "project", "hub", "source", "upstream"),
+                    s.show("wharf_served_bytes_total"));
+            assertEquals(0, s.sum("wharf_served_bytes_total", "source", "cache"),
+                    s.show("wharf_served_bytes_total"));
+            assertEquals(m + b, s.sum("wharf_upstream_bytes_total", "project", "hub"),
+                    s.show("wharf_upstream_bytes_total"));
+            assertEquals(1 + blobs, s.sum("wharf_upstream_requests_total", "project", "hub", "method", "GET",
+                    "status", "200"), s.show("wharf_upstream_requests_total"));
+            assertEquals(1 + blobs, s.sum("wharf_upstream_requests_total"),
+                    s.show("wharf_upstream_requests_total"));
+            assertEquals(1 + blobs, s.sum("wharf_upstream_duration_seconds_count", "project", "hub"));
+            assertEquals(0, s.sum("wharf_fill_joins_total"));
+            assertEquals(0, s.sum("wharf_digest_mismatch_total"));
+            assertEquals(1 + blobs, registry.countRequests("GET", "/v2/" + REPO + "/"),
+                    "what the upstream served: " + registry.requests());
 
-                // ---- warm pull: everything from the cache, nothing upstream. A fill links its blob to the project
-                // a moment after the client has the last byte; a request before that asks the upstream to confirm
-                // (revalidated), so wait for the links as a later pull would find them.
-                for (String digest : image.blobDigests()) {
-                    awaitLink(tmp.resolve("store"), "hub", digest);
-                }
-                pull(wharf, "hub", image);
-                s = Scrapes.settled(wharf, "hub", 2 * (1 + blobs));
-                assertEquals(1, s.sum("wharf_cache_total", "project", "hub", "kind", "manifest", "result", "hit"),
-                        s.show("wharf_cache_total"));
-                assertEquals(blobs, s.sum("wharf_cache_total", "project", "hub", "kind", "blob", "result", "hit"),
-                        s.show("wharf_cache_total"));
-                assertEquals(1 + blobs, s.sum("wharf_cache_total", "result", "miss"), s.show("wharf_cache_total"));
-                assertEquals(m + b, s.sum("wharf_served_bytes_total", "project", "hub", "source", "cache"),
-                        s.show("wharf_served_bytes_total"));
-                assertEquals(m + b, s.sum("wharf_served_bytes_total", "project", "hub", "source", "upstream"));
-                assertEquals(m + b, s.sum("wharf_upstream_bytes_total"), s.show("wharf_upstream_bytes_total"));
-                assertEquals(1 + blobs, s.sum("wharf_upstream_requests_total"),
-                        s.show("wharf_upstream_requests_total"));
-                assertEquals(2, s.sum("wharf_requests_total", "project", "hub", "kind", "manifest", "method", "GET",
-                        "status", "200"), s.show("wharf_requests_total"));
-                assertEquals(2 * blobs, s.sum("wharf_requests_total", "project", "hub", "kind", "blob", "method",
-                        "GET", "status", "200"), s.show("wharf_requests_total"));
-                assertEquals(0, s.sum("wharf_fill_joins_total"));
-                assertEquals(0, s.sum("wharf_fills_inflight"));
-                assertEquals(1 + blobs, registry.countRequests("GET", "/v2/" + REPO + "/"),
-                        "the warm pull must not reach the upstream: " + registry.requests());
-
-                // ---- project "fast" (tag TTL 1ms): miss, then revalidated (HEAD, same digest), then stale
-                String tagPath = "/v2/fast/" + REPO + "/manifests/v1";
-                assertManifest(image, wharf.get(tagPath, "Accept", ACCEPT));
-                // The config is stored (for hub) but not linked to fast: its upstream confirms it with a HEAD first.
-                assertEquals(200, wharf.get("/v2/fast/" + REPO + "/blobs/" + image.configDigest()).statusCode());
-                Thread.sleep(20);
-                assertManifest(image, wharf.get(tagPath, "Accept", ACCEPT));
-                registry.stop();
-                Thread.sleep(20);
-                HttpResponse<byte[]> stale = wharf.get(tagPath, "Accept", ACCEPT);
-                assertManifest(image, stale);
-                assertTrue(stale.headers().firstValue("warning").orElse("").contains("Stale"), "Warning header");
-                s = Scrapes.settled(wharf, "fast", 4);
-                long config = image.blobSizes().get(0);
-                assertEquals(1, s.sum("wharf_cache_total", "project", "fast", "kind", "manifest", "result", "miss"),
-                        s.show("wharf_cache_total"));
-                assertEquals(1, s.sum("wharf_cache_total", "project", "fast", "kind", "manifest", "result",
-                        "revalidated"), s.show("wharf_cache_total"));
-                assertEquals(1, s.sum("wharf_cache_total", "project", "fast", "kind", "manifest", "result", "stale"),
-                        s.show("wharf_cache_total"));
-                assertEquals(1, s.sum("wharf_cache_total", "project", "fast", "kind", "blob", "result",
-                        "revalidated"), s.show("wharf_cache_total"));
-                assertEquals(4, s.sum("wharf_cache_total", "project", "fast"), s.show("wharf_cache_total"));
-                assertEquals(m, s.sum("wharf_served_bytes_total", "project", "fast", "source", "upstream"),
-                        s.show("wharf_served_bytes_total"));
-                assertEquals(config + 2 * m, s.sum("wharf_served_bytes_total", "project", "fast", "source", "cache"),
-                        s.show("wharf_served_bytes_total"));
-                assertEquals(m, s.sum("wharf_upstream_bytes_total", "project", "fast"),
-                        s.show("wharf_upstream_bytes_total"));
-                assertEquals(1, s.sum("wharf_upstream_requests_total", "project", "fast", "method", "GET",
-                        "status", "200"), s.show("wharf_upstream_requests_total"));
-                assertEquals(2, s.sum("wharf_upstream_requests_total", "project", "fast", "method", "HEAD",
-                        "status", "200"), s.show("wharf_upstream_requests_total"));
-                assertEquals(1, s.sum("wharf_upstream_requests_total", "project", "fast", "method", "HEAD",
-                        "status", "error"), s.show("wharf_upstream_requests_total"));
-                assertEquals(m + b, s.sum("wharf_upstream_bytes_total", "project", "hub"), "hub unchanged");
+            // ---- warm pull: everything from the cache, nothing upstream. A fill links its blob to the project
+            // a moment after the client has the last byte; a request before that asks the upstream to confirm
+            // (revalidated), so wait for the links as a later pull would find them.
+            for (String digest : image.blobDigests()) {
+                awaitLink(tmp.resolve("store"), "hub", digest);
             }
+            pull(wharf, "hub", image);
+            s = Scrapes.settled(wharf, "hub", 2 * (1 + blobs));
+            assertEquals(1, s.sum("wharf_cache_total", "project", "hub", "kind", "manifest", "result", "hit"),
+                    s.show("wharf_cache_total"));
+            assertEquals(blobs, s.sum("wharf_cache_total", "project", "hub", "kind", "blob", "result", "hit"),
+                    s.show("wharf_cache_total"));
+            assertEquals(1 + blobs, s.sum("wharf_cache_total", "result", "miss"), s.show("wharf_cache_total"));
+            assertEquals(m + b, s.sum("wharf_served_bytes_total", "project", "hub", "source", "cache"),
+                    s.show("wharf_served_bytes_total"));
+            assertEquals(m + b, s.sum("wharf_served_bytes_total", "project", "hub", "source", "upstream"));
+            assertEquals(m + b, s.sum("wharf_upstream_bytes_total"), s.show("wharf_upstream_bytes_total"));
+            assertEquals(1 + blobs, s.sum("wharf_upstream_requests_total"),
+                    s.show("wharf_upstream_requests_total"));
+            assertEquals(2, s.sum("wharf_requests_total", "project", "hub", "kind", "manifest", "method", "GET",
+                    "status", "200"), s.show("wharf_requests_total"));
+            assertEquals(2 * blobs, s.sum("wharf_requests_total", "project", "hub", "kind", "blob", "method",
+                    "GET", "status", "200"), s.show("wharf_requests_total"));
+            assertEquals(0, s.sum("wharf_fill_joins_total"));
+            assertEquals(0, s.sum("wharf_fills_inflight"));
+            assertEquals(1 + blobs, registry.countRequests("GET", "/v2/" + REPO + "/"),
+                    "the warm pull must not reach the upstream: " + registry.requests());
+
+            // ---- project "fast" (tag TTL 1ms): miss, then revalidated (HEAD, same digest), then stale
+            String tagPath = "/v2/fast/" + REPO + "/manifests/v1";
+            assertManifest(image, wharf.get(tagPath, "Accept", ACCEPT));
+            // The config is stored (for hub) but not linked to fast: its upstream confirms it with a HEAD first.
+            assertEquals(200, wharf.get("/v2/fast/" + REPO + "/blobs/" + image.configDigest()).statusCode());
+            Thread.sleep(20);
+            assertManifest(image, wharf.get(tagPath, "Accept", ACCEPT));
+            registry.stop();
+            Thread.sleep(20);
+            HttpResponse<byte[]> stale = wharf.get(tagPath, "Accept", ACCEPT);
+            assertManifest(image, stale);
+            assertTrue(stale.headers().firstValue("warning").orElse("").contains("Stale"), "Warning header");
+            s = Scrapes.settled(wharf, "fast", 4);
+            long config = image.blobSizes().get(0);
+            assertEquals(1, s.sum("wharf_cache_total", "project", "fast", "kind", "manifest", "result", "miss"),
+                    s.show("wharf_cache_total"));
+            assertEquals(1, s.sum("wharf_cache_total", "project", "fast", "kind", "manifest", "result",
+                    "revalidated"), s.show("wharf_cache_total"));
+            assertEquals(1, s.sum("wharf_cache_total", "project", "fast", "kind", "manifest", "result", "stale"),
+                    s.show("wharf_cache_total"));
+            assertEquals(1, s.sum("wharf_cache_total", "project", "fast", "kind", "blob", "result",
+                    "revalidated"), s.show("wharf_cache_total"));
+            assertEquals(4, s.sum("wharf_cache_total", "project", "fast"), s.show("wharf_cache_total"));
+            assertEquals(m, s.sum("wharf_served_bytes_total", "project", "fast", "source", "upstream"),
+                    s.show("wharf_served_bytes_total"));
+            assertEquals(config + 2 * m, s.sum("wharf_served_bytes_total", "project", "fast", "source", "cache"),
+                    s.show("wharf_served_bytes_total"));
+            assertEquals(m, s.sum("wharf_upstream_bytes_total", "project", "fast"),
+                    s.show("wharf_upstream_bytes_total"));
+            assertEquals(1, s.sum("wharf_upstream_requests_total", "project", "fast", "method", "GET",
+                    "status", "200"), s.show("wharf_upstream_requests_total"));
+            assertEquals(2, s.sum("wharf_upstream_requests_total", "project", "fast", "method", "HEAD",
+                    "status", "200"), s.show("wharf_upstream_requests_total"));
+            assertEquals(1, s.sum("wharf_upstream_requests_total", "project", "fast", "method", "HEAD",
+                    "status", "error"), s.show("wharf_upstream_requests_total"));
+            assertEquals(m + b, s.sum("wharf_upstream_bytes_total", "project", "hub"), "hub unchanged");
         }
     }
 

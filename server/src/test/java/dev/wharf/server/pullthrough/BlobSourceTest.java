@@ -16,7 +16,7 @@ import dev.wharf.server.upstream.Project;
 import dev.wharf.server.upstream.UpstreamCall;
 import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Digest;
-import dev.wharf.storage.Fills;
+import dev.wharf.storage.fill.Fills;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -42,7 +42,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class BlobSourceTest {
     private static final byte[] BYTES = "a small layer for the blob source".getBytes(java.nio.charset.StandardCharsets.UTF_8);
-    private static final Digest DIGEST = ManifestSourceTest.sha256(BYTES);
+    private static final Digest DIGEST = Digest.sha256(BYTES);
     private static final RepositoryName NAME = new RepositoryName("library/app");
 
     @TempDir

@@ -16,16 +16,12 @@ import dev.wharf.server.upstream.Project;
 import dev.wharf.server.upstream.UpstreamCall;
 import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Digest;
+import dev.wharf.testing.ManualClock;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -45,14 +41,14 @@ class ManifestSourceTest {
     private static final String TYPE = "application/vnd.oci.image.manifest.v1+json";
     private static final byte[] BODY = ("{\"schemaVersion\":2,\"mediaType\":\"" + TYPE + "\",\"config\":{},\"layers\":[]}")
             .getBytes(StandardCharsets.UTF_8);
-    private static final Digest DIGEST = sha256(BODY);
+    private static final Digest DIGEST = Digest.sha256(BODY);
     private static final RepositoryName NAME = new RepositoryName("library/app");
 
     @TempDir
     Path dir;
     private ContentStore store;
     private ExecutorService io;
-    private MutableClock clock;
+    private ManualClock clock;
     private final ScriptedUpstream upstream = new ScriptedUpstream();
     private ManifestSource source;
     private final Project hub = project("hub");
@@ -62,7 +58,7 @@ class ManifestSourceTest {
     void setUp() throws Exception {
         store = new ContentStore(dir.resolve("store"));
         io = Executors.newFixedThreadPool(2);
-        clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
+        clock = new ManualClock();
         source = new ManifestSource(store, upstream, io, clock, new WharfMetrics(), new TagCache());
     }
 
@@ -136,7 +132,7 @@ class ManifestSourceTest {
         RegistryException re = assertInstanceOf(RegistryException.class, e.getCause());
         assertEquals(502, re.statusCode());
         assertTrue(store.readSmall(DIGEST, 1 << 20).isEmpty(), "nothing stored under the digest asked for");
-        assertTrue(store.readSmall(sha256(wrong), 1 << 20).isEmpty(), "nor under the digest of the wrong bytes");
+        assertTrue(store.readSmall(Digest.sha256(wrong), 1 << 20).isEmpty(), "nor under the digest of the wrong bytes");
     }
 
     @Test
@@ -165,41 +161,5 @@ class ManifestSourceTest {
     private static Project project(String name) {
         return new Project(new ProjectConfig(name, URI.create("http://127.0.0.1:9"), List.of(), Duration.ofMinutes(5),
                 null), null);
-    }
-
-    static Digest sha256(byte[] bytes) {
-        try {
-            return new Digest("sha256", HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    /** A clock the test moves forward, to step past a tag's TTL without sleeping. */
-    static final class MutableClock extends Clock {
-        private volatile Instant now;
-
-        MutableClock(Instant now) {
-            this.now = now;
-        }
-
-        void advance(Duration d) {
-            now = now.plus(d);
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-
-        @Override
-        public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
     }
 }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.wharf.testing.InProcessWharf;
+import dev.wharf.testing.WharfYaml;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
@@ -35,12 +36,8 @@ class BadInputTest {
     static void start() throws Exception {
         storage = dir.resolve("store");
         // The upstream is a port nothing listens on: every case here must be decided before wharf asks it.
-        wharf = InProcessWharf.start(storage, """
-                projects:
-                  - name: hub
-                    upstream: http://127.0.0.1:9
-                    aliases: [docker.io]
-                """);
+        wharf = InProcessWharf.start(storage,
+                WharfYaml.config().project(WharfYaml.project("hub", "http://127.0.0.1:9").aliases("docker.io")));
     }
 
     @AfterAll

@@ -1,6 +1,6 @@
 package dev.wharf.server.storagebounds;
 
-import static dev.wharf.server.storagebounds.Pulls.MiB;
+import static dev.wharf.testing.Pulls.MiB;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,8 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Digest;
 import dev.wharf.testing.DistributionRegistry;
+import dev.wharf.testing.Fetch;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
+import dev.wharf.testing.Pulls;
+import dev.wharf.testing.RealRegistry;
+import dev.wharf.testing.WharfYaml;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -27,12 +31,12 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -41,6 +45,7 @@ import org.junit.jupiter.api.io.TempDir;
  * does not fit still succeed, byte for byte, the pass-through is counted, and nothing corrupt is left behind.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class DiskFullTest {
     private static final long CAPACITY = 64 * MiB;
     private static DistributionRegistry registry;
@@ -52,19 +57,9 @@ class DiskFullTest {
     boolean mounted;
 
     @BeforeAll
-    static void startRegistry() {
-        registry = DistributionRegistry.start();
-        seeder = new ImageSeeder();
-    }
-
-    @AfterAll
-    static void stopRegistry() {
-        if (seeder != null) {
-            seeder.close();
-        }
-        if (registry != null) {
-            registry.close();
-        }
+    static void startRegistry(DistributionRegistry r, ImageSeeder s) {
+        registry = r;
+        seeder = s;
     }
 
     @BeforeEach
@@ -103,8 +98,7 @@ class DiskFullTest {
     }
 
     private InProcessWharf start() throws Exception {
-        InProcessWharf wharf = InProcessWharf.start(storage,
-                "projects:\n  - name: up\n    upstream: " + registry.url() + "\n");
+        InProcessWharf wharf = InProcessWharf.start(storage, WharfYaml.oneProject("up", registry.url()));
         if (!mounted) {
             wharf.server().store().setCapacityLimit(CAPACITY);
         }
@@ -120,14 +114,14 @@ class DiskFullTest {
         try (InProcessWharf wharf = start()) {
             ContentStore store = wharf.server().store();
             String path = "/v2/up/full/big/blobs/" + big.digest();
-            List<Future<Pulls.Fetch>> fetches = new ArrayList<>();
+            List<Future<Fetch>> fetches = new ArrayList<>();
             // One starter and two that join the same fill; one of them reads slowly (about 6 s).
             fetches.add(clients.submit(() -> Pulls.get(wharf.hostPort(), path, 0, null, Duration.ofSeconds(90))));
             fetches.add(clients.submit(() -> Pulls.get(wharf.hostPort(), path, 0, null, Duration.ofSeconds(90))));
             fetches.add(clients.submit(() -> Pulls.get(wharf.hostPort(), path, 16 * MiB, null,
                     Duration.ofSeconds(90))));
-            for (Future<Pulls.Fetch> f : fetches) {
-                Pulls.Fetch fetch = f.get(120, TimeUnit.SECONDS);
+            for (Future<Fetch> f : fetches) {
+                Fetch fetch = f.get(120, TimeUnit.SECONDS);
                 assertTrue(fetch.whole(), "a client did not get the blob whole: " + fetch.describe());
                 assertEquals(big.digest(), fetch.digest());
             }
@@ -141,8 +135,8 @@ class DiskFullTest {
             // Nothing stored, nothing half written, and the temp file is gone (so its space is free again).
             assertTrue(store.blobSize(Digest.parse(big.digest())).isEmpty());
             assertFalse(Files.exists(Pulls.blobFile(storage, big.digest())));
-            assertTrue(Pulls.await(Duration.ofSeconds(10), () -> Pulls.filesUnder(storage.resolve("tmp")).isEmpty()),
-                    "temp files left: " + Pulls.filesUnder(storage.resolve("tmp")));
+            assertTrue(Pulls.await(Duration.ofSeconds(10), () -> Pulls.files(storage.resolve("tmp")).isEmpty()),
+                    "temp files left: " + Pulls.files(storage.resolve("tmp")));
             Pulls.assertBlobsIntact(storage);
 
             // With its space back, the store caches again.
@@ -177,8 +171,8 @@ class DiskFullTest {
             for (String digest : image.blobDigests()) {
                 assertFalse(Files.exists(Pulls.blobFile(storage, digest)));
             }
-            assertTrue(Pulls.await(Duration.ofSeconds(10), () -> Pulls.filesUnder(storage.resolve("tmp")).isEmpty()),
-                    "temp files left: " + Pulls.filesUnder(storage.resolve("tmp")));
+            assertTrue(Pulls.await(Duration.ofSeconds(10), () -> Pulls.files(storage.resolve("tmp")).isEmpty()),
+                    "temp files left: " + Pulls.files(storage.resolve("tmp")));
             Pulls.assertBlobsIntact(storage);
 
             Files.deleteIfExists(filler);

@@ -1,6 +1,6 @@
 package dev.wharf.server.storagebounds;
 
-import static dev.wharf.server.storagebounds.Pulls.MiB;
+import static dev.wharf.testing.Pulls.MiB;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,8 +9,12 @@ import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Digest;
 import dev.wharf.storage.Eviction;
 import dev.wharf.testing.DistributionRegistry;
+import dev.wharf.testing.Fetch;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
+import dev.wharf.testing.Pulls;
+import dev.wharf.testing.RealRegistry;
+import dev.wharf.testing.WharfYaml;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,10 +25,10 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,6 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
  * pinned while eviction runs around it, an evicted image can be pulled again, and recency survives a restart.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
+@ExtendWith(RealRegistry.class)
 class EvictionTest {
     private static DistributionRegistry registry;
     private static ImageSeeder seeder;
@@ -40,25 +45,14 @@ class EvictionTest {
     Path tmp;
 
     @BeforeAll
-    static void startRegistry() {
-        registry = DistributionRegistry.start();
-        seeder = new ImageSeeder();
-    }
-
-    @AfterAll
-    static void stopRegistry() {
-        if (seeder != null) {
-            seeder.close();
-        }
-        if (registry != null) {
-            registry.close();
-        }
+    static void startRegistry(DistributionRegistry r, ImageSeeder s) {
+        registry = r;
+        seeder = s;
     }
 
     /** The config after {@code storage.path}: the bounds, then the one project "up" in front of the registry. */
-    private static String bounds(String maxSize, double high, double low) {
-        return "  maxSize: " + maxSize + "\n  highWatermark: " + high + "\n  lowWatermark: " + low + "\n"
-                + "projects:\n  - name: up\n    upstream: " + registry.url() + "\n";
+    private static WharfYaml bounds(String maxSize, double high, double low) {
+        return WharfYaml.oneProject("up", registry.url()).storageBounds(maxSize, high, low);
     }
 
     @Test
@@ -90,8 +84,8 @@ class EvictionTest {
             assertTrue(store.evictedBytes(Eviction.Reason.SIZE) >= pushed - cap);
             Pulls.assertBlobsIntact(storage);
             // Link and tag writes of the last pull may still be between their temp file and its rename.
-            assertTrue(Pulls.await(Duration.ofSeconds(10), () -> Pulls.filesUnder(storage.resolve("tmp")).isEmpty()),
-                    "temp files left: " + Pulls.filesUnder(storage.resolve("tmp")));
+            assertTrue(Pulls.await(Duration.ofSeconds(10), () -> Pulls.files(storage.resolve("tmp")).isEmpty()),
+                    "temp files left: " + Pulls.files(storage.resolve("tmp")));
 
             // The first image was the least recently used: its layers are gone, and so are its manifest and tag.
             ImageSeeder.Image first = images.get(0);
@@ -128,7 +122,7 @@ class EvictionTest {
             ContentStore store = wharf.server().store();
             String path = "/v2/up/bounds/slow/blobs/" + shared.digest();
             List<AtomicLong> progress = new ArrayList<>();
-            List<Future<Pulls.Fetch>> slow = new ArrayList<>();
+            List<Future<Fetch>> slow = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
                 AtomicLong p = new AtomicLong();
                 progress.add(p);
@@ -141,7 +135,7 @@ class EvictionTest {
 
             // Pull the fillers fast while the slow clients are mid-blob: 24 + 16 MiB crosses the high watermark.
             for (ImageSeeder.Blob filler : fillers) {
-                Pulls.Fetch f = Pulls.get(wharf.hostPort(), "/v2/up/bounds/filler/blobs/" + filler.digest(), 0, null,
+                Fetch f = Pulls.get(wharf.hostPort(), "/v2/up/bounds/filler/blobs/" + filler.digest(), 0, null,
                         Duration.ofSeconds(30));
                 assertTrue(f.whole() && filler.digest().equals(f.digest()), f.describe());
             }
@@ -157,8 +151,8 @@ class EvictionTest {
                     + "client had %d of %d MiB%n", store.evictedCount(Eviction.Reason.SIZE), minProgress / MiB,
                     shared.size() / MiB);
 
-            for (Future<Pulls.Fetch> f : slow) {
-                Pulls.Fetch fetch = f.get(90, TimeUnit.SECONDS);
+            for (Future<Fetch> f : slow) {
+                Fetch fetch = f.get(90, TimeUnit.SECONDS);
                 assertTrue(fetch.whole(), "a slow client did not get the blob whole: " + fetch.describe());
                 assertEquals(shared.digest(), fetch.digest());
             }
@@ -167,7 +161,7 @@ class EvictionTest {
             // Released, it is the least recently used blob: the next pressure takes it first.
             assertTrue(Pulls.await(Duration.ofSeconds(5), () -> !store.blobInfo(sharedDigest).orElseThrow().pinned()),
                     "the leases were not released when the responses ended");
-            Pulls.Fetch f = Pulls.get(wharf.hostPort(), "/v2/up/bounds/filler/blobs/" + last.digest(), 0, null,
+            Fetch f = Pulls.get(wharf.hostPort(), "/v2/up/bounds/filler/blobs/" + last.digest(), 0, null,
                     Duration.ofSeconds(30));
             assertTrue(f.whole(), f.describe());
             assertTrue(Pulls.await(Duration.ofSeconds(10), () -> store.blobSize(sharedDigest).isEmpty()),
@@ -187,7 +181,7 @@ class EvictionTest {
             blobs.add(seeder.pushRandomBlob(registry.url(), "bounds/recency", MiB, 700 + i));
         }
         Path storage = tmp.resolve("store");
-        String unbounded = "projects:\n  - name: up\n    upstream: " + registry.url() + "\n";
+        WharfYaml unbounded = WharfYaml.oneProject("up", registry.url());
         try (InProcessWharf wharf = InProcessWharf.start(storage, unbounded)) {
             for (ImageSeeder.Blob b : blobs) { // committed in the order a, b, c
                 assertTrue(Pulls.get(wharf.hostPort(), "/v2/up/bounds/recency/blobs/" + b.digest(), 0, null,

@@ -7,36 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
+import dev.wharf.testing.ManualClock;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Docker Hub's quota headers: parsed, kept per project, a low quota warned about once per crossing or minute. */
 class RateLimitsTest {
-    /** A clock a test moves by hand. */
-    private static final class ManualClock extends Clock {
-        Instant now = Instant.parse("2026-01-01T00:00:00Z");
-
-        @Override
-        public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-    }
-
     private static HttpHeaders quota(String limit, String remaining, String source) {
         HttpHeaders h = new DefaultHttpHeaders();
         if (limit != null) {
@@ -87,10 +66,10 @@ class RateLimitsTest {
         assertFalse(limits.record("hub", quota("100;w=21600", "10;w=21600", null)), "10% is not below 10%");
         assertTrue(limits.record("hub", quota("100;w=21600", "9;w=21600", null)), "crossing below 10%");
         assertFalse(limits.record("hub", quota("100;w=21600", "8;w=21600", null)));
-        clock.now = clock.now.plusSeconds(30);
+        clock.advance(Duration.ofSeconds(30));
         assertFalse(limits.record("hub", quota("100;w=21600", "5;w=21600", null)));
         assertFalse(limits.record("other", quota("100", "50", null)), "another project has its own state");
-        clock.now = clock.now.plusSeconds(31);
+        clock.advance(Duration.ofSeconds(31));
         assertTrue(limits.record("hub", quota("100;w=21600", "4;w=21600", null)), "still low a minute later");
         assertFalse(limits.record("hub", quota("100;w=21600", "3;w=21600", null)));
         // The window resets: back above 10%, then below again is a new crossing, warned at once.

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wharf.auth.BearerTokens;
 import dev.wharf.auth.Credentials;
+import dev.wharf.server.egress.EgressProxy;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
@@ -484,7 +485,7 @@ class UpstreamClientFakeTest {
         fake.on("/v2/", ex -> FakeHttp.respond(ex, 200, "via proxy"));
         ConnectProxy proxy = track(new ConnectProxy());
         try (UpstreamClient proxied = new UpstreamClient(group, new BearerTokens(), Duration.ofSeconds(2),
-                Duration.ofSeconds(2), new UpstreamProxy("127.0.0.1", proxy.port(), List.of("example.com")))) {
+                Duration.ofSeconds(2), new EgressProxy("127.0.0.1", proxy.port(), List.of("example.com")))) {
             UpstreamResponse r = await(proxied.fetch(endpoint(fake.base()), get("/v2/a/tags/list", "a"), 1024));
             assertEquals("via proxy", str(r));
             assertEquals(List.of("127.0.0.1:" + fake.port()), proxy.targets);

@@ -12,6 +12,7 @@ import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.ImageSeeder.Image;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.Ports;
+import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.Tools;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -25,9 +26,9 @@ import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -36,6 +37,7 @@ import org.junit.jupiter.api.io.TempDir;
  * drops them (a dead pod behind a load balancer), one that answers 503 or 429. Each counts the attempts it sees,
  * which is how the tests see the circuit breaker skip it.
  */
+@ExtendWith(RealRegistry.class)
 class UpstreamFailoverTest {
     private static final Duration TOOL_TIMEOUT = Duration.ofSeconds(120);
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -49,20 +51,11 @@ class UpstreamFailoverTest {
     Path tmp;
 
     @BeforeAll
-    static void seed() {
-        registry = DistributionRegistry.start();
-        try (ImageSeeder seeder = new ImageSeeder()) {
-            first = seeder.pushOciImage(registry.url(), "team/first", "v1", 64 << 10, 101);
-            second = seeder.pushOciImage(registry.url(), "team/second", "v1", 64 << 10, 102);
-            third = seeder.pushOciImage(registry.url(), "team/third", "v1", 64 << 10, 103);
-        }
-    }
-
-    @AfterAll
-    static void stop() {
-        if (registry != null) {
-            registry.close();
-        }
+    static void seed(DistributionRegistry r, ImageSeeder seeder) {
+        registry = r;
+        first = seeder.pushOciImage(registry.url(), "team/first", "v1", 64 << 10, 101);
+        second = seeder.pushOciImage(registry.url(), "team/second", "v1", 64 << 10, 102);
+        third = seeder.pushOciImage(registry.url(), "team/third", "v1", 64 << 10, 103);
     }
 
     @Test

@@ -1,39 +1,40 @@
 package dev.wharf.server.upstream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import java.net.URI;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** Pure functions of the upstream client: URL joining, origins, redaction, no-proxy matching. */
+/**
+ * {@link UpstreamUrls}, the pure URL functions of the upstream client: an endpoint path joined with a request path
+ * (a Harbor proxy project's {@code /v2/<project>}, or a plain prefix), the first URL of an exchange, origins, and
+ * the redacted form of a URL for messages and logs. No-proxy matching is tested with {@code EgressProxy}.
+ */
 class UpstreamPathTest {
 
     @Test
     void endpointPathAfterV2() {
         assertEquals("/v2/dockerhub/library/nginx/manifests/latest",
-                UpstreamClient.upstreamPath("/v2/dockerhub", "/v2/library/nginx/manifests/latest"));
+                UpstreamUrls.upstreamPath("/v2/dockerhub", "/v2/library/nginx/manifests/latest"));
         assertEquals("/v2/dockerhub/library/nginx/manifests/latest",
-                UpstreamClient.upstreamPath("/v2/dockerhub/", "/v2/library/nginx/manifests/latest"));
-        assertEquals("/v2/dockerhub/", UpstreamClient.upstreamPath("/v2/dockerhub", "/v2/"));
-        assertEquals("/v2/a/tags/list", UpstreamClient.upstreamPath("/v2", "/v2/a/tags/list"));
+                UpstreamUrls.upstreamPath("/v2/dockerhub/", "/v2/library/nginx/manifests/latest"));
+        assertEquals("/v2/dockerhub/", UpstreamUrls.upstreamPath("/v2/dockerhub", "/v2/"));
+        assertEquals("/v2/a/tags/list", UpstreamUrls.upstreamPath("/v2", "/v2/a/tags/list"));
     }
 
     @Test
     void otherPathsArePrefixed() {
-        assertEquals("/mirror/v2/a/tags/list", UpstreamClient.upstreamPath("/mirror", "/v2/a/tags/list"));
-        assertEquals("/v2x/v2/a/tags/list", UpstreamClient.upstreamPath("/v2x", "/v2/a/tags/list"));
+        assertEquals("/mirror/v2/a/tags/list", UpstreamUrls.upstreamPath("/mirror", "/v2/a/tags/list"));
+        assertEquals("/v2x/v2/a/tags/list", UpstreamUrls.upstreamPath("/v2x", "/v2/a/tags/list"));
     }
 
     @Test
     void emptyOrSlashChangesNothing() {
-        assertEquals("/v2/a/tags/list", UpstreamClient.upstreamPath("", "/v2/a/tags/list"));
-        assertEquals("/v2/a/tags/list", UpstreamClient.upstreamPath("/", "/v2/a/tags/list"));
-        assertEquals("/v2/a/tags/list", UpstreamClient.upstreamPath(null, "/v2/a/tags/list"));
+        assertEquals("/v2/a/tags/list", UpstreamUrls.upstreamPath("", "/v2/a/tags/list"));
+        assertEquals("/v2/a/tags/list", UpstreamUrls.upstreamPath("/", "/v2/a/tags/list"));
+        assertEquals("/v2/a/tags/list", UpstreamUrls.upstreamPath(null, "/v2/a/tags/list"));
     }
 
     @Test
@@ -43,27 +44,15 @@ class UpstreamPathTest {
         UpstreamRequest r = new UpstreamRequest(HttpMethod.GET, "/v2/a/b/tags/list", "n=10&last=x",
                 new DefaultHttpHeaders(), "a/b");
         assertEquals(URI.create("https://Harbor.example.com:8443/v2/hub/a/b/tags/list?n=10&last=x"),
-                UpstreamClient.firstUri(ep, r));
+                UpstreamUrls.firstUri(ep, r));
     }
 
     @Test
     void originsAndRedaction() {
         assertEquals("https://registry-1.docker.io:443",
-                UpstreamClient.origin(URI.create("https://Registry-1.docker.io/v2/")));
-        assertEquals("http://h:80", UpstreamClient.origin(URI.create("http://h/")));
+                UpstreamUrls.origin(URI.create("https://Registry-1.docker.io/v2/")));
+        assertEquals("http://h:80", UpstreamUrls.origin(URI.create("http://h/")));
         assertEquals("https://cdn.example.com/blob/x",
-                UpstreamClient.redact(URI.create("https://u:p@cdn.example.com/blob/x?X-Amz-Signature=secret")));
-    }
-
-    @Test
-    void noProxyMatching() {
-        UpstreamProxy p = new UpstreamProxy("proxy", 3128, List.of(".internal.example", "localhost", " Reg.Corp "));
-        assertTrue(p.appliesTo("registry-1.docker.io"));
-        assertFalse(p.appliesTo("harbor.internal.example"));
-        assertFalse(p.appliesTo("internal.example"));
-        assertFalse(p.appliesTo("localhost"));
-        assertFalse(p.appliesTo("reg.corp"));
-        assertTrue(p.appliesTo("notinternal.example"));
-        assertFalse(new UpstreamProxy("proxy", 3128, List.of("*")).appliesTo("anything"));
+                UpstreamUrls.redact(URI.create("https://u:p@cdn.example.com/blob/x?X-Amz-Signature=secret")));
     }
 }

@@ -47,7 +47,7 @@ import org.junit.jupiter.api.Test;
 /**
  * TLS to an upstream with a private CA: an in-process Netty HTTPS server with a self-signed certificate for
  * {@code localhost} (a real registry with TLS would need the same generated certificate, so a fake is as good),
- * trusted through {@link UpstreamClient#clientSslContext(Path)}.
+ * trusted through {@link UpstreamTls#clientSslContext(Path)}.
  */
 class UpstreamTlsTest {
     static {
@@ -119,7 +119,7 @@ class UpstreamTlsTest {
 
     @Test
     void trustsTheProjectCaFileAndSendsSni() throws Exception {
-        SslContext ssl = UpstreamClient.clientSslContext(cert.certificate().toPath());
+        SslContext ssl = UpstreamTls.clientSslContext(cert.certificate().toPath());
         UpstreamResponse r = fetch("localhost", ssl);
         assertEquals(200, r.status());
         assertEquals("tls ok", new String(r.body(), StandardCharsets.UTF_8));
@@ -137,7 +137,7 @@ class UpstreamTlsTest {
     @Test
     void hostNameIsVerified() throws Exception {
         // the certificate names localhost, not 127.0.0.1
-        SslContext ssl = UpstreamClient.clientSslContext(cert.certificate().toPath());
+        SslContext ssl = UpstreamTls.clientSslContext(cert.certificate().toPath());
         ExecutionException e = assertThrows(ExecutionException.class, () -> fetch("127.0.0.1", ssl));
         assertTrue(e.getCause().getMessage().contains("TLS"), e.getCause().getMessage());
     }
@@ -145,7 +145,7 @@ class UpstreamTlsTest {
     @Test
     void missingCaFileIsNamed() {
         Path missing = Path.of("/nonexistent/ca.pem");
-        IOException e = assertThrows(IOException.class, () -> UpstreamClient.clientSslContext(missing));
+        IOException e = assertThrows(IOException.class, () -> UpstreamTls.clientSslContext(missing));
         assertTrue(e.getMessage().contains("CA file /nonexistent/ca.pem"), e.getMessage());
     }
 }

@@ -5,12 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.wharf.testing.ConnectProxy;
+import dev.wharf.testing.ConnectTap;
 import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.Exec;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.Nginx;
 import dev.wharf.testing.Ports;
+import dev.wharf.testing.TcpRelay;
 import dev.wharf.testing.TestCa;
 import dev.wharf.testing.TokenServer;
 import dev.wharf.testing.Tools;
@@ -42,7 +43,7 @@ import org.junit.jupiter.api.TestInstance;
  *       registry redirects every blob request to (its {@code redirect} storage middleware, as Docker Hub does), and
  *       rejecting, as S3 does, any request that carries an {@code Authorization} header.</li>
  * </ul>
- * The names resolve only inside a {@link ConnectProxy} that wharf reaches through {@code HTTPS_PROXY} (so the pull
+ * The names resolve only inside a {@link TcpRelay} with a {@link ConnectTap} that wharf reaches through {@code HTTPS_PROXY} (so the pull
  * proves egress through a CONNECT proxy, for the token requests too), and the certificates come from a test CA the
  * wharf JVM trusts as its only trust store. wharf runs as its own process, with its log.
  */
@@ -57,7 +58,7 @@ class DockerHubTest {
     private TokenServer auth;
     private DistributionRegistry registry;
     private Nginx nginx;
-    private ConnectProxy proxy;
+    private TcpRelay proxy;
     private WharfProcess wharf;
     private Path rateLimitedFlag;
     private long startedNanos;
@@ -140,10 +141,10 @@ class DockerHubTest {
                 + "}\n",
                 Nginx.address("127.0.0.1", front), Nginx.address("127.0.0.2", cdn));
 
-        proxy = new ConnectProxy()
+        proxy = TcpRelay.routed(new ConnectTap()
                 .route("registry-1.docker.io", 443, Nginx.address("127.0.0.1", front))
                 .route("auth.docker.io", 443, Nginx.address("127.0.0.1", auth.port()))
-                .route("production.cloudflare.docker.com", 443, Nginx.address("127.0.0.2", cdn));
+                .route("production.cloudflare.docker.com", 443, Nginx.address("127.0.0.2", cdn)));
 
         int port = Ports.free();
         Path config = dir.resolve("wharf.yaml");
@@ -233,13 +234,13 @@ class DockerHubTest {
         assertEquals(1, tokens.size(), auth.requests().toString());
         assertEquals(USER, tokens.get(0).user(), "the personal access token goes to auth.docker.io");
 
-        assertTrue(proxy.tunnels("registry-1.docker.io:443") >= 1, proxy.tunnels().toString());
-        assertTrue(proxy.tunnels("auth.docker.io:443") >= 1, "token requests go through the proxy too: "
-                + proxy.tunnels());
-        assertTrue(proxy.tunnels("production.cloudflare.docker.com:443") >= 1, proxy.tunnels().toString());
-        assertEquals(List.of(), proxy.refused());
+        assertTrue(proxy.tap(ConnectTap.class).tunnels("registry-1.docker.io:443") >= 1, proxy.tap(ConnectTap.class).tunnels().toString());
+        assertTrue(proxy.tap(ConnectTap.class).tunnels("auth.docker.io:443") >= 1, "token requests go through the proxy too: "
+                + proxy.tap(ConnectTap.class).tunnels());
+        assertTrue(proxy.tap(ConnectTap.class).tunnels("production.cloudflare.docker.com:443") >= 1, proxy.tap(ConnectTap.class).tunnels().toString());
+        assertEquals(List.of(), proxy.tap(ConnectTap.class).refused());
         assertFalse(wharf.log().contains(PAT), "the access token appears in wharf's log");
-        System.out.println("docker hub: tunnels " + proxy.tunnels() + ", token requests " + auth.requests().size());
+        System.out.println("docker hub: tunnels " + proxy.tap(ConnectTap.class).tunnels() + ", token requests " + auth.requests().size());
     }
 
     @Test

@@ -4,13 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.wharf.testing.ConnectProxy;
+import dev.wharf.testing.ConnectTap;
 import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.Exec;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.Nginx;
 import dev.wharf.testing.Ports;
+import dev.wharf.testing.TcpRelay;
 import dev.wharf.testing.TestCa;
 import dev.wharf.testing.TokenServer;
 import dev.wharf.testing.Tools;
@@ -51,7 +52,7 @@ class RegistryQuirksTest {
     private DistributionRegistry quay;
     private DistributionRegistry ar;
     private Nginx nginx;
-    private ConnectProxy proxy;
+    private TcpRelay proxy;
     private InProcessWharf wharf;
 
     @BeforeAll
@@ -92,11 +93,11 @@ class RegistryQuirksTest {
                         route("= /v2/token", arAuth.port()) + route("/", ar.port())),
                 Nginx.address("127.0.0.1", ghcrPort), Nginx.address("127.0.0.1", quayPort),
                 Nginx.address("127.0.0.1", k8sPort), Nginx.address("127.0.0.2", arPort));
-        proxy = new ConnectProxy()
+        proxy = TcpRelay.routed(new ConnectTap()
                 .route("ghcr.io", 443, Nginx.address("127.0.0.1", ghcrPort))
                 .route("quay.io", 443, Nginx.address("127.0.0.1", quayPort))
                 .route("registry.k8s.io", 443, Nginx.address("127.0.0.1", k8sPort))
-                .route("us-west1-docker.pkg.dev", 443, Nginx.address("127.0.0.2", arPort));
+                .route("us-west1-docker.pkg.dev", 443, Nginx.address("127.0.0.2", arPort)));
         String caFile = "    caFile: " + ca.certificatePem() + "\n";
         wharf = InProcessWharf.start(dir.resolve("store"), ""
                 + "egress:\n  proxy: " + proxy.url() + "\n  noProxy: [internal.example]\n"
@@ -163,7 +164,7 @@ class RegistryQuirksTest {
         assertEquals(1, tokens.size(), tokens.toString());
         assertEquals(List.of("repository:owner/public-app:pull"), tokens.get(0).scopes());
         assertFalse(tokens.get(0).authorization(), "an anonymous token request: " + tokens);
-        assertTrue(proxy.tunnels("ghcr.io:443") >= 1, proxy.tunnels().toString());
+        assertTrue(proxy.tap(ConnectTap.class).tunnels("ghcr.io:443") >= 1, proxy.tap(ConnectTap.class).tunnels().toString());
     }
 
     @Test
@@ -194,7 +195,7 @@ class RegistryQuirksTest {
         assertEquals(1, tokens.size(), "one anonymous token, cached for every redirected request: " + tokens);
         assertEquals(List.of("repository:k8s-artifacts-prod/images/pause:pull"), tokens.get(0).scopes());
         assertFalse(tokens.get(0).authorization(), "the project's credentials never go to another host's realm");
-        assertTrue(proxy.tunnels("us-west1-docker.pkg.dev:443") >= 1, proxy.tunnels().toString());
-        assertEquals(List.of(), proxy.refused());
+        assertTrue(proxy.tap(ConnectTap.class).tunnels("us-west1-docker.pkg.dev:443") >= 1, proxy.tap(ConnectTap.class).tunnels().toString());
+        assertEquals(List.of(), proxy.tap(ConnectTap.class).refused());
     }
 }

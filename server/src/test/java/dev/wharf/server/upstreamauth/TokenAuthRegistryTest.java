@@ -10,7 +10,9 @@ import dev.wharf.testing.Exec;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.TestCa;
-import dev.wharf.testing.ThrottledHop;
+import dev.wharf.testing.CountTap;
+import dev.wharf.testing.TcpRelay;
+import dev.wharf.testing.ThrottleTap;
 import dev.wharf.testing.TokenServer;
 import dev.wharf.testing.Tools;
 import java.io.InputStream;
@@ -190,8 +192,8 @@ class TokenAuthRegistryTest {
             String bigLayer = image.layerDigests().get(1);
             long bigSize = image.layerSizes().get(1);
             // ~8 s for the big layer: twice as long as a token lives.
-            try (ThrottledHop hop = new ThrottledHop(new InetSocketAddress("127.0.0.1", up.registry().port()),
-                    16L << 20);
+            try (TcpRelay hop = TcpRelay.toLocalPort(up.registry().port(), new CountTap(),
+                    new ThrottleTap(16L << 20));
                  InProcessWharf wharf = InProcessWharf.start(dir.resolve("store"),
                          project("big", URI.create("https://127.0.0.1:" + hop.port()), ca))) {
                 HttpResponse<byte[]> manifest = wharf.get("/v2/big/team/big/manifests/v1",

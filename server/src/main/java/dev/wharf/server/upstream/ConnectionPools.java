@@ -1,0 +1,201 @@
+package dev.wharf.server.upstream;
+
+import dev.wharf.server.egress.EgressProxy;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.pool.AbstractChannelPoolMap;
+import io.netty.channel.pool.ChannelHealthChecker;
+import io.netty.channel.pool.ChannelPoolHandler;
+import io.netty.channel.pool.FixedChannelPool;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.proxy.HttpProxyHandler;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.resolver.NoopAddressResolverGroup;
+import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.net.ssl.SSLException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The client's keep-alive connections: one Netty {@link FixedChannelPool} per (scheme, host, port, TLS context),
+ * each new connection built as [egress proxy] [tls] http codec, {@link IdleGuard}. Pools are Netty's and
+ * thread-safe; the map creates each one once. A connection handed back clean is marked {@link #REUSED}, so a
+ * request that dies on it before any response may be retried on another.
+ */
+final class ConnectionPools implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ConnectionPools.class);
+
+    /** Connections per (scheme, host, port); further acquires queue. Blob streams hold theirs for long. */
+    static final int MAX_CONNECTIONS_PER_ORIGIN = 128;
+    /** How long an exchange may wait for a free pooled connection before failing. */
+    static final long ACQUIRE_TIMEOUT_MILLIS = 60_000;
+
+    /** Set on a connection that went back to its pool after a clean exchange. */
+    static final AttributeKey<Boolean> REUSED = AttributeKey.valueOf("wharf.upstream.reused");
+    /** The connection's TLS handler, to tell a failed handshake from a plain close. */
+    static final AttributeKey<SslHandler> TLS = AttributeKey.valueOf("wharf.upstream.tls");
+
+    private final EventLoopGroup group;
+    private final long connectTimeoutMillis;
+    private final EgressProxy proxy;
+    private final PoolMap pools = new PoolMap();
+    private final ChannelGroup channels = new DefaultChannelGroup("wharf-upstream", GlobalEventExecutor.INSTANCE);
+    private final AtomicLong connectionsOpened = new AtomicLong();
+    private volatile SslContext defaultSslContext;
+    private volatile boolean closed;
+
+    /** {@code proxy} is the egress proxy for the hosts it applies to, or null. */
+    ConnectionPools(EventLoopGroup group, long connectTimeoutMillis, EgressProxy proxy) {
+        this.group = group;
+        this.connectTimeoutMillis = connectTimeoutMillis;
+        this.proxy = proxy;
+    }
+
+    /** The pool for {@code uri}'s origin; TLS from the endpoint (or the JDK default) when it is https. */
+    FixedChannelPool pool(URI uri, UpstreamEndpoint endpoint) throws SSLException {
+        String scheme = uri.getScheme().toLowerCase(Locale.ROOT);
+        SslContext ssl = null;
+        if (scheme.equals("https")) {
+            ssl = endpoint.sslContext() != null ? endpoint.sslContext() : defaultSslContext();
+        }
+        return pools.get(new PoolKey(scheme, UpstreamUrls.hostOf(uri), UpstreamUrls.portOf(uri), ssl));
+    }
+
+    /** Connections opened since start (a reused connection is not counted again). */
+    long connectionsOpened() {
+        return connectionsOpened.get();
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        pools.close();
+        channels.close();
+    }
+
+    private SslContext defaultSslContext() throws SSLException {
+        SslContext c = defaultSslContext;
+        if (c == null) {
+            synchronized (this) {
+                c = defaultSslContext;
+                if (c == null) {
+                    try {
+                        c = UpstreamTls.clientSslContext(null);
+                    } catch (SSLException e) {
+                        throw e;
+                    } catch (IOException e) {
+                        throw new SSLException(e.getMessage(), e);
+                    }
+                    defaultSslContext = c;
+                }
+            }
+        }
+        return c;
+    }
+
+    /** Pool key; the TLS context is part of it because two projects may trust different CAs for one host. */
+    private record PoolKey(String scheme, String host, int port, SslContext ssl) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof PoolKey k && k.scheme.equals(scheme) && k.host.equals(host) && k.port == port
+                    && k.ssl == ssl;
+        }
+
+        @Override
+        public int hashCode() {
+            return Arrays.hashCode(new Object[] {scheme, host, port, System.identityHashCode(ssl)});
+        }
+    }
+
+    private final class PoolMap extends AbstractChannelPoolMap<PoolKey, FixedChannelPool> {
+        @Override
+        protected FixedChannelPool newPool(PoolKey key) {
+            if (closed) {
+                throw new IllegalStateException(UpstreamFailures.CLIENT_CLOSED);
+            }
+            boolean proxied = proxy != null && proxy.appliesTo(key.host);
+            Bootstrap b = new Bootstrap()
+                    .group(group)
+                    .channel(NioSocketChannel.class)
+                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeoutMillis)
+                    .option(ChannelOption.TCP_NODELAY, true)
+                    .option(ChannelOption.SO_KEEPALIVE, true)
+                    // Blob bodies are large: read them in chunks of up to 1 MiB instead of Netty's default 64 KiB, so
+                    // a fill handles (appends, wake-ups, socket writes to its clients) far fewer, larger pieces.
+                    .option(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(4096, 65536, 1 << 20))
+                    .remoteAddress(InetSocketAddress.createUnresolved(key.host, key.port));
+            if (proxied) {
+                // The proxy resolves the target; local DNS may not know it (split-horizon networks).
+                b.resolver(NoopAddressResolverGroup.INSTANCE);
+            }
+            return new FixedChannelPool(b, new PoolHandler(key, proxied), ChannelHealthChecker.ACTIVE,
+                    FixedChannelPool.AcquireTimeoutAction.FAIL, ACQUIRE_TIMEOUT_MILLIS, MAX_CONNECTIONS_PER_ORIGIN,
+                    Integer.MAX_VALUE, true, true);
+        }
+    }
+
+    /** Builds each new connection's pipeline: [proxy] [tls] http codec, idle guard. */
+    private final class PoolHandler implements ChannelPoolHandler {
+        private final PoolKey key;
+        private final boolean proxied;
+
+        PoolHandler(PoolKey key, boolean proxied) {
+            this.key = key;
+            this.proxied = proxied;
+        }
+
+        @Override
+        public void channelCreated(Channel ch) {
+            connectionsOpened.incrementAndGet();
+            channels.add(ch);
+            ChannelPipeline p = ch.pipeline();
+            if (proxied) {
+                HttpProxyHandler h = new HttpProxyHandler(new InetSocketAddress(proxy.host(), proxy.port()));
+                h.setConnectTimeoutMillis(connectTimeoutMillis);
+                p.addLast("proxy", h);
+            }
+            if (key.ssl != null) {
+                SslHandler tls = UpstreamTls.newHandler(key.ssl, ch.alloc(), key.host, key.port);
+                p.addLast("tls", tls);
+                ch.attr(TLS).set(tls);
+            }
+            HttpDecoderConfig decoder = new HttpDecoderConfig()
+                    .setMaxInitialLineLength(8192)
+                    .setMaxHeaderSize(65536)
+                    .setMaxChunkSize(1 << 20);
+            // The codec remembers each request's method, so a HEAD response's Content-Length is not waited for.
+            p.addLast("http", new HttpClientCodec(decoder, false, false));
+            p.addLast(IdleGuard.NAME, IdleGuard.INSTANCE);
+            log.debug("new upstream connection to {}://{}:{}{}", key.scheme, key.host, key.port,
+                    proxied ? " via proxy" : "");
+        }
+
+        @Override
+        public void channelAcquired(Channel ch) {
+        }
+
+        @Override
+        public void channelReleased(Channel ch) {
+        }
+    }
+}

@@ -1,0 +1,455 @@
+package dev.wharf.storage.fill;
+
+import dev.wharf.storage.ContentStore;
+import dev.wharf.storage.Digest;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One upstream transfer of one blob, shared by every client that wants that digest while it runs (the stream-tee):
+ * its state, the writer API ({@link #begin}, {@link #offer}, {@link #complete}, {@link #fail}) and the reader API
+ * ({@link #openReader}, {@link #whenAvailable}, {@link #newReader}). The work is done by {@link FillDrain} (appends,
+ * verify and commit, on the I/O executor; nothing is written on the caller's thread), {@link FillWaiters} and
+ * {@link PassThroughWindow} (storage full). Concurrency: the writer is one thread calling in order; readers are
+ * any number on any thread; the drainer is one at a time. {@code lock} guards state transitions, the waiters and
+ * the window; the first of FAILED, COMMITTED and PASSED_THROUGH wins under it. {@code available} is published only
+ * after the bytes are in the file (or the window), and {@code fileLimit} before any {@code available} beyond it.
+ * The full argument, lifecycle and reader contract: docs/architecture.md, "Fills".
+ */
+public final class BlobFill {
+    private static final Logger log = LoggerFactory.getLogger(BlobFill.class);
+
+    /** Queued (offered, not yet written) bytes above which {@link #offer} returns false. */
+    static final long HIGH_WATER = 8L << 20;
+    /** Queued bytes at or below which a paused writer is resumed. */
+    static final long LOW_WATER = 2L << 20;
+
+    /**
+     * What the fill is doing now. PASSED_THROUGH: the blob reached its clients whole and verified, but was not
+     * stored (storage full).
+     */
+    public enum State { STARTING, STREAMING, COMMITTED, FAILED, PASSED_THROUGH }
+
+    private final Digest digest;
+    final ContentStore store;
+    final Executor io;
+    final Path temp;
+    final Path finalPath;
+    final Consumer<BlobFill> onDone;
+    private final CompletableFuture<Long> size = new CompletableFuture<>();
+    final CompletableFuture<Path> result = new CompletableFuture<>();
+
+    // Shared; see the class comment.
+    final Object lock = new Object();
+    volatile State state;
+    volatile Throwable failure;
+    volatile long expected = -1;
+    volatile long available;
+    /** Bytes readable from the temp file: all of them until a pass-through begins, then frozen. */
+    volatile long fileLimit = Long.MAX_VALUE;
+    /** Written under the lock by the drainer. */
+    volatile boolean passThrough;
+    private volatile Runnable resume;
+    private volatile boolean completeCalled;
+    private final AtomicLong queued = new AtomicLong();
+    private final AtomicBoolean paused = new AtomicBoolean();
+    final FillWaiters waiters = new FillWaiters(lock);
+    final PassThroughWindow window = new PassThroughWindow(this);
+    private final FillDrain drain;
+
+    // Writer only.
+    private long offered;
+
+    /** A running fill writing to {@code temp} (an empty file the store just created); {@code onDone} may run more than once. */
+    BlobFill(Digest digest, ContentStore store, Executor io, Path temp, Consumer<BlobFill> onDone) {
+        this.digest = Objects.requireNonNull(digest, "digest");
+        this.store = Objects.requireNonNull(store, "store");
+        this.io = Objects.requireNonNull(io, "io");
+        this.temp = temp; // null only for passThrough(...)
+        this.finalPath = store.blobPath(digest);
+        this.onDone = Objects.requireNonNull(onDone, "onDone");
+        this.drain = new FillDrain(this, digest.newMessageDigest());
+        this.state = State.STARTING;
+    }
+
+    /**
+     * A running fill that caches nothing: no temp file could be created for lack of space, so every byte passes
+     * through memory. Not registered in {@link Fills}: only its starter reads it.
+     */
+    static BlobFill passThrough(Digest digest, ContentStore store, Executor io, Throwable cause,
+                                Consumer<BlobFill> onDone) {
+        BlobFill fill = new BlobFill(digest, store, io, null, onDone);
+        synchronized (fill.lock) {
+            fill.fileLimit = 0;
+            fill.passThrough = true;
+            fill.window.noTempLocked();
+        }
+        store.passedThrough(digest, cause);
+        return fill;
+    }
+
+    /** A finished fill, for a request that found the blob already stored or could not start. */
+    private BlobFill(Digest digest, Path finalPath, long size, Throwable failure) {
+        this.digest = Objects.requireNonNull(digest, "digest");
+        this.store = null;
+        this.io = Runnable::run;
+        this.temp = null;
+        this.finalPath = finalPath;
+        this.onDone = fill -> { };
+        this.drain = new FillDrain(this, null);
+        this.drain.markFinished(size);
+        this.completeCalled = true;
+        this.waiters.markDone();
+        if (failure == null) {
+            this.state = State.COMMITTED;
+            this.expected = size;
+            this.available = size;
+            this.size.complete(size);
+            this.result.complete(finalPath);
+        } else {
+            this.state = State.FAILED;
+            this.failure = failure;
+            this.size.completeExceptionally(failure);
+            this.result.completeExceptionally(failure);
+        }
+    }
+
+    /** A fill that is already COMMITTED: the blob of {@code size} bytes is stored at {@code path}. */
+    static BlobFill committed(Digest digest, Path path, long size) {
+        if (size < 0) {
+            throw new IllegalArgumentException("negative size: " + size);
+        }
+        return new BlobFill(digest, Objects.requireNonNull(path, "path"), size, null);
+    }
+
+    /** A fill that is already FAILED with {@code cause}, for a fill that could not even start (no temp file). */
+    static BlobFill failed(Digest digest, Throwable cause) {
+        return new BlobFill(digest, null, -1, Objects.requireNonNull(cause, "cause"));
+    }
+
+    /** The digest this fill must produce. */
+    public Digest digest() {
+        return digest;
+    }
+
+    /** Current state. */
+    public State state() {
+        return state;
+    }
+
+    /**
+     * Completes with the blob's size when the writer calls {@link #begin}; fails if the fill fails first.
+     * Each call returns a new dependent future, so a caller's {@code orTimeout} or {@code cancel} cannot touch the
+     * fill's own.
+     */
+    public CompletableFuture<Long> size() {
+        return size.copy();
+    }
+
+    /**
+     * Completes with the committed path after verification, with {@code null} if the blob was verified but passed
+     * through without being stored (storage full; state PASSED_THROUGH), or exceptionally with the failure cause.
+     * Each call returns a new dependent future, as {@link #size()} does.
+     */
+    public CompletableFuture<Path> result() {
+        return result.copy();
+    }
+
+    /**
+     * Bytes of the blob readable so far: from the file channel below {@link Reader#fileLimit()}, from
+     * {@link Reader#memory} above it.
+     */
+    public long available() {
+        return available;
+    }
+
+    /** True once the fill gave up caching and passes its bytes through memory (storage full). */
+    public boolean isPassThrough() {
+        return passThrough;
+    }
+
+    /**
+     * Registers a reader of this fill; it holds the bytes it has not read yet should the fill turn to pass-through.
+     * Register before streaming (before {@link #openReader}) and close the reader when done. Returns null if the fill
+     * can no longer be joined: it turned to pass-through after bytes went by (it has already left {@link Fills}, so
+     * the caller should acquire again and start or join another transfer).
+     */
+    public Reader newReader() {
+        return window.newReader();
+    }
+
+    /**
+     * One client's cursor on the fill (the bytes themselves are held by the {@link PassThroughWindow}).
+     * {@link #advance} tells the fill how far the client got, so a pass-through can drop the memory every reader is
+     * past. Thread-safe; normally used from one client's event loop.
+     */
+    public final class Reader implements AutoCloseable {
+        volatile long position;
+        boolean closed; // guarded by lock
+
+        Reader() {
+        }
+
+        /**
+         * Bytes below this offset are read from the file ({@link #openReader()}), bytes from it on with
+         * {@link #memory}. Long.MAX_VALUE unless the fill passes through. Read {@link BlobFill#available()} first,
+         * then this.
+         */
+        public long fileLimit() {
+            return fileLimit;
+        }
+
+        /**
+         * Up to {@code max} bytes at {@code offset} (at or above {@link #fileLimit()}, below
+         * {@link BlobFill#available()}) from the pass-through memory, as a read-only buffer the caller may keep.
+         *
+         * @throws IllegalStateException if those bytes are not held (an offset this reader already passed)
+         */
+        public ByteBuffer memory(long offset, int max) {
+            return window.memory(offset, max);
+        }
+
+        /** Everything below {@code offset} has been sent; the fill may drop it. */
+        public void advance(long offset) {
+            if (offset <= position) {
+                return;
+            }
+            position = offset;
+            window.advanced();
+        }
+
+        /** Unregisters; idempotent. The last reader of a finished pass-through deletes the temp file. */
+        @Override
+        public void close() {
+            window.close(this);
+        }
+    }
+
+    // ---- writer side (one upstream connection, calls in order) ----
+
+    /**
+     * The upstream's headers arrived: the body will be {@code size} bytes. Ignored if the fill has already failed;
+     * a negative size fails it.
+     *
+     * @throws IllegalStateException if called twice
+     */
+    public void begin(long size) {
+        if (size < 0) {
+            failInternal(new IOException("upstream announced a negative size for " + digest + ": " + size));
+            return;
+        }
+        synchronized (lock) {
+            if (state == State.FAILED) {
+                return;
+            }
+            if (state != State.STARTING) {
+                throw new IllegalStateException("begin called twice on the fill of " + digest);
+            }
+            expected = size;
+            state = State.STREAMING;
+        }
+        this.size.complete(size);
+    }
+
+    /**
+     * Queues a chunk for appending; the fill owns {@code chunk} until {@code release} runs. {@code release} runs
+     * exactly once, once the chunk has been written (or dropped because the fill failed, or at once if the fill is
+     * not streaming), on the I/O thread or the calling one, so the caller can free its buffer. Returns false when the
+     * queue is above its high-water mark: the caller should stop reading the upstream until the callback given to
+     * {@link #onWritable} runs. Bytes beyond the size given to {@link #begin} fail the fill at once.
+     */
+    public boolean offer(ByteBuffer chunk, Runnable release) {
+        Objects.requireNonNull(chunk, "chunk");
+        Objects.requireNonNull(release, "release");
+        State s = state;
+        if (s != State.STREAMING || completeCalled) {
+            if (s == State.STARTING) {
+                failInternal(new IllegalStateException("bytes offered before begin on the fill of " + digest));
+            }
+            runQuietly(release, "release");
+            return true;
+        }
+        int length = chunk.remaining();
+        offered += length;
+        if (offered > expected) {
+            failInternal(new IOException(
+                    "upstream sent more than the announced " + expected + " bytes for " + digest));
+            runQuietly(release, "release");
+            return true;
+        }
+        long nowQueued = queued.addAndGet(length);
+        drain.offer(new FillDrain.Chunk(chunk, release, length));
+        if (nowQueued <= HIGH_WATER) {
+            return true;
+        }
+        paused.set(true);
+        // The drainer may have taken queued below the low-water mark before paused was set (see "Backpressure").
+        return queued.get() <= LOW_WATER && paused.compareAndSet(true, false);
+    }
+
+    /**
+     * Sets the callback run when a paused writer may read again. It may run on any thread, even before the
+     * {@code offer} that paused returns; it also runs if the fill fails while the writer is paused.
+     */
+    public void onWritable(Runnable resume) {
+        this.resume = resume;
+    }
+
+    /** The upstream body ended: verify size and digest, then commit or fail. */
+    public void complete() {
+        State s = state;
+        if (s == State.STARTING) {
+            failInternal(new IllegalStateException("complete called before begin on the fill of " + digest));
+            return;
+        }
+        if (completeCalled || s != State.STREAMING) {
+            return;
+        }
+        completeCalled = true;
+        drain.complete();
+    }
+
+    /**
+     * The upstream failed: delete the temp file and fail every reader with {@code cause}. Idempotent. Ignored once
+     * {@link #complete} has been called: the body is whole, and verification decides.
+     */
+    public void fail(Throwable cause) {
+        if (completeCalled) {
+            return;
+        }
+        failInternal(cause != null ? cause : new IOException("fill of " + digest + " failed"));
+    }
+
+    /** Bytes no longer queued (written, dropped, or trimmed from the window): maybe resume the writer. */
+    void unqueued(long bytes) {
+        long left = queued.addAndGet(-bytes);
+        if (left <= LOW_WATER && paused.compareAndSet(true, false)) {
+            runQuietly(resume, "resume");
+        }
+    }
+
+    /** Window bytes left memory: they no longer hold the writer back. */
+    void freed(long bytes) {
+        if (bytes > 0) {
+            unqueued(bytes);
+        }
+    }
+
+    // ---- reader side (any number of clients) ----
+
+    /**
+     * Opens a read channel on the fill's bytes: the temp file while streaming, the committed file after commit.
+     * The caller closes it. Safe against a concurrent commit (the channel stays valid after the rename, and a reader
+     * that opens during the rename finds the committed file). Only bytes below {@link #available()} are meaningful.
+     *
+     * @throws IOException if the fill has failed (its cause attached), or the file cannot be opened
+     */
+    public FileChannel openReader() throws IOException {
+        State s = state;
+        if (s == State.FAILED) {
+            throw failedException();
+        }
+        if (s == State.COMMITTED) {
+            return FileChannel.open(finalPath, StandardOpenOption.READ);
+        }
+        if (temp == null) {
+            throw new IOException("the fill of " + digest + " keeps no file: it passes its bytes through memory");
+        }
+        try {
+            return FileChannel.open(temp, StandardOpenOption.READ);
+        } catch (NoSuchFileException gone) {
+            // Renamed by a commit (atomically: one of the two names always exists) or deleted by a failure.
+            try {
+                return FileChannel.open(finalPath, StandardOpenOption.READ);
+            } catch (NoSuchFileException e) {
+                if (state == State.FAILED) {
+                    throw failedException();
+                }
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * Runs {@code callback} once, on the storage executor or the calling thread, as soon as {@link #available()}
+     * exceeds {@code offset} or the fill reaches COMMITTED or FAILED (whichever comes first; if already true, at once).
+     * Keep the callback short (hand off to the reader's own thread): it runs on the I/O thread that appended.
+     */
+    public void whenAvailable(long offset, Runnable callback) {
+        Objects.requireNonNull(callback, "callback");
+        waiters.whenAvailable(offset, () -> available, callback);
+    }
+
+    @Override
+    public String toString() {
+        return "BlobFill[" + digest + ", " + state + ", " + available + "/" + expected + "]";
+    }
+
+    // ---- failure and commit ----
+
+    void failInternal(Throwable cause) {
+        if (markFailed(cause)) {
+            drain.schedule(); // the drainer deletes the temp file, fails result() and wakes the waiters
+        }
+    }
+
+    /** Turns FAILED (first failure wins), fails size(), drops the queue and unpauses the writer. */
+    boolean markFailed(Throwable cause) {
+        synchronized (lock) {
+            if (state == State.COMMITTED || state == State.FAILED || state == State.PASSED_THROUGH) {
+                return false;
+            }
+            failure = cause;
+            state = State.FAILED;
+            window.clearLocked(); // readers abort on FAILED; the writer's backpressure no longer matters
+        }
+        log.debug("fill of {} failed: {}", digest, cause.toString());
+        size.completeExceptionally(cause);
+        drain.dropQueued();
+        if (paused.compareAndSet(true, false)) {
+            runQuietly(resume, "resume");
+        }
+        return true;
+    }
+
+    /** STREAMING → COMMITTED under the lock; false if the fill ended otherwise first. Drainer only. */
+    boolean toCommitted() {
+        synchronized (lock) {
+            if (state != State.STREAMING) {
+                // Cannot happen (fail is ignored after complete), but if it did: the renamed file is verified
+                // content, harmless to keep; the failure path reports the failure.
+                return false;
+            }
+            state = State.COMMITTED;
+            return true;
+        }
+    }
+
+    private IOException failedException() {
+        Throwable cause = failure;
+        return new IOException("fill of " + digest + " failed: " + cause.getMessage(), cause);
+    }
+
+    static void runQuietly(Runnable callback, String what) {
+        if (callback == null) {
+            return;
+        }
+        try {
+            callback.run();
+        } catch (Throwable t) {
+            log.warn("{} callback threw", what, t);
+        }
+    }
+}
