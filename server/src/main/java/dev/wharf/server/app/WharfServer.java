@@ -6,9 +6,12 @@ import dev.wharf.server.admin.AdminApi;
 import dev.wharf.server.config.ConfigException;
 import dev.wharf.server.config.HostPort;
 import dev.wharf.server.config.ProjectConfig;
+import dev.wharf.server.config.TlsConfig;
 import dev.wharf.server.config.WharfConfig;
 import dev.wharf.server.egress.EgressProxy;
+import dev.wharf.server.http.ClientPipeline;
 import dev.wharf.server.http.RequestHandler;
+import dev.wharf.server.http.TlsContext;
 import dev.wharf.server.http.Router;
 import dev.wharf.server.metrics.Readiness;
 import dev.wharf.server.metrics.UpstreamMeter;
@@ -45,7 +48,7 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.ssl.SslProvider;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
@@ -96,6 +99,11 @@ public final class WharfServer implements AutoCloseable {
     private Channel adminChannel;
     private Readiness readiness;
     private AccessLog accessLog = AccessLog.OFF;
+    /** The registry listener's certificate and key ({@code tls}), or null for plain HTTP. */
+    private TlsContext tls;
+    /** How often the TLS files are checked for a change. */
+    private static final Duration TLS_RELOAD_PERIOD = Duration.ofSeconds(
+            Long.getLong("wharf.tls.reloadSeconds", 5));
 
     public WharfServer(WharfConfig config) {
         this.config = config;
@@ -108,6 +116,7 @@ public final class WharfServer implements AutoCloseable {
 
     /** Binds the listen address and starts serving. */
     public WharfServer start() throws IOException, InterruptedException {
+        tls = loadTls(config.tls());
         store = new ContentStore(config.storagePath());
         store.cleanTemp();
         Fills fills = new Fills(store, storageIo);
@@ -147,19 +156,47 @@ public final class WharfServer implements AutoCloseable {
         // With admin.listen set, /metrics and /api/v1 move to that address; /healthz and /readyz answer on both.
         RequestHandler.Serves registryServes = ops.adminListen() == null
                 ? RequestHandler.Serves.ALL : RequestHandler.Serves.REGISTRY;
-        serverChannel = bind(config.listen(), registryServes, router, endpoints, admin);
+        serverChannel = bind(config.listen(), tls, registryServes, router, endpoints, admin);
         if (ops.adminListen() != null) {
-            adminChannel = bind(ops.adminListen(), RequestHandler.Serves.ADMIN, router, endpoints, admin);
+            adminChannel = bind(ops.adminListen(), null, RequestHandler.Serves.ADMIN, router, endpoints, admin);
             LOG.info("admin endpoints (/metrics, /healthz, /readyz, /api/v1) on {}", adminChannel.localAddress());
         }
         readiness.configLoaded();
-        LOG.info("wharf listening on {} with storage {} ({}), projects: {}", serverChannel.localAddress(),
+        LOG.info("wharf listening on {}{} with storage {} ({}), projects: {}", serverChannel.localAddress(),
+                tls == null ? "" : " (HTTPS, HTTP/2 and HTTP/1.1, " + tls.provider() + " TLS)",
                 config.storagePath().toAbsolutePath(), config.source(),
                 config.projects().stream().map(p -> p.name() + "=" + p.upstream()).toList());
         return this;
     }
 
-    private Channel bind(HostPort address, RequestHandler.Serves serves, Router router,
+    /**
+     * The TLS context for {@code tls}, watched for changes; null without it. A file that does not load is a config
+     * error naming the file.
+     */
+    private TlsContext loadTls(TlsConfig tlsConfig) {
+        if (tlsConfig == null) {
+            return null;
+        }
+        SslProvider provider;
+        if ("jdk".equals(tlsConfig.provider())) {
+            provider = SslProvider.JDK;
+        } else if (TlsContext.openSslAvailable()) {
+            provider = SslProvider.OPENSSL;
+        } else if (tlsConfig.provider() == null) {
+            LOG.warn("BoringSSL (netty-tcnative) does not load on this machine; serving TLS with the JDK's engine");
+            provider = SslProvider.JDK;
+        } else {
+            throw new ConfigException("tls.provider: openssl, but BoringSSL (netty-tcnative) does not load on this "
+                    + "machine; use jdk (config " + config.source() + ")");
+        }
+        try {
+            return TlsContext.load(tlsConfig.cert(), tlsConfig.key(), provider).watch(TLS_RELOAD_PERIOD);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage() + " (config " + config.source() + ")");
+        }
+    }
+
+    private Channel bind(HostPort address, TlsContext tls, RequestHandler.Serves serves, Router router,
                          RegistryEndpoints endpoints, AdminApi admin)
             throws InterruptedException {
         ServerBootstrap b = new ServerBootstrap()
@@ -172,10 +209,8 @@ public final class WharfServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         clients.add(ch);
-                        ch.pipeline().addLast("codec", new HttpServerCodec(8192, 16384, 8192));
-                        ch.pipeline().addLast("registry",
-                                new RequestHandler(router, endpoints, readiness::problem, active, metrics, admin,
-                                        accessLog, serves));
+                        ClientPipeline.configure(ch, tls, () -> new RequestHandler(router, endpoints,
+                                readiness::problem, active, metrics, admin, accessLog, serves));
                     }
                 });
         return b.bind(new InetSocketAddress(address.host(), address.port())).sync().channel();
@@ -313,6 +348,9 @@ public final class WharfServer implements AutoCloseable {
         }
         if (readiness != null) {
             readiness.close();
+        }
+        if (tls != null) {
+            tls.close();
         }
         accessLog.close();
         if (evictor != null) {

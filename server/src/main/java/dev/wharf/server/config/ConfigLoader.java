@@ -19,7 +19,7 @@ import java.util.function.Function;
  *
  * <p>This class reads the top level ({@code listen}, {@code defaultProject}) and hands each section to its
  * reader: {@link OperationsReader} for storage, retention, admin, access log and egress, {@link ProjectsReader}
- * for the projects. {@link ConfigReader} reads the typed values beneath them all. A new top-level section adds
+ * for the projects, {@link TlsReader} for {@code tls}. {@link ConfigReader} reads the typed values beneath them all. A new top-level section adds
  * its key to {@code TOP_KEYS} and a reader of its own.
  */
 public final class ConfigLoader {
@@ -27,7 +27,7 @@ public final class ConfigLoader {
     public static final String DEFAULTS_RESOURCE = "/wharf-defaults.yaml";
 
     private static final Set<String> TOP_KEYS = Set.of("listen", "storage", "defaultProject", "projects",
-            "retention", "admin", "accessLog", "egress");
+            "retention", "admin", "accessLog", "egress", "tls");
 
     private final String source;
     private final Function<String, String> env;
@@ -111,6 +111,7 @@ public final class ConfigLoader {
                 throw values.fail("defaultProject", "names '" + wanted + "', which is not a configured project");
             }
         }
-        return new WharfConfig(listen, storage.path(), defaultProject, projects, source, operations);
+        TlsConfig tls = new TlsReader(values).tls(top);
+        return new WharfConfig(listen, storage.path(), defaultProject, projects, source, operations, tls);
     }
 }

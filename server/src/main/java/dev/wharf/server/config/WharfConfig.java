@@ -12,9 +12,10 @@ import java.util.List;
  * @param projects       the projects, in file order
  * @param source         where this config came from (a file path, or "embedded defaults"), for messages
  * @param operations     storage bounds, retention, admin endpoint, access log, egress proxy
+ * @param tls            the certificate and key {@code listen} serves HTTPS with, or null for plain HTTP
  */
 public record WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
-                          String source, OperationsConfig operations) {
+                          String source, OperationsConfig operations, TlsConfig tls) {
     public WharfConfig {
         projects = List.copyOf(projects);
         operations = operations == null ? OperationsConfig.DEFAULTS : operations;
@@ -22,14 +23,19 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
 
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
                        String source) {
-        this(listen, storagePath, defaultProject, projects, source, OperationsConfig.DEFAULTS);
+        this(listen, storagePath, defaultProject, projects, source, OperationsConfig.DEFAULTS, null);
+    }
+
+    public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
+                       String source, OperationsConfig operations) {
+        this(listen, storagePath, defaultProject, projects, source, operations, null);
     }
 
     public WharfConfig withListen(HostPort newListen) {
-        return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations);
+        return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, tls);
     }
 
     public WharfConfig withStoragePath(Path newPath) {
-        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations);
+        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, tls);
     }
 }
