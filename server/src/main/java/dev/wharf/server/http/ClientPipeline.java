@@ -2,6 +2,7 @@ package dev.wharf.server.http;
 
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
@@ -14,6 +15,8 @@ import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.stream.ChunkedWriteHandler;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The handlers of a client connection. Plain HTTP: the HTTP/1.1 codec and the request handler. With TLS: the
@@ -23,12 +26,25 @@ import java.util.function.Supplier;
  * {@link ChunkedWriteHandler} sends files in chunks at the channel's pace (see {@link Exchange#canSendFile}).
  */
 public final class ClientPipeline {
+    private static final Logger LOG = LoggerFactory.getLogger(ClientPipeline.class);
     private static final int MAX_INITIAL_LINE = 8192;
     private static final int MAX_HEADER_SIZE = 16384;
     private static final int MAX_CHUNK = 8192;
 
     private ClientPipeline() {
     }
+
+    /** The end of an HTTP/2 connection's pipeline: a connection's failure (a reset by the client) closes it. */
+    @ChannelHandler.Sharable
+    private static final class ConnectionErrors extends ChannelInboundHandlerAdapter {
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            LOG.debug("HTTP/2 connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+            ctx.close();
+        }
+    }
+
+    private static final ChannelHandler CONNECTION_ERRORS = new ConnectionErrors();
 
     /** Sets up {@code ch}; {@code tls} may be null (plain HTTP); {@code handler} makes one request handler. */
     public static void configure(SocketChannel ch, TlsContext tls, Supplier<ChannelHandler> handler) {
@@ -54,6 +70,7 @@ public final class ClientPipeline {
                             stream.pipeline().addLast("registry", handler.get());
                         }
                     }));
+                    pipeline.addLast("errors", CONNECTION_ERRORS);
                 } else if (ApplicationProtocolNames.HTTP_1_1.equals(protocol)) {
                     pipeline.addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_CHUNK));
                     pipeline.addLast("chunks", new ChunkedWriteHandler());
@@ -61,6 +78,13 @@ public final class ClientPipeline {
                 } else {
                     throw new IllegalStateException("unexpected ALPN protocol " + protocol);
                 }
+            }
+
+            @Override
+            protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
+                // A client that speaks plain HTTP to the TLS port, or does not trust the certificate: its own error.
+                LOG.debug("TLS handshake with {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+                ctx.close();
             }
         });
     }
