@@ -94,7 +94,7 @@ class ArchitectureTest {
         noClasses().that().resideInAPackage("dev.wharf.server.http..")
                 .should().dependOnClassesThat().resideInAnyPackage("dev.wharf.server.registry..",
                         "dev.wharf.server.admin..", "dev.wharf.server.prefetch..", "dev.wharf.server.app..",
-                        "dev.wharf.server.cli..")
+                        "dev.wharf.server.cli..", "dev.wharf.server.webhook..")
                 .check(classes);
     }
 

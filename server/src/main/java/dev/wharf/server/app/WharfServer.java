@@ -9,6 +9,7 @@ import dev.wharf.server.config.ProjectConfig;
 import dev.wharf.server.config.TlsConfig;
 import dev.wharf.server.config.WharfConfig;
 import dev.wharf.server.egress.EgressProxy;
+import dev.wharf.server.http.AdmissionEndpoint;
 import dev.wharf.server.http.ClientPipeline;
 import dev.wharf.server.http.RequestHandler;
 import dev.wharf.server.http.TlsContext;
@@ -31,6 +32,9 @@ import dev.wharf.server.pullthrough.ReferrerSource;
 import dev.wharf.server.pullthrough.TagCache;
 import dev.wharf.server.pullthrough.TagLists;
 import dev.wharf.server.upstream.UpstreamClient;
+import dev.wharf.server.webhook.ImageRewriter;
+import dev.wharf.server.webhook.LoopbackManifestCheck;
+import dev.wharf.server.webhook.RewriteWebhook;
 import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Eviction;
 import dev.wharf.storage.Evictor;
@@ -87,6 +91,8 @@ public final class WharfServer implements AutoCloseable {
     private static final Duration EVICTION_PERIOD = Duration.ofMinutes(1);
     /** Storage tasks that may wait for a thread; beyond it requests get 503 (see the constructor). */
     private static final int STORAGE_QUEUE = 100_000;
+    /** How long a rewrite rule's checkUpstream waits for wharf to resolve the rewritten image. */
+    private static final Duration REWRITE_CHECK_DEADLINE = Duration.ofSeconds(2);
     private UpstreamClient upstreamClient;
     /** Built at start; their credential sources (ECR token refresh) are closed with the server. */
     private final List<Project> projects = new ArrayList<>();
@@ -145,6 +151,10 @@ public final class WharfServer implements AutoCloseable {
                 new ReferrersEndpoint(new ReferrerSource(upstreams)));
         Router router = new Router(all);
         admin = new AdminApi(config.operations().adminToken(), store, all, tagCache, this::registryUrl);
+        // checkUpstream asks wharf itself, through its own address, so the answer is what the kubelet's pull gets.
+        AdmissionEndpoint admission = config.rewrite().rules().isEmpty() ? null
+                : new RewriteWebhook(new ImageRewriter(config.rewrite().rules(),
+                        new LoopbackManifestCheck(this::registryUrl, REWRITE_CHECK_DEADLINE)));
 
         readiness = new Readiness(store.root().resolve("tmp"), draining::get,
                 Duration.ofSeconds(5));
@@ -156,9 +166,10 @@ public final class WharfServer implements AutoCloseable {
         // With admin.listen set, /metrics and /api/v1 move to that address; /healthz and /readyz answer on both.
         RequestHandler.Serves registryServes = ops.adminListen() == null
                 ? RequestHandler.Serves.ALL : RequestHandler.Serves.REGISTRY;
-        serverChannel = bind(config.listen(), tls, registryServes, router, endpoints, admin);
+        serverChannel = bind(config.listen(), tls, registryServes, router, endpoints, admin, admission);
         if (ops.adminListen() != null) {
-            adminChannel = bind(ops.adminListen(), null, RequestHandler.Serves.ADMIN, router, endpoints, admin);
+            adminChannel = bind(ops.adminListen(), null, RequestHandler.Serves.ADMIN, router, endpoints, admin,
+                    admission);
             LOG.info("admin endpoints (/metrics, /healthz, /readyz, /api/v1) on {}", adminChannel.localAddress());
         }
         readiness.configLoaded();
@@ -166,6 +177,10 @@ public final class WharfServer implements AutoCloseable {
                 tls == null ? "" : " (HTTPS, HTTP/2 and HTTP/1.1, " + tls.provider() + " TLS)",
                 config.storagePath().toAbsolutePath(), config.source(),
                 config.projects().stream().map(p -> p.name() + "=" + p.upstream()).toList());
+        if (admission != null) {
+            LOG.info("admission webhook at {} with {} rewrite rules (served over TLS only)", AdmissionEndpoint.PATH,
+                    config.rewrite().rules().size());
+        }
         return this;
     }
 
@@ -197,7 +212,7 @@ public final class WharfServer implements AutoCloseable {
     }
 
     private Channel bind(HostPort address, TlsContext tls, RequestHandler.Serves serves, Router router,
-                         RegistryEndpoints endpoints, AdminApi admin)
+                         RegistryEndpoints endpoints, AdminApi admin, AdmissionEndpoint admission)
             throws InterruptedException {
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
@@ -210,7 +225,7 @@ public final class WharfServer implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         clients.add(ch);
                         ClientPipeline.configure(ch, tls, () -> new RequestHandler(router, endpoints,
-                                readiness::problem, active, metrics, admin, accessLog, serves));
+                                readiness::problem, active, metrics, admin, admission, accessLog, serves));
                     }
                 });
         return b.bind(new InetSocketAddress(address.host(), address.port())).sync().channel();

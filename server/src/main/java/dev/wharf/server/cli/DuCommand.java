@@ -10,45 +10,58 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code wharf du [--storage DIR | --config FILE] [--json]}: bytes on disk per project (see {@link StorageUsage}).
  * Reads the files only, so it may run beside a running server.
  */
-public final class DuCommand {
+@Command(name = "du", mixinStandardHelpOptions = true, versionProvider = WharfVersion.class,
+        synopsisHeading = "usage: ", customSynopsis = DuCommand.USAGE,
+        description = {"Bytes on disk per project.",
+                "From the storage directory: --storage, or --config's storage.path, or ./data.",
+                "Reads the files only, so it may run beside a running wharf. A blob two projects share counts in "
+                        + "both, once in the total."})
+public final class DuCommand implements Callable<Integer> {
     public static final String USAGE = "wharf du [--storage DIR | --config FILE] [--json]";
 
-    private DuCommand() {
+    private final Streams io;
+
+    @Option(names = "--storage", paramLabel = "DIR", description = "the storage root")
+    private String storage;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "take storage.path (and the projects) from FILE")
+    private String config;
+
+    @Option(names = "--json", description = "print JSON instead of a table")
+    private boolean json;
+
+    public DuCommand(Streams io) {
+        this.io = io;
     }
 
-    /** Runs the command; returns the exit code (0, or 2 for a usage error). */
-    public static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
-        Args args;
-        StorageLocation location;
-        try {
-            args = Args.parse(argv, Set.of("--storage", "--config"), Set.of("--json"), Map.of());
-            location = StorageLocation.resolve(args);
-        } catch (Args.UsageError e) {
-            err.println("wharf du: " + e.getMessage());
-            err.println("usage: " + USAGE);
-            return 2;
-        }
+    /** Prints the table (or JSON); returns 0. A bad location is a {@link UsageError} (exit 2). */
+    @Override
+    public Integer call() throws Exception {
+        PrintStream out = io.out();
+        StorageLocation location = StorageLocation.resolve(storage, config);
         StorageUsage usage = StorageUsage.measure(new ContentStore(location.path()));
         Map<String, StorageUsage.ProjectUsage> byName = new TreeMap<>();
         location.projects().forEach(p -> byName.put(p, new StorageUsage.ProjectUsage(p, 0, 0, 0)));
         usage.projects().forEach(p -> byName.put(p.project(), p));
         List<StorageUsage.ProjectUsage> projects = new ArrayList<>(byName.values());
-        if (args.flag("--json")) {
-            ObjectMapper json = new ObjectMapper();
-            ObjectNode root = json.createObjectNode().put("storage", location.path().toString());
+        if (json) {
+            ObjectMapper mapper = new ObjectMapper();
+            ObjectNode root = mapper.createObjectNode().put("storage", location.path().toString());
             ArrayNode list = root.putArray("projects");
             projects.forEach(p -> list.addObject().put("name", p.project()).put("blobs", p.blobs())
                     .put("bytes", p.bytes()).put("missingBlobs", p.missing()));
             root.putObject("total").put("blobs", usage.blobs()).put("bytes", usage.bytes());
             root.putObject("quarantine").put("files", usage.quarantinedFiles()).put("bytes", usage.quarantinedBytes());
-            out.println(json.writerWithDefaultPrettyPrinter().writeValueAsString(root));
+            out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(root));
             return 0;
         }
         int width = Math.max(14, projects.stream().mapToInt(p -> p.project().length()).max().orElse(0));

@@ -18,11 +18,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code wharf prefetch -f FILE [--platform OS/ARCH[/VARIANT]]... [--url URL] [--parallel N]}: warms a running
@@ -32,41 +33,54 @@ import java.util.concurrent.TimeoutException;
  * <p>FILE holds one reference per line ({@link ImageReference} says which forms and where each goes); blank lines
  * and {@code #} comments are skipped; {@code -} reads standard input.
  */
-public final class PrefetchCommand {
+@Command(name = "prefetch", mixinStandardHelpOptions = true, versionProvider = WharfVersion.class,
+        synopsisHeading = "usage: ", customSynopsis = PrefetchCommand.USAGE,
+        description = {"Warm a running wharf with the images listed in a file.",
+                "FILE holds one reference a line (docker.io/library/nginx:1.27, quay.io/org/img@sha256:..., or a wharf path hub/library/x:tag); "
+                + "'-' reads standard input; blank lines and # comments are skipped.",
+                "Every platform of an index unless --platform is given. Exits 1 if any image failed."})
+public final class PrefetchCommand implements Callable<Integer> {
     public static final String USAGE =
             "wharf prefetch -f FILE [--platform OS/ARCH[/VARIANT]]... [--url URL] [--parallel N]";
     static final String DEFAULT_URL = "http://127.0.0.1:5000";
 
-    private PrefetchCommand() {
+    private final Streams io;
+
+    @Option(names = {"-f", "--file"}, paramLabel = "FILE", description = "the image list ('-': standard input)")
+    private String file;
+
+    @Option(names = "--platform", paramLabel = "OS/ARCH[/VARIANT]",
+            description = "only these platforms of an index (repeatable, or comma-separated)")
+    private List<String> platformOptions = new ArrayList<>();
+
+    @Option(names = "--url", paramLabel = "URL", description = "wharf's address (default: " + DEFAULT_URL + ")")
+    private String urlOption;
+
+    @Option(names = "--parallel", paramLabel = "N", description = "images pulled at once")
+    private String parallelOption;
+
+    public PrefetchCommand(Streams io) {
+        this.io = io;
     }
 
-    /** Runs the command; returns the exit code: 0 all pulled, 1 any failed, 2 usage error. */
-    public static int run(String[] argv, InputStream stdin, PrintStream out, PrintStream err, boolean tty)
-            throws Exception {
-        List<ImageReference> refs;
-        List<Platform> platforms = new ArrayList<>();
-        URI url;
-        int parallel;
-        try {
-            Args args = Args.parse(argv, Set.of("--file", "--platform", "--url", "--parallel"), Set.of(),
-                    Map.of("-f", "--file"));
-            String file = args.value("--file");
-            if (file == null) {
-                throw new Args.UsageError("-f FILE is required");
-            }
-            refs = readImages(file, stdin);
-            for (String p : args.values("--platform")) {
-                for (String one : p.split(",")) {
-                    platforms.add(parsePlatform(one));
-                }
-            }
-            url = parseUrl(args.value("--url") == null ? DEFAULT_URL : args.value("--url"));
-            parallel = args.positiveInt("--parallel", PrefetchRun.DEFAULT_PARALLEL_IMAGES);
-        } catch (Args.UsageError e) {
-            err.println("wharf prefetch: " + e.getMessage());
-            err.println("usage: " + USAGE);
-            return 2;
+    /** Runs the command; returns the exit code: 0 all pulled, 1 any failed (2 by a UsageError). */
+    @Override
+    public Integer call() throws Exception {
+        PrintStream out = io.out();
+        PrintStream err = io.err();
+        boolean tty = io.tty();
+        if (file == null) {
+            throw new UsageError("-f FILE is required");
         }
+        List<ImageReference> refs = readImages(file, io.in());
+        List<Platform> platforms = new ArrayList<>();
+        for (String p : platformOptions) {
+            for (String one : p.split(",")) {
+                platforms.add(parsePlatform(one));
+            }
+        }
+        URI url = parseUrl(urlOption == null ? DEFAULT_URL : urlOption);
+        int parallel = Options.positiveInt("--parallel", parallelOption, PrefetchRun.DEFAULT_PARALLEL_IMAGES);
         HttpClient http = PrefetchRun.newHttpClient();
         String unreachable = ping(http, url);
         if (unreachable != null) {
@@ -109,16 +123,16 @@ public final class PrefetchCommand {
     }
 
     /** Reads and parses the image list; a bad line is a usage error naming the file and line. */
-    static List<ImageReference> readImages(String file, InputStream stdin) throws Args.UsageError {
+    static List<ImageReference> readImages(String file, InputStream stdin) throws UsageError {
         List<String> lines;
         try {
             lines = file.equals("-")
                     ? new String(stdin.readAllBytes(), StandardCharsets.UTF_8).lines().toList()
                     : Files.readAllLines(Path.of(file), StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
-            throw new Args.UsageError("no such file: " + file);
+            throw new UsageError("no such file: " + file);
         } catch (IOException e) {
-            throw new Args.UsageError("cannot read " + file + ": " + e.getMessage());
+            throw new UsageError("cannot read " + file + ": " + e.getMessage());
         }
         List<ImageReference> refs = new ArrayList<>();
         for (int n = 0; n < lines.size(); n++) {
@@ -131,32 +145,32 @@ public final class PrefetchCommand {
             try {
                 refs.add(ImageReference.parse(text));
             } catch (IllegalArgumentException e) {
-                throw new Args.UsageError(file + ":" + (n + 1) + ": " + e.getMessage());
+                throw new UsageError(file + ":" + (n + 1) + ": " + e.getMessage());
             }
         }
         if (refs.isEmpty()) {
-            throw new Args.UsageError("no image references in " + file);
+            throw new UsageError("no image references in " + file);
         }
         return refs;
     }
 
-    private static Platform parsePlatform(String text) throws Args.UsageError {
+    private static Platform parsePlatform(String text) throws UsageError {
         try {
             return Platform.parse(text);
         } catch (IllegalArgumentException e) {
-            throw new Args.UsageError("--platform: " + e.getMessage());
+            throw new UsageError("--platform: " + e.getMessage());
         }
     }
 
-    private static URI parseUrl(String text) throws Args.UsageError {
+    private static URI parseUrl(String text) throws UsageError {
         try {
             URI u = new URI(text);
             if (!("http".equals(u.getScheme()) || "https".equals(u.getScheme())) || u.getHost() == null) {
-                throw new Args.UsageError("--url needs http://HOST:PORT or https://HOST:PORT, not '" + text + "'");
+                throw new UsageError("--url needs http://HOST:PORT or https://HOST:PORT, not '" + text + "'");
             }
             return u;
         } catch (java.net.URISyntaxException e) {
-            throw new Args.UsageError("--url: " + e.getMessage());
+            throw new UsageError("--url: " + e.getMessage());
         }
     }
 

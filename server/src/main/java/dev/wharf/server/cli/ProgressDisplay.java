@@ -30,6 +30,26 @@ final class ProgressDisplay {
     private int liveLines;
     private long lastPlain = System.nanoTime();
 
+    /**
+     * Whether standard output is a terminal. Before JDK 22 {@code System.console()} is null whenever input or
+     * output is redirected; from 22 on it is a console even then, and only {@code Console.isTerminal()} (new in
+     * 22, so called by reflection here: the code compiles for 17) tells.
+     */
+    static boolean isTerminal() {
+        java.io.Console console = System.console();
+        if (console == null) {
+            return false;
+        }
+        if (Runtime.version().feature() < 22) {
+            return true;
+        }
+        try {
+            return (Boolean) java.io.Console.class.getMethod("isTerminal").invoke(console);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return false; // unknown: plain lines are safe anywhere, escape codes are not
+        }
+    }
+
     ProgressDisplay(PrintStream out, boolean tty, List<ImageProgress> images, long plainEveryMillis) {
         this.out = out;
         this.tty = tty;

@@ -17,21 +17,19 @@ import java.util.List;
  * @param projects the configured projects (empty without {@code --config} and with {@code --storage} alone)
  */
 record StorageLocation(Path path, List<String> projects) {
-    static StorageLocation resolve(Args args) throws Args.UsageError {
-        String storage = args.value("--storage");
-        String configFile = args.value("--config");
+    static StorageLocation resolve(String storage, String configFile) throws UsageError {
         WharfConfig config;
         try {
             config = configFile == null ? (storage == null ? ConfigLoader.defaults() : null)
                     : ConfigLoader.load(Path.of(configFile));
         } catch (ConfigException e) {
-            throw new Args.UsageError(e.getMessage());
+            throw new UsageError(e.getMessage());
         }
         Path path = storage != null ? Path.of(storage) : config.storagePath();
         List<String> projects = config == null || configFile == null ? List.of()
                 : config.projects().stream().map(ProjectConfig::name).toList();
         if (!Files.isDirectory(path.resolve("blobs"))) {
-            throw new Args.UsageError("no wharf storage at " + path.toAbsolutePath() + " (it has no blobs/ directory)"
+            throw new UsageError("no wharf storage at " + path.toAbsolutePath() + " (it has no blobs/ directory)"
                     + (storage == null && configFile == null ? "; give --storage DIR or --config FILE" : ""));
         }
         return new StorageLocation(path.toAbsolutePath().normalize(), projects);

@@ -7,12 +7,13 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code wharf verify [--storage DIR | --config FILE] [--jobs N]}: re-hashes every committed blob, moves each one
@@ -24,26 +25,37 @@ import java.util.concurrent.atomic.AtomicLong;
  * rename (see {@link BlobVerifier}). The running server notices the missing file on the next request for it and
  * fetches it again from the upstream.
  */
-public final class VerifyCommand {
+@Command(name = "verify", mixinStandardHelpOptions = true, versionProvider = WharfVersion.class,
+        synopsisHeading = "usage: ", customSynopsis = VerifyCommand.USAGE,
+        description = {"Re-hash every stored blob; quarantine and report mismatches.",
+                "A blob whose bytes do not match its digest moves to <storage>/quarantine/.",
+                "Safe beside a running wharf on the same storage: it fetches a quarantined blob again on the next "
+                        + "request. Exits 1 if any blob was corrupt or unreadable."})
+public final class VerifyCommand implements Callable<Integer> {
     public static final String USAGE = "wharf verify [--storage DIR | --config FILE] [--jobs N]";
 
-    private VerifyCommand() {
+    private final Streams io;
+
+    @Option(names = "--storage", paramLabel = "DIR", description = "the storage root")
+    private String storage;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "take storage.path from FILE")
+    private String config;
+
+    @Option(names = "--jobs", paramLabel = "N", description = "blobs hashed at once (default: cores, at most 4)")
+    private String jobsOption;
+
+    public VerifyCommand(Streams io) {
+        this.io = io;
     }
 
-    /** Runs the command; returns the exit code: 0 all good, 1 corrupt or unreadable blobs, 2 usage error. */
-    public static int run(String[] argv, PrintStream out, PrintStream err, boolean tty) throws Exception {
-        Args args;
-        StorageLocation location;
-        int jobs;
-        try {
-            args = Args.parse(argv, Set.of("--storage", "--config", "--jobs"), Set.of(), Map.of());
-            location = StorageLocation.resolve(args);
-            jobs = args.positiveInt("--jobs", Math.min(4, Runtime.getRuntime().availableProcessors()));
-        } catch (Args.UsageError e) {
-            err.println("wharf verify: " + e.getMessage());
-            err.println("usage: " + USAGE);
-            return 2;
-        }
+    /** Runs the command; returns the exit code: 0 all good, 1 corrupt or unreadable blobs (2 by a UsageError). */
+    @Override
+    public Integer call() throws Exception {
+        PrintStream out = io.out();
+        boolean tty = io.tty();
+        StorageLocation location = StorageLocation.resolve(storage, config);
+        int jobs = Options.positiveInt("--jobs", jobsOption, Math.min(4, Runtime.getRuntime().availableProcessors()));
         ContentStore store = new ContentStore(location.path());
         BlobVerifier verifier = new BlobVerifier(store);
         List<Digest> digests = new ArrayList<>();

@@ -19,15 +19,16 @@ import java.util.function.Function;
  *
  * <p>This class reads the top level ({@code listen}, {@code defaultProject}) and hands each section to its
  * reader: {@link OperationsReader} for storage, retention, admin, access log and egress, {@link ProjectsReader}
- * for the projects, {@link TlsReader} for {@code tls}. {@link ConfigReader} reads the typed values beneath them all. A new top-level section adds
- * its key to {@code TOP_KEYS} and a reader of its own.
+ * for the projects, {@link RewriteReader} for the admission webhook's rules, {@link TlsReader} for {@code tls}.
+ * {@link ConfigReader} reads the typed values beneath them all. A new top-level section adds its key to
+ * {@code TOP_KEYS} and a reader of its own.
  */
 public final class ConfigLoader {
     /** Resource holding the embedded defaults used when no config file is given. */
     public static final String DEFAULTS_RESOURCE = "/wharf-defaults.yaml";
 
     private static final Set<String> TOP_KEYS = Set.of("listen", "storage", "defaultProject", "projects",
-            "retention", "admin", "accessLog", "egress", "tls");
+            "retention", "admin", "accessLog", "egress", "rewrite", "tls");
 
     private final String source;
     private final Function<String, String> env;
@@ -102,6 +103,7 @@ public final class ConfigLoader {
         OperationsReader.Storage storage = operationsReader.storage(top);
         OperationsConfig operations = operationsReader.operations(top, storage);
         List<ProjectConfig> projects = new ProjectsReader(values).projects(top);
+        RewriteConfig rewrite = new RewriteReader(values).rewrite(top);
 
         String defaultProject = null;
         if (top.has("defaultProject") && !top.get("defaultProject").isNull()) {
@@ -112,6 +114,6 @@ public final class ConfigLoader {
             }
         }
         TlsConfig tls = new TlsReader(values).tls(top);
-        return new WharfConfig(listen, storage.path(), defaultProject, projects, source, operations, tls);
+        return new WharfConfig(listen, storage.path(), defaultProject, projects, source, operations, rewrite, tls);
     }
 }

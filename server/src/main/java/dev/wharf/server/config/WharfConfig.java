@@ -12,30 +12,32 @@ import java.util.List;
  * @param projects       the projects, in file order
  * @param source         where this config came from (a file path, or "embedded defaults"), for messages
  * @param operations     storage bounds, retention, admin endpoint, access log, egress proxy
+ * @param rewrite        the admission webhook's image-rewrite rules ({@code rewrite:})
  * @param tls            the certificate and key {@code listen} serves HTTPS with, or null for plain HTTP
  */
 public record WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
-                          String source, OperationsConfig operations, TlsConfig tls) {
+                          String source, OperationsConfig operations, RewriteConfig rewrite, TlsConfig tls) {
     public WharfConfig {
         projects = List.copyOf(projects);
         operations = operations == null ? OperationsConfig.DEFAULTS : operations;
-    }
-
-    public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
-                       String source) {
-        this(listen, storagePath, defaultProject, projects, source, OperationsConfig.DEFAULTS, null);
+        rewrite = rewrite == null ? RewriteConfig.NONE : rewrite;
     }
 
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
                        String source, OperationsConfig operations) {
-        this(listen, storagePath, defaultProject, projects, source, operations, null);
+        this(listen, storagePath, defaultProject, projects, source, operations, RewriteConfig.NONE, null);
+    }
+
+    public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
+                       String source) {
+        this(listen, storagePath, defaultProject, projects, source, OperationsConfig.DEFAULTS);
     }
 
     public WharfConfig withListen(HostPort newListen) {
-        return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, tls);
+        return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, rewrite, tls);
     }
 
     public WharfConfig withStoragePath(Path newPath) {
-        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, tls);
+        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, rewrite, tls);
     }
 }

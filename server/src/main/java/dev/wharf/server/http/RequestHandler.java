@@ -5,6 +5,7 @@ import dev.wharf.server.accesslog.AccessLog;
 import dev.wharf.server.metrics.WharfMetrics;
 import dev.wharf.server.api.ErrorCode;
 import dev.wharf.server.api.RegistryException;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderResult;
@@ -19,6 +20,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -33,7 +35,8 @@ import dev.wharf.server.api.CacheResult;
  * The last handler of a client connection: parses each request into a {@link Route} and hands it to the
  * {@link Endpoints}. One request at a time per connection: reading stops when a request arrives and resumes when
  * its response is done, so pipelined requests cannot interleave their responses. Request bodies are discarded:
- * wharf is read-only, and write methods get 405 UNSUPPORTED; only the admin API gets its (bounded) body.
+ * wharf is read-only, and write methods get 405 UNSUPPORTED; only the admin API and the admission webhook get their
+ * (bounded) bodies. The webhook answers only over TLS: this is where a plain-HTTP request to it is refused.
  *
  * <p>When a response ends, the request is counted in the metrics and written to the access log, here and only
  * here, from what the handlers recorded on the {@link Exchange}.
@@ -47,15 +50,23 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
     private final AtomicInteger active;
     private final WharfMetrics metrics;
     private final AdminEndpoint admin;
+    /** The admission webhook, or null when no rewrite rules are configured. */
+    private final AdmissionEndpoint admission;
     private final AccessLog accessLog;
     private final Serves serves;
     /** Reading is driven by requests (auto-read is off); event loop only. */
     private boolean reading;
     /** A response is being produced; touched on the event loop only. */
     private boolean inFlight;
-    /** An admin request whose body is still arriving, and the body so far (null when too large); event loop only. */
-    private Exchange adminExchange;
-    private java.io.ByteArrayOutputStream adminBody;
+    /**
+     * A request whose body is still arriving (admin API or admission webhook), the body so far (null when larger
+     * than {@link #bodyLimit}), and who takes it; event loop only.
+     */
+    private Exchange bodyExchange;
+    private java.io.ByteArrayOutputStream body;
+    private int bodyLimit;
+    private java.util.function.BiConsumer<Exchange, byte[]> bodyTaker;
+    private HttpResponseStatus bodyTooLarge;
 
     /** Which endpoints one listen address serves. */
     public enum Serves {
@@ -73,10 +84,11 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
      */
     public RequestHandler(Router router, Endpoints endpoints, Supplier<String> notReady,
                           AtomicInteger active, WharfMetrics metrics,
-                          AdminEndpoint admin, AccessLog accessLog,
+                          AdminEndpoint admin, AdmissionEndpoint admission, AccessLog accessLog,
                           Serves serves) {
         this.metrics = metrics;
         this.admin = admin;
+        this.admission = admission;
         this.router = router;
         this.endpoints = endpoints;
         this.notReady = notReady;
@@ -117,8 +129,8 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
             } finally {
                 ReferenceCountUtil.release(msg);
             }
-        } else if (msg instanceof HttpContent content && adminExchange != null) {
-            adminContent(ctx, content);
+        } else if (msg instanceof HttpContent content && bodyExchange != null) {
+            bodyContent(ctx, content);
         } else if (msg instanceof HttpContent content) {
             boolean last = content instanceof LastHttpContent;
             content.release();
@@ -175,13 +187,14 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         }
         if (path.equals("/api/v1") || path.startsWith("/api/v1/")) {
             labels[1] = "admin";
-            // The admin API reads request bodies (POST /api/v1/prefetch): collect it, then hand over (adminContent).
-            adminExchange = ex;
-            adminBody = new java.io.ByteArrayOutputStream();
-            if (HttpUtil.is100ContinueExpected(req)) {
-                ctx.writeAndFlush(new DefaultFullHttpResponse(
-                        HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
-            }
+            // The admin API reads request bodies (POST /api/v1/prefetch): collect it, then hand over (bodyContent).
+            collectBody(ctx, req, ex, AdminEndpoint.MAX_BODY, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
+                    admin::handle);
+            return;
+        }
+        if (path.equals(AdmissionEndpoint.PATH)) {
+            labels[1] = "admission";
+            admission(ctx, req, ex);
             return;
         }
         if (path.equals("/metrics")) {
@@ -250,19 +263,67 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         return address == null ? null : address.toString();
     }
 
-    /** One part of an admin request's body: collected (at most AdminEndpoint.MAX_BODY), handed over after the last. */
-    private void adminContent(ChannelHandlerContext ctx, HttpContent content) {
+    /**
+     * {@code /admission/rewrite}: refused unless rewrite rules are configured (404), the connection is TLS (403;
+     * the API server calls webhooks over HTTPS only, and a Pod spec is not for plain text) and the method is POST
+     * (405); then its body is collected and handed to the webhook.
+     */
+    private void admission(ChannelHandlerContext ctx, HttpRequest req, Exchange ex) {
+        if (admission == null) {
+            text(ex, HttpResponseStatus.NOT_FOUND, "not found: the admission webhook needs rewrite.rules in the "
+                    + "config\n");
+            return;
+        }
+        if (!overTls(ctx)) {
+            text(ex, HttpResponseStatus.FORBIDDEN, "the admission webhook is served only over TLS: set tls.cert and "
+                    + "tls.key, and call https://<wharf>" + AdmissionEndpoint.PATH + "\n");
+            return;
+        }
+        if (!req.method().equals(HttpMethod.POST)) {
+            HttpHeaders allow = new DefaultHttpHeaders().set(HttpHeaderNames.ALLOW, "POST");
+            ex.error(new RegistryException(ErrorCode.UNSUPPORTED, HttpResponseStatus.METHOD_NOT_ALLOWED,
+                    AdmissionEndpoint.PATH + " takes POST of an AdmissionReview, not " + req.method(), allow));
+            return;
+        }
+        collectBody(ctx, req, ex, AdmissionEndpoint.MAX_BODY, HttpResponseStatus.BAD_REQUEST, admission::handle);
+    }
+
+    /** True if this request came over TLS: an SslHandler on this channel, or on an HTTP/2 stream's connection. */
+    private static boolean overTls(ChannelHandlerContext ctx) {
+        if (ctx.pipeline().get(SslHandler.class) != null) {
+            return true;
+        }
+        Channel parent = ctx.channel().parent();
+        return parent != null && parent.pipeline().get(SslHandler.class) != null;
+    }
+
+    /** Collects the body of {@code req} (bodyContent), at most {@code limit} bytes, then hands it to {@code taker}. */
+    private void collectBody(ChannelHandlerContext ctx, HttpRequest req, Exchange ex, int limit,
+                             HttpResponseStatus tooLarge, java.util.function.BiConsumer<Exchange, byte[]> taker) {
+        bodyExchange = ex;
+        body = new java.io.ByteArrayOutputStream();
+        bodyLimit = limit;
+        bodyTooLarge = tooLarge;
+        bodyTaker = taker;
+        if (HttpUtil.is100ContinueExpected(req)) {
+            ctx.writeAndFlush(new DefaultFullHttpResponse(
+                    HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
+        }
+    }
+
+    /** One part of a collected request body (at most bodyLimit bytes), handed over after the last. */
+    private void bodyContent(ChannelHandlerContext ctx, HttpContent content) {
         try {
-            if (adminBody != null) {
+            if (body != null) {
                 int n = content.content().readableBytes();
-                if (adminBody.size() + n > AdminEndpoint.MAX_BODY) {
-                    adminBody = null;
+                if (body.size() + n > bodyLimit) {
+                    body = null;
                 } else {
-                    content.content().readBytes(adminBody, n);
+                    content.content().readBytes(body, n);
                 }
             }
         } catch (java.io.IOException e) {
-            adminBody = null; // cannot happen with a ByteArrayOutputStream
+            body = null; // cannot happen with a ByteArrayOutputStream
         } finally {
             content.release();
         }
@@ -270,17 +331,19 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
             ctx.read();
             return;
         }
-        Exchange ex = adminExchange;
-        byte[] body = adminBody == null ? null : adminBody.toByteArray();
-        adminExchange = null;
-        adminBody = null;
-        if (body == null) {
-            ex.error(new RegistryException(ErrorCode.UNSUPPORTED, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
-                    "request body larger than " + AdminEndpoint.MAX_BODY + " bytes"));
+        Exchange ex = bodyExchange;
+        byte[] bytes = body == null ? null : body.toByteArray();
+        java.util.function.BiConsumer<Exchange, byte[]> taker = bodyTaker;
+        bodyExchange = null;
+        body = null;
+        bodyTaker = null;
+        if (bytes == null) {
+            ex.error(new RegistryException(ErrorCode.UNSUPPORTED, bodyTooLarge,
+                    "request body larger than " + bodyLimit + " bytes"));
             return;
         }
         try {
-            admin.handle(ex, body);
+            taker.accept(ex, bytes);
         } catch (RegistryException e) {
             ex.error(e);
         } catch (RuntimeException e) {
@@ -290,18 +353,19 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        if (adminExchange != null) {
-            ctx.read(); // an admin request's body is still to come
+        if (bodyExchange != null) {
+            ctx.read(); // a request's body is still to come
         }
         ctx.fireChannelReadComplete();
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        if (adminExchange != null) {
-            Exchange ex = adminExchange;
-            adminExchange = null;
-            adminBody = null;
+        if (bodyExchange != null) {
+            Exchange ex = bodyExchange;
+            bodyExchange = null;
+            body = null;
+            bodyTaker = null;
             ex.abort(); // the client left before its body ended: finish the request's bookkeeping
         }
         ctx.fireChannelInactive();

@@ -1,0 +1,110 @@
+{{- define "wharf.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "wharf.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "wharf.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "wharf.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "wharf.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "wharf.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "wharf.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "wharf.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "wharf.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The TLS secret's name: the existing one, or the cert-manager Certificate's. Empty without TLS. */}}
+{{- define "wharf.tlsSecret" -}}
+{{- if .Values.tls.enabled -}}
+{{- if .Values.tls.existingSecret -}}
+{{- .Values.tls.existingSecret -}}
+{{- else if .Values.tls.certManager.enabled -}}
+{{- printf "%s-tls" (include "wharf.fullname" .) -}}
+{{- else -}}
+{{- fail "tls.enabled needs tls.existingSecret or tls.certManager.enabled" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "wharf.scheme" -}}
+{{- if .Values.tls.enabled }}HTTPS{{ else }}HTTP{{ end -}}
+{{- end -}}
+
+{{/* Projects that carry credentials, as a list of {project, secret, key}. */}}
+{{- define "wharf.credentialSources" -}}
+{{- $out := list -}}
+{{- range .Values.config.projects -}}
+{{- if .credentials -}}
+{{- if .credentials.existingSecret -}}
+{{- $out = append $out (dict "project" .name "secret" .credentials.existingSecret "key" (default "password" .credentials.existingSecretKey)) -}}
+{{- else if .credentials.password -}}
+{{- $out = append $out (dict "project" .name "secret" (printf "%s-upstream" (include "wharf.fullname" $)) "key" .name) -}}
+{{- else -}}
+{{- fail (printf "project %s: credentials need password or existingSecret" .name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* wharf.yaml as a dict. */}}
+{{- define "wharf.config" -}}
+{{- $projects := list -}}
+{{- range .Values.config.projects -}}
+{{- $p := omit . "credentials" -}}
+{{- if .credentials -}}
+{{- if .credentials.username -}}{{- $_ := set $p "username" .credentials.username -}}{{- end -}}
+{{- $_ := set $p "passwordFile" (printf "/etc/wharf/credentials/%s" .name) -}}
+{{- end -}}
+{{- $projects = append $projects $p -}}
+{{- end -}}
+{{- $cfg := dict "listen" (printf "0.0.0.0:%d" (int .Values.port)) "storage" (merge (dict "path" "/data") .Values.config.storage) "projects" $projects -}}
+{{- if .Values.config.defaultProject -}}{{- $_ := set $cfg "defaultProject" .Values.config.defaultProject -}}{{- end -}}
+{{- if .Values.tls.enabled -}}
+{{- $_ := set $cfg "tls" (dict "cert" "/etc/wharf/tls/tls.crt" "key" "/etc/wharf/tls/tls.key") -}}
+{{- end -}}
+{{- if and .Values.webhook.enabled .Values.webhook.rules -}}
+{{- $_ := set $cfg "rewrite" (dict "rules" .Values.webhook.rules) -}}
+{{- end -}}
+{{- if .Values.adminPort -}}
+{{- $_ := set $cfg "admin" (dict "listen" (printf "0.0.0.0:%d" (int .Values.adminPort))) -}}
+{{- end -}}
+{{- toYaml (mustMergeOverwrite $cfg .Values.config.extra) -}}
+{{- end -}}
+
+{{/* The config the node DaemonSet's containerd-config reads: projects only, no credentials or TLS. */}}
+{{- define "wharf.nodeConfig" -}}
+{{- $projects := list -}}
+{{- range .Values.config.projects -}}
+{{- $projects = append $projects (pick . "name" "upstream" "aliases" "dockerHub") -}}
+{{- end -}}
+{{- $cfg := dict "listen" (printf "0.0.0.0:%d" (int .Values.port)) "storage" (dict "path" "/data") "projects" $projects -}}
+{{- if .Values.config.defaultProject -}}{{- $_ := set $cfg "defaultProject" .Values.config.defaultProject -}}{{- end -}}
+{{- toYaml $cfg -}}
+{{- end -}}
