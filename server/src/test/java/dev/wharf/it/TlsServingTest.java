@@ -226,6 +226,48 @@ class TlsServingTest {
         }
     }
 
+    /**
+     * A prefetch job pulls through wharf's own listener, which is HTTPS now: it trusts exactly the certificate wharf
+     * serves, here one for a DNS name only, which the loopback address would not match.
+     */
+    @Test
+    void prefetchJobsPullThroughTheTlsListener(@TempDir Path tmp) throws Exception {
+        TestCa ca = TestCa.create("wharf tls CA", tmp.resolve("ca"));
+        TestCa.Issued server = ca.server("wharf.example");
+        String token = "prefetch-over-tls-token";
+        try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("storage"), WharfYaml.config()
+                .project(WharfYaml.project("hub", upstream.url()).aliases("docker.io"))
+                .adminToken(token)
+                .raw("tls:\n  cert: " + server.certificatePem() + "\n  key: " + server.keyPem() + "\n"))) {
+            assertTrue(wharf.server().registryUrl().toString().startsWith("https://"),
+                    wharf.server().registryUrl().toString());
+            long before = upstream.countRequests("GET", "/v2/" + small.repo() + "/manifests/v1");
+            Path out = tmp.resolve("job");
+            String resolve = "wharf.example:" + wharf.server().port() + ":127.0.0.1";
+            String base = "https://wharf.example:" + wharf.server().port();
+            List<String> post = new ArrayList<>(List.of("curl", "-sS", "--fail", "--resolve", resolve,
+                    "--cacert", ca.certificatePem().toString(), "-o", out.toString(),
+                    "-H", "Authorization: Bearer " + token, "-H", "Content-Type: application/json",
+                    "--data", "{\"images\": [\"docker.io/" + small.reference() + "\"]}",
+                    base + "/api/v1/prefetch"));
+            Exec.run(TOOL_TIMEOUT, Map.of(), null, post).orFail();
+            String id = Files.readString(out).replaceAll("(?s).*\"id\"\\s*:\\s*\"([^\"]+)\".*", "$1");
+            String state = "";
+            for (int i = 0; i < 300 && !state.contains("\"state\":\"succeeded\"")
+                    && !state.contains("\"state\":\"failed\""); i++) {
+                Thread.sleep(100);
+                Exec.run(TOOL_TIMEOUT, Map.of(), null, List.of("curl", "-sS", "--fail", "--resolve", resolve,
+                        "--cacert", ca.certificatePem().toString(), "-o", out.toString(),
+                        "-H", "Authorization: Bearer " + token, base + "/api/v1/prefetch/" + id)).orFail();
+                state = Files.readString(out).replace(" ", "");
+            }
+            assertTrue(state.startsWith("{") && state.contains("\"state\":\"succeeded\""), state);
+            assertTrue(upstream.countRequests("GET", "/v2/" + small.repo() + "/manifests/v1") > before
+                    || upstream.countRequests("HEAD", "/v2/" + small.repo() + "/manifests/v1") > 0,
+                    "the job pulled through wharf from the upstream");
+        }
+    }
+
     @Test
     void aBadPairStopsStartUpWithExitCode2NamingTheFile(@TempDir Path tmp) throws Exception {
         TestCa ca = TestCa.create("wharf tls CA", tmp.resolve("ca"));

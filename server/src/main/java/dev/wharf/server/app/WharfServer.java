@@ -108,8 +108,7 @@ public final class WharfServer implements AutoCloseable {
     /** The registry listener's certificate and key ({@code tls}), or null for plain HTTP. */
     private TlsContext tls;
     /** How often the TLS files are checked for a change. */
-    private static final Duration TLS_RELOAD_PERIOD = Duration.ofSeconds(
-            Long.getLong("wharf.tls.reloadSeconds", 5));
+    private static final Duration TLS_RELOAD_PERIOD = Duration.ofSeconds(5);
 
     public WharfServer(WharfConfig config) {
         this.config = config;
@@ -150,11 +149,13 @@ public final class WharfServer implements AutoCloseable {
                 new TagListEndpoint(new TagLists(upstreams)),
                 new ReferrersEndpoint(new ReferrerSource(upstreams)));
         Router router = new Router(all);
-        admin = new AdminApi(config.operations().adminToken(), store, all, tagCache, this::registryUrl);
+        // Prefetch jobs and the webhook's checks call wharf's own listener: over TLS they trust exactly its certificate.
+        javax.net.ssl.SSLContext loopbackTls = tls == null ? null : tls.loopbackClientContext();
+        admin = new AdminApi(config.operations().adminToken(), store, all, tagCache, this::registryUrl, loopbackTls);
         // checkUpstream asks wharf itself, through its own address, so the answer is what the kubelet's pull gets.
         AdmissionEndpoint admission = config.rewrite().rules().isEmpty() ? null
                 : new RewriteWebhook(new ImageRewriter(config.rewrite().rules(),
-                        new LoopbackManifestCheck(this::registryUrl, REWRITE_CHECK_DEADLINE)));
+                        new LoopbackManifestCheck(this::registryUrl, REWRITE_CHECK_DEADLINE, loopbackTls)));
 
         readiness = new Readiness(store.root().resolve("tmp"), draining::get,
                 Duration.ofSeconds(5));
@@ -290,7 +291,7 @@ public final class WharfServer implements AutoCloseable {
         InetAddress host = bound.getAddress().isAnyLocalAddress()
                 ? InetAddress.getLoopbackAddress() : bound.getAddress();
         String literal = host instanceof Inet6Address ? "[" + host.getHostAddress() + "]" : host.getHostAddress();
-        return URI.create("http://" + literal + ":" + bound.getPort());
+        return URI.create((tls == null ? "http://" : "https://") + literal + ":" + bound.getPort());
     }
 
     /** The bound port (useful with port 0). */

@@ -126,6 +126,10 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
             inFlight = true;
             try {
                 handle(ctx, req);
+                if (msg instanceof LastHttpContent whole && bodyExchange != null) {
+                    // An HTTP/2 stream's request can arrive whole (headers that end the stream): its body is here.
+                    bodyContent(ctx, whole.retain());
+                }
             } finally {
                 ReferenceCountUtil.release(msg);
             }

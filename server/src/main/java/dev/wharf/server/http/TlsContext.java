@@ -18,6 +18,8 @@ import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.PrivateKey;
 import java.security.Signature;
+import java.net.Socket;
+import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -26,6 +28,10 @@ import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509ExtendedTrustManager;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
@@ -53,6 +59,8 @@ public final class TlsContext implements AutoCloseable {
     private final SslProvider provider;
     private volatile SslContext current;
     private volatile X509Certificate leaf;
+    /** The leaf served before the last reload, or null; for {@link #loopbackClientContext()}. */
+    private volatile X509Certificate previousLeaf;
     private byte[] digest;
     private ScheduledExecutorService watcher;
 
@@ -132,8 +140,73 @@ public final class TlsContext implements AutoCloseable {
 
     private void install(Loaded loaded) {
         this.current = loaded.context;
+        this.previousLeaf = this.leaf;
         this.leaf = loaded.chain.get(0);
         this.digest = loaded.digest;
+    }
+
+    /**
+     * A client context for wharf's calls to its own listener (the webhook's checks, prefetch jobs): it trusts exactly
+     * the certificate served now, or the one before it (a handshake that began just before a reload). A pin, not a
+     * CA check, so it holds whatever names the certificate carries: the caller dials the loopback address.
+     */
+    public SSLContext loopbackClientContext() {
+        try {
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, new TrustManager[] {new PinnedTrust()}, null);
+            return context;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Trusts a chain whose leaf is the certificate this context serves (or served until the last reload). */
+    private final class PinnedTrust extends X509ExtendedTrustManager {
+        private void check(X509Certificate[] chain) throws CertificateException {
+            if (chain == null || chain.length == 0
+                    || !(chain[0].equals(leaf) || chain[0].equals(previousLeaf))) {
+                throw new CertificateException("not the certificate this wharf serves");
+            }
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
+                throws CertificateException {
+            check(chain);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+                throws CertificateException {
+            check(chain);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+            check(chain);
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
+                throws CertificateException {
+            throw new CertificateException("a client-side trust manager only");
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+                throws CertificateException {
+            throw new CertificateException("a client-side trust manager only");
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+            throw new CertificateException("a client-side trust manager only");
+        }
+
+        @Override
+        public X509Certificate[] getAcceptedIssuers() {
+            return new X509Certificate[0];
+        }
     }
 
     private record Loaded(SslContext context, List<X509Certificate> chain, byte[] digest) {
