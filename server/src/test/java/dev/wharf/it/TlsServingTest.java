@@ -14,6 +14,7 @@ import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.TestCa;
 import dev.wharf.testing.Tools;
+import dev.wharf.testing.WharfCli;
 import dev.wharf.testing.WharfProcess;
 import dev.wharf.testing.WharfYaml;
 import java.math.BigInteger;
@@ -265,6 +266,21 @@ class TlsServingTest {
             assertTrue(upstream.countRequests("GET", "/v2/" + small.repo() + "/manifests/v1") > before
                     || upstream.countRequests("HEAD", "/v2/" + small.repo() + "/manifests/v1") > 0,
                     "the job pulled through wharf from the upstream");
+        }
+    }
+
+    /** What {@code wharf tls init} writes is what {@code tls:} serves, and clients trust it by its {@code ca.crt}. */
+    @Test
+    void servesWhatTlsInitWrites(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("tls");
+        WharfCli.run(TOOL_TIMEOUT, "tls", "init", "--dir", dir.toString(), "--host", "localhost", "--host",
+                "127.0.0.1").orFail();
+        try (InProcessWharf wharf = startTls(tmp, dir.resolve("tls.crt"), dir.resolve("tls.key"))) {
+            Path out = tmp.resolve("v2");
+            Exec.Result r = Exec.run(TOOL_TIMEOUT, Map.of(), null, List.of("curl", "-sS", "--fail", "--http2",
+                    "--cacert", dir.resolve("ca.crt").toString(), "-o", out.toString(), "-w", "%{http_version}",
+                    https(wharf) + "/v2/")).orFail();
+            assertEquals("2", r.output().trim());
         }
     }
 

@@ -9,6 +9,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.ssl.ApplicationProtocolNames;
@@ -30,6 +31,8 @@ public final class ClientPipeline {
     private static final int MAX_INITIAL_LINE = 8192;
     private static final int MAX_HEADER_SIZE = 16384;
     private static final int MAX_CHUNK = 8192;
+    /** HTTP/2 streams one connection may have open at once (each is a request in flight). */
+    private static final int MAX_STREAMS = 256;
 
     private ClientPipeline() {
     }
@@ -61,7 +64,9 @@ public final class ClientPipeline {
             protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
                 ChannelPipeline pipeline = ctx.pipeline();
                 if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
-                    pipeline.addLast("h2", Http2FrameCodecBuilder.forServer().build());
+                    pipeline.addLast("h2", Http2FrameCodecBuilder.forServer()
+                            .initialSettings(Http2Settings.defaultSettings().maxConcurrentStreams(MAX_STREAMS))
+                            .build());
                     pipeline.addLast("streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                         @Override
                         protected void initChannel(Http2StreamChannel stream) {
