@@ -130,6 +130,11 @@ class TlsServingTest {
                 assertEquals(version.equals("--http2") ? "2" : "1.1", said, "curl " + version);
                 assertEquals(layer, ImageSeeder.sha256(blob), "the blob's bytes over " + version);
             }
+            byte[] whole = Files.readAllBytes(tmp.resolve("blob"));
+            Path part = tmp.resolve("part");
+            assertEquals("2", curl(ca, "--http2", part, base + "/blobs/" + layer, "-r", "1000000-3099999"));
+            assertTrue(java.util.Arrays.equals(java.util.Arrays.copyOfRange(whole, 1_000_000, 3_100_000),
+                    Files.readAllBytes(part)), "a range over HTTP/2 is the blob's bytes");
             Path head = tmp.resolve("head");
             curl(ca, "--http2", head, base + "/blobs/" + layer, "-I");
             assertTrue(Files.readString(head).toLowerCase().contains("content-length: "
