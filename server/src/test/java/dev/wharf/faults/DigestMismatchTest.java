@@ -13,11 +13,14 @@ import dev.wharf.testing.RandomBytes;
 import dev.wharf.testing.WharfYaml;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -51,7 +54,7 @@ class DigestMismatchTest {
     private static final int SIZE = 4 << 20;
     private static final String NAME = "faults/mismatch";
 
-    enum Mode { WRONG, SLOW_WRONG, CUT, RIGHT }
+    enum Mode { WRONG, SLOW_WRONG, WRONG_LAST_BYTE_LATE, CUT, RIGHT }
 
     @TempDir
     Path tmp;
@@ -127,6 +130,14 @@ class DigestMismatchTest {
                         out.flush();
                         sleep(30);
                     }
+                }
+                case WRONG_LAST_BYTE_LATE -> {
+                    // All but the last byte at once, then a pause: a range that stops short of the end is all there
+                    // long before the digest can be checked.
+                    out.write(wrong, 0, SIZE - 1);
+                    out.flush();
+                    sleep(500);
+                    out.write(wrong, SIZE - 1, 1);
                 }
                 case CUT -> {
                     out.write(right, 0, SIZE / 2);
@@ -216,6 +227,48 @@ class DigestMismatchTest {
         assertEquals(digest, good.digest());
         assertEquals(2, blobGets.get());
         assertCommitted();
+    }
+
+    @Test
+    void aColdRangeOfWrongBytesIsNeverAnsweredWithACleanPartialResponse() throws Exception {
+        mode.set(Mode.WRONG_LAST_BYTE_LATE);
+        // Every byte but the blob's last: before the fix the 206 ended cleanly before the digest was checked.
+        Fetch range = rangeGet("bytes=0-" + (SIZE - 2));
+        assertAborted(range);
+        assertNothingCommitted();
+
+        mode.set(Mode.RIGHT);
+        Fetch good = rangeGet("bytes=0-" + (SIZE - 2));
+        assertEquals(206, good.status(), good.describe());
+        assertTrue(good.eof() && good.error() == null && good.bytes() == SIZE - 1, good.describe());
+        assertEquals(Pulls.sha256(Arrays.copyOf(right, SIZE - 1)), good.digest());
+        assertCommitted();
+    }
+
+    /** A GET of the blob with a {@code Range} header, read to the end or to the error that cuts it short. */
+    private Fetch rangeGet(String range) throws InterruptedException {
+        long start = System.nanoTime();
+        HttpRequest request = HttpRequest.newBuilder(blobUri()).timeout(Duration.ofSeconds(60))
+                .header("Range", range).GET().build();
+        HttpResponse<InputStream> response;
+        try {
+            response = Pulls.HTTP.send(request, HttpResponse.BodyHandlers.ofInputStream());
+        } catch (IOException e) {
+            return new Fetch(-1, -1, 0, null, false, e.toString(), start, 0, System.nanoTime(), null);
+        }
+        long length = response.headers().firstValueAsLong("content-length").orElse(-1);
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        String error = null;
+        boolean eof = false;
+        try (InputStream in = response.body()) {
+            in.transferTo(body);
+            eof = true;
+        } catch (IOException e) {
+            error = e.toString();
+        }
+        byte[] got = body.toByteArray();
+        return new Fetch(response.statusCode(), length, got.length, Pulls.sha256(got), eof, error, start, 0,
+                System.nanoTime(), response.headers());
     }
 
     /** The client must not see a complete, clean response: an IOException or fewer bytes than Content-Length. */

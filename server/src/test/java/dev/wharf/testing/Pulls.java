@@ -348,17 +348,19 @@ public final class Pulls {
 
     /**
      * The files below {@code root} that process {@code pid} holds open, from /proc/PID/fd (a deleted temp file shows
-     * as "PATH (deleted)"). Each test's storage directory is its own, so anything listed belongs to that wharf.
+     * as "PATH (deleted)"). Each test's storage directory is its own, so anything listed belongs to that wharf. The
+     * server's lock file ({@code <root>/.lock}, held open for its life on purpose) is not listed.
      */
     public static List<String> openFilesUnder(long pid, Path root) {
         Path fds = Path.of("/proc/" + pid + "/fd");
         String prefix = root.toAbsolutePath().normalize().toString() + "/";
+        String lock = prefix + ".lock";
         List<String> open = new java.util.ArrayList<>();
         try (Stream<Path> list = Files.list(fds)) {
             for (Path fd : list.toList()) {
                 try {
                     String target = Files.readSymbolicLink(fd).toString();
-                    if (target.startsWith(prefix)) {
+                    if (target.startsWith(prefix) && !target.equals(lock)) {
                         open.add(target);
                     }
                 } catch (IOException e) {

@@ -26,6 +26,7 @@ public final class WharfYaml {
     private String accessLogLevel;
     private String egressProxy;
     private List<String> noProxy = List.of();
+    private final java.util.Map<String, String> limits = new java.util.LinkedHashMap<>();
     private final List<Project> projects = new ArrayList<>();
     private final StringBuilder extra = new StringBuilder();
 
@@ -124,6 +125,12 @@ public final class WharfYaml {
         return this;
     }
 
+    /** One {@code limits.<key>}, written plain as the docs write it: {@code limit("headerTimeout", "1s")}. */
+    public WharfYaml limit(String key, Object value) {
+        limits.put(key, value.toString());
+        return this;
+    }
+
     public WharfYaml project(Project project) {
         projects.add(project);
         return this;
@@ -178,6 +185,10 @@ public final class WharfYaml {
             if (!noProxy.isEmpty()) {
                 y.append("  noProxy: ").append(list(noProxy)).append('\n');
             }
+        }
+        if (!limits.isEmpty()) {
+            y.append("limits:\n");
+            limits.forEach((k, v) -> plain(y, "  " + k, v));
         }
         line(y, "defaultProject", defaultProject);
         if (!projects.isEmpty()) {

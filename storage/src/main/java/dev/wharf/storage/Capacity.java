@@ -1,6 +1,9 @@
 package dev.wharf.storage;
 
 import java.io.IOException;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
@@ -16,16 +19,34 @@ final class Capacity {
     private static final Logger log = LoggerFactory.getLogger(Capacity.class);
     private static final long PASS_THROUGH_LOG_INTERVAL_NANOS = 60_000_000_000L;
 
+    /**
+     * A failed write counts as "out of space" when the store's filesystem has less than this left: a write of one
+     * fill chunk or one small file cannot fit, whatever the operating system's (localised) error text says.
+     */
+    static final long LOW_SPACE = 1 << 20;
+
     private final LongSupplier storedBytes;
     private final Listeners listeners;
+    /** Bytes this process may still write on the store's filesystem, or -1 if that cannot be told. */
+    private final LongSupplier usableSpace;
     private final AtomicLong pendingBytes = new AtomicLong();
     private final LongAdder passThroughs = new LongAdder();
     private final AtomicLong lastPassThroughLog = new AtomicLong(System.nanoTime() - PASS_THROUGH_LOG_INTERVAL_NANOS);
     private volatile long limit;
 
-    Capacity(LongSupplier storedBytes, Listeners listeners) {
+    Capacity(LongSupplier storedBytes, Listeners listeners, LongSupplier usableSpace) {
         this.storedBytes = storedBytes;
         this.listeners = listeners;
+        this.usableSpace = usableSpace;
+    }
+
+    /** The usable space of the filesystem holding {@code path} ({@link FileStore#getUsableSpace}), or -1. */
+    static long usableSpace(Path path) {
+        try {
+            return Files.getFileStore(path).getUsableSpace();
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     void setLimit(long bytes) {
@@ -75,7 +96,28 @@ final class Capacity {
                 + " bytes is reached");
     }
 
-    /** See {@link ContentStore#isOutOfSpace}. */
+    /**
+     * See {@link ContentStore#outOfSpace}: {@link #isOutOfSpace(Throwable)}, or an I/O error while the store's
+     * filesystem has less than {@link #LOW_SPACE} left. The JDK does not expose the errno of a failed write, and its
+     * message is the C library's {@code strerror} in the process's locale ("Auf dem Gerät ist kein Speicherplatz
+     * mehr verfügbar" under {@code LANG=de_DE.UTF-8}), so the free space is what tells a full disk everywhere.
+     */
+    boolean outOfSpace(Throwable t) {
+        if (isOutOfSpace(t)) {
+            return true;
+        }
+        boolean io = false;
+        for (Throwable c = t; c != null && !io; c = c.getCause() == c ? null : c.getCause()) {
+            io = c instanceof IOException;
+        }
+        if (!io) {
+            return false;
+        }
+        long usable = usableSpace.getAsLong();
+        return usable >= 0 && usable < LOW_SPACE;
+    }
+
+    /** See {@link ContentStore#isOutOfSpace}: the hard cap, or the English error text of ENOSPC or EDQUOT. */
     static boolean isOutOfSpace(Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
             if (c instanceof StorageFullException) {

@@ -35,7 +35,7 @@ public final class ContentStore {
     private final TagIndex tagIndex = new TagIndex();
     private final StripeLocks locks = new StripeLocks();
     private final Listeners listeners = new Listeners();
-    private final Capacity capacity = new Capacity(index::bytes, listeners);
+    private final Capacity capacity = new Capacity(index::bytes, listeners, () -> Capacity.usableSpace(root()));
     private final AtomicFiles files;
     private final FileBlobStore blobs;
     private final TagStore tags;
@@ -482,7 +482,19 @@ public final class ContentStore {
         capacity.release(n);
     }
 
-    /** True if {@code t} (or a cause) is a write that failed for lack of space: ENOSPC, EDQUOT or the hard cap. */
+    /**
+     * True if {@code t} (or a cause) is a write to this store that failed for lack of space: the hard cap, or an I/O
+     * error while the store's filesystem is (nearly) full, whatever the language of the error's message.
+     */
+    public boolean outOfSpace(Throwable t) {
+        return capacity.outOfSpace(t);
+    }
+
+    /**
+     * True if {@code t} (or a cause) says by itself that a write failed for lack of space: the hard cap, or the
+     * English text of ENOSPC or EDQUOT. It cannot read a localised message: for a write to a store, use
+     * {@link #outOfSpace}.
+     */
     public static boolean isOutOfSpace(Throwable t) {
         return Capacity.isOutOfSpace(t);
     }

@@ -99,16 +99,9 @@ public final class AdminApi implements AdminEndpoint, AutoCloseable {
     /** Handles one request whose path starts with {@code /api/v1}; {@code body} is its whole body. */
     @Override
     public void handle(Exchange ex, byte[] body) {
-        String authorization = ex.request().headers().get(HttpHeaderNames.AUTHORIZATION);
-        if (!authorized(authorization)) {
-            if (authorization != null) {
-                LOG.warn("admin request {} {} from {} refused: wrong token", ex.request().method(), path(ex),
-                        ex.ctx().channel().remoteAddress());
-            }
-            HttpHeaders h = new DefaultHttpHeaders().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"wharf-admin\"");
-            ex.error(new RegistryException(ErrorCode.UNAUTHORIZED, HttpResponseStatus.UNAUTHORIZED,
-                    tokenDigest == null ? "the admin API is disabled: no admin.token is configured"
-                            : "the admin API needs Authorization: Bearer <admin token>", h));
+        RegistryException refused = refuse(ex);
+        if (refused != null) {
+            ex.error(refused);
             return;
         }
         try {
@@ -125,6 +118,23 @@ public final class AdminApi implements AdminEndpoint, AutoCloseable {
             ex.error(new RegistryException(ErrorCode.TOOMANYREQUESTS, HttpResponseStatus.TOO_MANY_REQUESTS,
                     "the admin API is busy; try again"));
         }
+    }
+
+    /** Checks the token; the request handler asks this before it reads a body. */
+    @Override
+    public RegistryException refuse(Exchange ex) {
+        String authorization = ex.request().headers().get(HttpHeaderNames.AUTHORIZATION);
+        if (authorized(authorization)) {
+            return null;
+        }
+        if (authorization != null) {
+            LOG.warn("admin request {} {} from {} refused: wrong token", ex.request().method(), path(ex),
+                    ex.ctx().channel().remoteAddress());
+        }
+        HttpHeaders h = new DefaultHttpHeaders().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"wharf-admin\"");
+        return new RegistryException(ErrorCode.UNAUTHORIZED, HttpResponseStatus.UNAUTHORIZED,
+                tokenDigest == null ? "the admin API is disabled: no admin.token is configured"
+                        : "the admin API needs Authorization: Bearer <admin token>", h);
     }
 
     private boolean authorized(String header) {

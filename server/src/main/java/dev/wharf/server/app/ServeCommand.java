@@ -6,6 +6,7 @@ import dev.wharf.server.config.ConfigException;
 import dev.wharf.server.config.ConfigLoader;
 import dev.wharf.server.config.HostPort;
 import dev.wharf.server.config.WharfConfig;
+import dev.wharf.storage.StoreLockedException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -72,6 +73,10 @@ final class ServeCommand implements Callable<Integer> {
             server = new WharfServer(config).start();
         } catch (ConfigException e) {
             // Found while wiring (a CA file, the egress proxy from the environment): a config error all the same.
+            io.err().println("wharf: " + e.getMessage());
+            return 2;
+        } catch (StoreLockedException e) {
+            // Another server holds the storage directory: starting would delete its downloads in progress.
             io.err().println("wharf: " + e.getMessage());
             return 2;
         }

@@ -9,6 +9,7 @@ import dev.wharf.server.config.ProjectConfig;
 import dev.wharf.server.config.TlsConfig;
 import dev.wharf.server.config.WharfConfig;
 import dev.wharf.server.egress.EgressProxy;
+import dev.wharf.server.http.ClientLimits;
 import dev.wharf.server.http.AdmissionEndpoint;
 import dev.wharf.server.http.ClientPipeline;
 import dev.wharf.server.http.RequestHandler;
@@ -36,6 +37,8 @@ import dev.wharf.server.webhook.ImageRewriter;
 import dev.wharf.server.webhook.LoopbackManifestCheck;
 import dev.wharf.server.webhook.RewriteWebhook;
 import dev.wharf.storage.ContentStore;
+import dev.wharf.storage.StoreLock;
+import dev.wharf.storage.StoreLockedException;
 import dev.wharf.storage.Eviction;
 import dev.wharf.storage.Evictor;
 import dev.wharf.storage.fill.Fills;
@@ -97,6 +100,8 @@ public final class WharfServer implements AutoCloseable {
     /** Built at start; their credential sources (ECR token refresh) are closed with the server. */
     private final List<Project> projects = new ArrayList<>();
     private ContentStore store;
+    /** Held from start to close: one server per storage directory. */
+    private StoreLock storeLock;
     /** Applies storage.maxSize and retention.unusedFor, and persists recency; its own thread. */
     private Evictor evictor;
     private Channel serverChannel;
@@ -119,8 +124,24 @@ public final class WharfServer implements AutoCloseable {
                 new DefaultThreadFactory("wharf-storage", true), new ThreadPoolExecutor.AbortPolicy());
     }
 
-    /** Binds the listen address and starts serving. */
+    /**
+     * Takes the storage directory's lock, binds the listen address and starts serving.
+     *
+     * @throws StoreLockedException if another server uses the storage directory
+     */
     public WharfServer start() throws IOException, InterruptedException {
+        // Before cleanTemp: a second server on the directory would delete the first one's fills in progress.
+        storeLock = StoreLock.acquire(config.storagePath());
+        try {
+            return startServing();
+        } catch (IOException | InterruptedException | RuntimeException | Error e) {
+            storeLock.close();
+            storeLock = null;
+            throw e;
+        }
+    }
+
+    private WharfServer startServing() throws IOException, InterruptedException {
         tls = loadTls(config.tls());
         store = new ContentStore(config.storagePath());
         store.cleanTemp();
@@ -215,6 +236,8 @@ public final class WharfServer implements AutoCloseable {
     private Channel bind(HostPort address, TlsContext tls, RequestHandler.Serves serves, Router router,
                          RegistryEndpoints endpoints, AdminApi admin, AdmissionEndpoint admission)
             throws InterruptedException {
+        var limits = config.limits();
+        ClientLimits.Cap cap = new ClientLimits.Cap(limits.maxConnections());
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
                 .channel(NioServerSocketChannel.class)
@@ -225,8 +248,9 @@ public final class WharfServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         clients.add(ch);
-                        ClientPipeline.configure(ch, tls, () -> new RequestHandler(router, endpoints,
-                                readiness::problem, active, metrics, admin, admission, accessLog, serves));
+                        ClientPipeline.configure(ch, tls, new ClientPipeline.Limits(limits.headerTimeout(),
+                                limits.idleTimeout(), limits.writeTimeout(), cap), () -> new RequestHandler(router,
+                                endpoints, readiness::problem, active, metrics, admin, admission, accessLog, serves));
                     }
                 });
         return b.bind(new InetSocketAddress(address.host(), address.port())).sync().channel();
@@ -377,6 +401,10 @@ public final class WharfServer implements AutoCloseable {
             storageIo.awaitTermination(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (storeLock != null) {
+            storeLock.close(); // last: no fill writes any more
+            storeLock = null;
         }
     }
 }

@@ -19,7 +19,8 @@ import java.util.function.Function;
  *
  * <p>This class reads the top level ({@code listen}, {@code defaultProject}) and hands each section to its
  * reader: {@link OperationsReader} for storage, retention, admin, access log and egress, {@link ProjectsReader}
- * for the projects, {@link RewriteReader} for the admission webhook's rules, {@link TlsReader} for {@code tls}.
+ * for the projects, {@link RewriteReader} for the admission webhook's rules, {@link LimitsReader} for
+ * {@code limits} and {@link TlsReader} for {@code tls}.
  * {@link ConfigReader} reads the typed values beneath them all. A new top-level section adds its key to
  * {@code TOP_KEYS} and a reader of its own.
  */
@@ -28,7 +29,7 @@ public final class ConfigLoader {
     public static final String DEFAULTS_RESOURCE = "/wharf-defaults.yaml";
 
     private static final Set<String> TOP_KEYS = Set.of("listen", "storage", "defaultProject", "projects",
-            "retention", "admin", "accessLog", "egress", "rewrite", "tls");
+            "retention", "admin", "accessLog", "egress", "rewrite", "limits", "tls");
 
     private final String source;
     private final Function<String, String> env;
@@ -103,6 +104,7 @@ public final class ConfigLoader {
         OperationsReader.Storage storage = operationsReader.storage(top);
         OperationsConfig operations = operationsReader.operations(top, storage);
         List<ProjectConfig> projects = new ProjectsReader(values).projects(top);
+        LimitsConfig limits = new LimitsReader(values).limits(top);
         RewriteConfig rewrite = new RewriteReader(values).rewrite(top);
 
         String defaultProject = null;
@@ -114,6 +116,7 @@ public final class ConfigLoader {
             }
         }
         TlsConfig tls = new TlsReader(values).tls(top);
-        return new WharfConfig(listen, storage.path(), defaultProject, projects, source, operations, rewrite, tls);
+        return new WharfConfig(listen, storage.path(), defaultProject, projects, source, operations, rewrite,
+                limits, tls);
     }
 }

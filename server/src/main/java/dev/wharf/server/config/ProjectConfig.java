@@ -20,13 +20,21 @@ import java.util.List;
  *                 ({@code upstreams:} in the file, or just {@code upstream:})
  * @param insecureSkipVerify skip TLS certificate verification for this upstream (logged loudly at start-up)
  * @param ecr      AWS ECR token settings, or null
+ * @param dockerHub {@code dockerHub: true}: the project stands for Docker Hub whatever its upstream (a Harbor proxy
+ *                 project or a mirror in front of Docker Hub), see {@link #isDockerHub()}
  */
 public record ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile,
                             String username, String password, List<URI> upstreams, boolean insecureSkipVerify,
-                            EcrConfig ecr) {
+                            EcrConfig ecr, boolean dockerHub) {
     public ProjectConfig {
         aliases = List.copyOf(aliases);
         upstreams = upstreams == null || upstreams.isEmpty() ? List.of(upstream) : List.copyOf(upstreams);
+    }
+
+    public ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile,
+                         String username, String password, List<URI> upstreams, boolean insecureSkipVerify,
+                         EcrConfig ecr) {
+        this(name, upstream, aliases, tagTtl, caFile, username, password, upstreams, insecureSkipVerify, ecr, false);
     }
 
     public ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile) {
@@ -42,14 +50,18 @@ public record ProjectConfig(String name, URI upstream, List<String> aliases, Dur
     public String toString() {
         return "ProjectConfig[name=" + name + ", upstream=" + upstream + ", aliases=" + aliases + ", tagTtl=" + tagTtl
                 + ", caFile=" + caFile + ", username=" + username + ", password=" + (password == null ? "none" : "***")
-                + ", upstreams=" + upstreams + ", insecureSkipVerify=" + insecureSkipVerify + ", ecr=" + ecr + "]";
+                + ", upstreams=" + upstreams + ", insecureSkipVerify=" + insecureSkipVerify + ", ecr=" + ecr
+                + ", dockerHub=" + dockerHub + "]";
     }
 
     /**
-     * True when an upstream is Docker Hub, which adds {@code library/} to one-segment names; a mirror listed before
-     * it ({@code mirror.gcr.io}) serves the same names.
+     * True when the project stands for Docker Hub, which adds {@code library/} to one-segment names: an upstream is
+     * Docker Hub, its name or an alias is one of Docker Hub's names ({@code docker.io}), or it sets
+     * {@code dockerHub: true}. A mirror ({@code mirror.gcr.io}) or a Harbor proxy project in front of Docker Hub
+     * serves the same names.
      */
     public boolean isDockerHub() {
-        return upstreams.stream().anyMatch(u -> DockerHub.isDockerHubHost(u.getHost()));
+        return dockerHub || DockerHub.isDockerHubHost(name) || aliases.stream().anyMatch(DockerHub::isDockerHubHost)
+                || upstreams.stream().anyMatch(u -> DockerHub.isDockerHubHost(u.getHost()));
     }
 }

@@ -14,7 +14,7 @@ import java.util.regex.Pattern;
 
 /**
  * Reads the {@code projects} list: for each project its name, upstream or failover upstreams, aliases, tag TTL,
- * CA file, credentials, TLS verification switch and {@code ecr} block, then checks that no two projects share a
+ * CA file, credentials, TLS verification switch, {@code ecr} block and {@code dockerHub} switch, then checks that no two projects share a
  * name or an alias.
  *
  * <p>Keys are named by their place in the list, such as {@code projects[2].tagTtl}. Values are read through
@@ -24,7 +24,7 @@ final class ProjectsReader {
     private static final Duration DEFAULT_TAG_TTL = Duration.ofMinutes(5);
     private static final Pattern PROJECT_NAME = Pattern.compile("[a-z0-9]+([._-][a-z0-9]+)*");
     private static final Set<String> PROJECT_KEYS = Set.of("name", "upstream", "aliases", "tagTtl", "caFile",
-            "username", "password", "passwordFile", "upstreams", "insecureSkipVerify", "ecr");
+            "username", "password", "passwordFile", "upstreams", "insecureSkipVerify", "ecr", "dockerHub");
     private static final Set<String> ECR_KEYS = Set.of("region", "endpoint", "accessKeyId", "secretAccessKey");
 
     private final ConfigReader values;
@@ -104,7 +104,9 @@ final class ProjectsReader {
         boolean insecure = p.has("insecureSkipVerify")
                 && values.bool(p.get("insecureSkipVerify"), path + ".insecureSkipVerify");
         EcrConfig ecr = p.has("ecr") ? ecr(p.get("ecr"), path + ".ecr") : null;
-        return new ProjectConfig(name, upstream, aliases, ttl, ca, username, password, upstreams, insecure, ecr);
+        boolean dockerHub = p.has("dockerHub") && values.bool(p.get("dockerHub"), path + ".dockerHub");
+        return new ProjectConfig(name, upstream, aliases, ttl, ca, username, password, upstreams, insecure, ecr,
+                dockerHub);
     }
 
     private EcrConfig ecr(JsonNode node, String path) {

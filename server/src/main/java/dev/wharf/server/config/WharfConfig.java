@@ -13,19 +13,23 @@ import java.util.List;
  * @param source         where this config came from (a file path, or "embedded defaults"), for messages
  * @param operations     storage bounds, retention, admin endpoint, access log, egress proxy
  * @param rewrite        the admission webhook's image-rewrite rules ({@code rewrite:})
+ * @param limits         timeouts and the connection cap for clients ({@code limits:})
  * @param tls            the certificate and key {@code listen} serves HTTPS with, or null for plain HTTP
  */
 public record WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
-                          String source, OperationsConfig operations, RewriteConfig rewrite, TlsConfig tls) {
+                          String source, OperationsConfig operations, RewriteConfig rewrite, LimitsConfig limits,
+                          TlsConfig tls) {
     public WharfConfig {
         projects = List.copyOf(projects);
         operations = operations == null ? OperationsConfig.DEFAULTS : operations;
         rewrite = rewrite == null ? RewriteConfig.NONE : rewrite;
+        limits = limits == null ? LimitsConfig.DEFAULTS : limits;
     }
 
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
                        String source, OperationsConfig operations) {
-        this(listen, storagePath, defaultProject, projects, source, operations, RewriteConfig.NONE, null);
+        this(listen, storagePath, defaultProject, projects, source, operations, RewriteConfig.NONE,
+                LimitsConfig.DEFAULTS, null);
     }
 
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
@@ -34,10 +38,11 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
     }
 
     public WharfConfig withListen(HostPort newListen) {
-        return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, rewrite, tls);
+        return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, rewrite, limits,
+                tls);
     }
 
     public WharfConfig withStoragePath(Path newPath) {
-        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, rewrite, tls);
+        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, rewrite, limits, tls);
     }
 }

@@ -7,6 +7,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -15,6 +16,10 @@ import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.stream.ChunkedWriteHandler;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,9 +42,27 @@ public final class ClientPipeline {
     private ClientPipeline() {
     }
 
-    /** The end of an HTTP/2 connection's pipeline: a connection's failure (a reset by the client) closes it. */
-    @ChannelHandler.Sharable
+    /**
+     * The end of an HTTP/2 connection's pipeline: a connection's failure (a reset by the client) closes it, and so
+     * does an idle period with no stream open.
+     */
     private static final class ConnectionErrors extends ChannelInboundHandlerAdapter {
+        private final Http2FrameCodec codec;
+
+        ConnectionErrors(Http2FrameCodec codec) {
+            this.codec = codec;
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof IdleStateEvent && codec.connection().numActiveStreams() == 0) {
+                LOG.debug("closing idle HTTP/2 connection {}", ctx.channel().remoteAddress());
+                ctx.close();
+                return;
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             LOG.debug("HTTP/2 connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
@@ -47,14 +70,41 @@ public final class ClientPipeline {
         }
     }
 
-    private static final ChannelHandler CONNECTION_ERRORS = new ConnectionErrors();
+    /** Plain HTTP/1.1: the codec with the limits around it, or the 503 of a connection beyond the cap. */
+    private static void http1(ChannelPipeline p, Limits limits, Supplier<ChannelHandler> handler) {
+        p.addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_CHUNK));
+        ClientLimits.install(p, "codec", limits.headerTimeout(), limits.idleTimeout(), limits.writeTimeout());
+        if (!limits.cap().admit(p.channel())) {
+            p.addLast("refuse", ClientLimits.refuse());
+            return;
+        }
+        p.addLast("registry", handler.get());
+    }
 
-    /** Sets up {@code ch}; {@code tls} may be null (plain HTTP); {@code handler} makes one request handler. */
-    public static void configure(SocketChannel ch, TlsContext tls, Supplier<ChannelHandler> handler) {
+    /** HTTP/1.1 after TLS (the connection was counted before the handshake). */
+    private static void http1AfterAdmission(ChannelPipeline p, Limits limits, Supplier<ChannelHandler> handler) {
+        p.addBefore("chunks", "codec", new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_CHUNK));
+        ClientLimits.install(p, "codec", limits.headerTimeout(), limits.idleTimeout(), limits.writeTimeout());
+        p.addLast("registry", handler.get());
+    }
+
+    /** The client limits of one listener: the timeouts around the HTTP/1.1 codec and its connection cap. */
+    public record Limits(Duration headerTimeout, Duration idleTimeout, Duration writeTimeout, ClientLimits.Cap cap) {
+    }
+
+    /**
+     * Sets up {@code ch}; {@code tls} may be null (plain HTTP); {@code handler} makes one request handler. A
+     * connection beyond the cap gets 503 on plain HTTP and HTTP/1.1; under TLS it is closed before the handshake,
+     * which costs less than one.
+     */
+    public static void configure(SocketChannel ch, TlsContext tls, Limits limits, Supplier<ChannelHandler> handler) {
         ChannelPipeline p = ch.pipeline();
         if (tls == null) {
-            p.addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_CHUNK));
-            p.addLast("registry", handler.get());
+            http1(p, limits, handler);
+            return;
+        }
+        if (!limits.cap().admit(ch)) {
+            ch.close();
             return;
         }
         // Read once per connection: a reload changes what later connections get, never this one.
@@ -64,9 +114,14 @@ public final class ClientPipeline {
             protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
                 ChannelPipeline pipeline = ctx.pipeline();
                 if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
-                    pipeline.addLast("h2", Http2FrameCodecBuilder.forServer()
+                    Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
                             .initialSettings(Http2Settings.defaultSettings().maxConcurrentStreams(MAX_STREAMS))
-                            .build());
+                            .build();
+                    // No stream open and no byte either way for idleTimeout: the connection goes (a stream's
+                    // own slowness is the client's business, as a slow HTTP/1.1 body is bounded by writeTimeout).
+                    pipeline.addLast("limits-idle", new IdleStateHandler(true, 0, 0,
+                            limits.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
+                    pipeline.addLast("h2", codec);
                     pipeline.addLast("streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                         @Override
                         protected void initChannel(Http2StreamChannel stream) {
@@ -75,11 +130,10 @@ public final class ClientPipeline {
                             stream.pipeline().addLast("registry", handler.get());
                         }
                     }));
-                    pipeline.addLast("errors", CONNECTION_ERRORS);
+                    pipeline.addLast("errors", new ConnectionErrors(codec));
                 } else if (ApplicationProtocolNames.HTTP_1_1.equals(protocol)) {
-                    pipeline.addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_CHUNK));
                     pipeline.addLast("chunks", new ChunkedWriteHandler());
-                    pipeline.addLast("registry", handler.get());
+                    http1AfterAdmission(pipeline, limits, handler);
                 } else {
                     throw new IllegalStateException("unexpected ALPN protocol " + protocol);
                 }

@@ -58,7 +58,8 @@ public final class Exchange {
 
     private final ChannelHandlerContext ctx;
     private final HttpRequest request;
-    private final boolean keepAlive;
+    /** From the request; turned off by {@link #closeAfterResponse} (written on the event loop before the response). */
+    private volatile boolean keepAlive;
     private final boolean head;
     private final boolean sendFile;
     private final AtomicBoolean responded = new AtomicBoolean();
@@ -88,6 +89,11 @@ public final class Exchange {
 
     public ChannelHandlerContext ctx() {
         return ctx;
+    }
+
+    /** Closes the connection once the response is sent (say so in its Connection header): call before responding. */
+    public void closeAfterResponse() {
+        keepAlive = false;
     }
 
     public boolean isHead() {

@@ -6,6 +6,7 @@ import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GenericFutureListener;
 import java.io.IOException;
@@ -26,8 +27,8 @@ import org.slf4j.LoggerFactory;
  * {@code available()} is read before {@code fileLimit()}, so a memory byte is never taken for a file byte.
  *
  * <p>Threading: every step runs on the client channel's event loop; the fill's callback only schedules the next
- * step there. If the fill fails after the headers went out, the connection is aborted (closed with the blob's
- * last byte still held back) because that is the only signal left that the body is not whole. If the client goes
+ * step there. If the fill fails after the headers went out, the connection is aborted (closed with the response's
+ * last byte still held back, for a range too) because that is the only signal left that the body is not whole. If the client goes
  * away, only this stream stops; the fill goes on for the others and for the cache.
  */
 public final class FillStream {
@@ -90,54 +91,16 @@ public final class FillStream {
             return;
         }
         // The response has a Content-Length, so a client takes the body as whole once it holds every byte, whatever
-        // the connection does next. The blob's last byte is therefore held back until the digest is checked: on a
-        // mismatch the abort leaves the client one byte short, which it must report as an error.
-        long limit = end < size ? end : Math.max(end - 1, 0);
+        // the connection does next. The last byte of the response (of the blob, or of a range) is therefore held back
+        // until the digest of the whole blob is checked: on a mismatch the abort leaves the client one byte short,
+        // which it must report as an error. A range waits for the rest of the blob for this.
+        long limit = Math.max(end - 1, 0);
         if (offset >= limit) {
             if (end < size) {
-                // A range that stops short of the end cannot wait for the digest of the whole blob.
-                finish();
-                exchange.endStream();
-                return;
+                holdLastByteOfRange();
+            } else {
+                sendLastAfterCheck(null);
             }
-            // All but the last byte is out, but the body is whole only if the digest matches: send the rest and end
-            // the response only then, and abort it (one byte short) if the fill fails its check.
-            done = true;
-            fill.result().whenComplete((path, err) -> loop.execute(() -> {
-                if (err != null) {
-                    finish();
-                    LOG.warn("fill of {} failed its check before the last byte was sent; aborting the client "
-                            + "connection: {}", fill.digest(), err.getMessage());
-                    exchange.abort();
-                    return;
-                }
-                long start = offset;
-                long count = end - offset;
-                offset = end;
-                if (count == 0) {
-                    finish();
-                    exchange.endStream();
-                    return;
-                }
-                Object body;
-                try {
-                    body = body(start, count, reader.fileLimit());
-                } catch (RuntimeException e) {
-                    finish();
-                    LOG.warn("cannot send the last bytes of {}: {}", fill.digest(), e.toString());
-                    exchange.abort();
-                    return;
-                }
-                exchange.writeBody(body).addListener(f -> {
-                    finish();
-                    if (f.isSuccess()) {
-                        exchange.addBytesSent(count);
-                        exchange.endStream();
-                    } else {
-                        exchange.abort();
-                    }
-                });
-            }));
             return;
         }
         if (fill.state() == BlobFill.State.FAILED) {
@@ -176,6 +139,85 @@ public final class FillStream {
             return;
         }
         fill.whenAvailable(offset, () -> loop.execute(this::step));
+    }
+
+    /**
+     * A range that stops short of the blob's end: its last byte is taken as soon as it is there, and sent once the
+     * whole blob passed its check. The reader lets go of the fill at once, because in pass-through mode a reader
+     * that stays behind holds the writer back with it; the byte is kept as a slice of the file channel (readable
+     * after the temp file's rename or deletion) or of the fill's memory (the caller may keep it).
+     */
+    private void holdLastByteOfRange() {
+        if (fill.state() == BlobFill.State.FAILED) {
+            LOG.warn("fill of {} failed before the range's last byte was sent; aborting the client connection",
+                    fill.digest());
+            finish();
+            exchange.abort();
+            return;
+        }
+        if (fill.available() < end) {
+            fill.whenAvailable(offset, () -> loop.execute(this::step));
+            return;
+        }
+        Object held;
+        try {
+            held = body(offset, end - offset, reader.fileLimit()); // after available(): see the class comment
+        } catch (RuntimeException e) {
+            LOG.warn("cannot hold the last byte of a range of {}: {}", fill.digest(), e.toString());
+            finish();
+            exchange.abort();
+            return;
+        }
+        reader.advance(end);
+        reader.close();
+        sendLastAfterCheck(held);
+    }
+
+    /**
+     * Sends bytes {@code [offset, end)} (already taken: {@code held}, or null to read them then) and ends the
+     * response only once the fill verified the blob; aborts it, one byte short, if the check fails.
+     */
+    private void sendLastAfterCheck(Object held) {
+        done = true;
+        fill.result().whenComplete((path, err) -> loop.execute(() -> {
+            if (err != null) {
+                ReferenceCountUtil.release(held);
+                finish();
+                LOG.warn("fill of {} failed its check before the last byte was sent; aborting the client "
+                        + "connection: {}", fill.digest(), err.getMessage());
+                exchange.abort();
+                return;
+            }
+            long start = offset;
+            long count = end - offset;
+            offset = end;
+            if (count == 0) {
+                ReferenceCountUtil.release(held);
+                finish();
+                exchange.endStream();
+                return;
+            }
+            Object body = held;
+            if (body == null) {
+                try {
+                    body = body(start, count, reader.fileLimit());
+                } catch (RuntimeException e) {
+                    finish();
+                    LOG.warn("cannot send the last bytes of {}: {}", fill.digest(), e.toString());
+                    exchange.abort();
+                    return;
+                }
+            }
+            exchange.writeBody(body).addListener(f -> {
+                finish();
+                if (f.isSuccess()) {
+                    exchange.addBytesSent(count);
+                    exchange.endStream();
+                } else {
+                    exchange.abort();
+                }
+            });
+        }));
     }
 
     /** Bytes {@code [from, from + count)}: a file slice below {@code fileEnd}, else the fill's memory. */

@@ -33,10 +33,12 @@ import dev.wharf.server.api.CacheResult;
 
 /**
  * The last handler of a client connection: parses each request into a {@link Route} and hands it to the
- * {@link Endpoints}. One request at a time per connection: reading stops when a request arrives and resumes when
- * its response is done, so pipelined requests cannot interleave their responses. Request bodies are discarded:
- * wharf is read-only, and write methods get 405 UNSUPPORTED; only the admin API and the admission webhook get their
- * (bounded) bodies. The webhook answers only over TLS: this is where a plain-HTTP request to it is refused.
+ * {@link Endpoints}. One request at a time per connection, answered in the order they came: the codec may decode
+ * several pipelined requests from one read, so a request that arrives while another is in flight waits in
+ * {@code queued} (with everything that follows it) and reading stops until the queue is empty again; one read that
+ * brings more than {@link #MAX_QUEUED} messages closes the connection. Request bodies are discarded: wharf is
+ * read-only, and write methods get 405 UNSUPPORTED; only the admin API (once {@link AdminEndpoint#refuse} found its
+ * token right) and the admission webhook get their (bounded) bodies. The webhook answers only over TLS: this is where a plain-HTTP request to it is refused.
  *
  * <p>When a response ends, the request is counted in the metrics and written to the access log, here and only
  * here, from what the handlers recorded on the {@link Exchange}.
@@ -54,10 +56,19 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
     private final AdmissionEndpoint admission;
     private final AccessLog accessLog;
     private final Serves serves;
-    /** Reading is driven by requests (auto-read is off); event loop only. */
+    /** Messages of one read beyond this close the connection (a pipelined request is two or more). */
+    static final int MAX_QUEUED = 256;
+    // Touched on the event loop only:
+    /** Reading is driven by requests (auto-read is off). */
     private boolean reading;
-    /** A response is being produced; touched on the event loop only. */
+    /** A response is being produced. */
     private boolean inFlight;
+    /** The current request's body has ended (its LastHttpContent was dispatched). */
+    private boolean bodyDone = true;
+    /** Requests (and their contents) that arrived while another was in flight, in order; retained. */
+    private final java.util.ArrayDeque<Object> queued = new java.util.ArrayDeque<>();
+    /** The queue is being worked off (dispatch may finish a response synchronously and call back). */
+    private boolean draining;
     /**
      * A request whose body is still arriving (admin API or admission webhook), the body so far (null when larger
      * than {@link #bodyLimit}), and who takes it; event loop only.
@@ -122,8 +133,25 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        // A content never waits behind nothing: only a request meeting one in flight starts the queue.
+        if (!queued.isEmpty() || (inFlight && msg instanceof HttpRequest)) {
+            if (queued.size() >= MAX_QUEUED) {
+                ReferenceCountUtil.release(msg);
+                LOG.debug("closing {}: more than {} pipelined messages in one read", ctx.channel().remoteAddress(),
+                        MAX_QUEUED);
+                ctx.close();
+                return;
+            }
+            queued.add(msg);
+            return;
+        }
+        dispatch(ctx, msg);
+    }
+
+    private void dispatch(ChannelHandlerContext ctx, Object msg) {
         if (msg instanceof HttpRequest req) {
             inFlight = true;
+            bodyDone = msg instanceof LastHttpContent;
             try {
                 handle(ctx, req);
                 if (msg instanceof LastHttpContent whole && bodyExchange != null) {
@@ -133,16 +161,37 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
             } finally {
                 ReferenceCountUtil.release(msg);
             }
-        } else if (msg instanceof HttpContent content && bodyExchange != null) {
+            return;
+        }
+        if (msg instanceof LastHttpContent) {
+            bodyDone = true;
+        }
+        if (msg instanceof HttpContent content && bodyExchange != null) {
             bodyContent(ctx, content);
-        } else if (msg instanceof HttpContent content) {
-            boolean last = content instanceof LastHttpContent;
-            content.release();
-            if (!last || !inFlight) {
-                ctx.read();
-            }
         } else {
             ReferenceCountUtil.release(msg);
+        }
+    }
+
+    /** Works off the queue in order until a request is in flight; contents of that request go to it at once. */
+    private void drain(ChannelHandlerContext ctx) {
+        if (draining) {
+            return;
+        }
+        draining = true;
+        try {
+            while (!queued.isEmpty() && (!inFlight || !(queued.peek() instanceof HttpRequest))) {
+                dispatch(ctx, queued.poll());
+            }
+        } finally {
+            draining = false;
+        }
+    }
+
+    /** Reads on when nothing waits in the queue and either nothing is in flight or its body is still coming. */
+    private void readIfWanted(ChannelHandlerContext ctx) {
+        if (!draining && queued.isEmpty() && (!inFlight || !bodyDone) && ctx.channel().isActive()) {
+            ctx.read();
         }
     }
 
@@ -191,6 +240,12 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         }
         if (path.equals("/api/v1") || path.startsWith("/api/v1/")) {
             labels[1] = "admin";
+            RegistryException refused = admin.refuse(ex);
+            if (refused != null) {
+                ex.closeAfterResponse(); // the body, if any, is never read
+                ex.error(refused);
+                return;
+            }
             // The admin API reads request bodies (POST /api/v1/prefetch): collect it, then hand over (bodyContent).
             collectBody(ctx, req, ex, AdminEndpoint.MAX_BODY, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
                     admin::handle);
@@ -309,6 +364,10 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         bodyLimit = limit;
         bodyTooLarge = tooLarge;
         bodyTaker = taker;
+        if (bodyDone) {
+            bodyContent(ctx, LastHttpContent.EMPTY_LAST_CONTENT); // a request that came whole (no body follows)
+            return;
+        }
         if (HttpUtil.is100ContinueExpected(req)) {
             ctx.writeAndFlush(new DefaultFullHttpResponse(
                     HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
@@ -332,8 +391,7 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
             content.release();
         }
         if (!(content instanceof LastHttpContent)) {
-            ctx.read();
-            return;
+            return; // more to come: channelReadComplete reads on
         }
         Exchange ex = bodyExchange;
         byte[] bytes = body == null ? null : body.toByteArray();
@@ -357,9 +415,7 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        if (bodyExchange != null) {
-            ctx.read(); // a request's body is still to come
-        }
+        readIfWanted(ctx);
         ctx.fireChannelReadComplete();
     }
 
@@ -372,6 +428,9 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
             bodyTaker = null;
             ex.abort(); // the client left before its body ended: finish the request's bookkeeping
         }
+        while (!queued.isEmpty()) {
+            ReferenceCountUtil.release(queued.poll());
+        }
         ctx.fireChannelInactive();
     }
 
@@ -381,9 +440,8 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         inFlight = false;
-        if (ctx.channel().isActive()) {
-            ctx.read();
-        }
+        drain(ctx);
+        readIfWanted(ctx);
     }
 
     private static HttpHeaders jsonHeaders() {

@@ -25,8 +25,9 @@ import java.util.function.Supplier;
  * them (README, "Metrics"). Every meter is named here and nowhere else.
  *
  * <p>Label cardinality stays bounded: {@code project} is a configured project name (or {@code none}), {@code kind}
- * one of a fixed few, {@code status} an HTTP status code (or {@code error}), {@code result}, {@code source} and
- * {@code reason} fixed words.
+ * one of a fixed few, {@code method} one of a fixed few or {@code other} (never the client's own token),
+ * {@code status} an HTTP status code (or {@code error}), {@code result}, {@code source} and {@code reason} fixed
+ * words.
  *
  * <p>Thread safety: Micrometer meters are thread-safe and registration is idempotent (the same name and tags give
  * the same meter), so every method here may be called from any thread, event loops included; none blocks.
@@ -110,9 +111,17 @@ public final class WharfMetrics {
         new NettyAllocatorMetrics(PooledByteBufAllocator.DEFAULT).bindTo(registry);
     }
 
-    /** One finished request: {@code wharf_requests_total} and {@code wharf_request_duration_seconds}. */
+    /** The HTTP methods counted under their own name; any other (a client may send any token) is {@code other}. */
+    private static final java.util.Set<String> METHODS =
+            java.util.Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS");
+
+    /**
+     * One finished request: {@code wharf_requests_total} and {@code wharf_request_duration_seconds}. {@code method}
+     * is the client's, as sent: it becomes a label only if it is one of {@link #METHODS}, else {@code other}.
+     */
     public void request(String project, String kind, String method, int status, long nanos) {
-        requests.withTags("project", project, "kind", kind, "method", method, "status", Integer.toString(status))
+        String m = METHODS.contains(method) ? method : "other";
+        requests.withTags("project", project, "kind", kind, "method", m, "status", Integer.toString(status))
                 .increment();
         requestDuration.withTags("project", project, "kind", kind).record(nanos, TimeUnit.NANOSECONDS);
     }

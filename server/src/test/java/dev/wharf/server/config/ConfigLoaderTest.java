@@ -25,6 +25,35 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aProjectStandsForDockerHubByUpstreamNameAliasOrDockerHubKey() {
+        WharfConfig c = ConfigLoader.parse("""
+                projects:
+                  - name: hub
+                    upstream: https://registry-1.docker.io
+                  - name: docker.io
+                    upstream: https://mirror.gcr.io
+                  - name: mirror
+                    upstream: https://mirror.example.com
+                    aliases: [docker.io]
+                  - name: harborhub
+                    upstream: https://harbor.example.com/v2/dockerhub
+                    dockerHub: true
+                  - name: quay
+                    upstream: https://quay.io
+                    dockerHub: false
+                """, "t");
+        assertEquals(List.of(true, true, true, true, false),
+                c.projects().stream().map(ProjectConfig::isDockerHub).toList());
+        ConfigException bad = assertThrows(ConfigException.class, () -> ConfigLoader.parse("""
+                projects:
+                  - name: hub
+                    upstream: https://harbor.example.com
+                    dockerHub: yes please
+                """, "t"));
+        assertTrue(bad.getMessage().contains("projects[0].dockerHub"), bad.getMessage());
+    }
+
+    @Test
     void fullConfigParses() {
         WharfConfig c = ConfigLoader.parse("""
                 listen: 127.0.0.1:5001

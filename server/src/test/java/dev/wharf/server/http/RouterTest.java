@@ -91,4 +91,39 @@ class RouterTest {
         assertEquals(Route.Kind.BASE, router(null).route("/v2/").kind());
         assertEquals(Route.Kind.BASE, router(null).route("/v2").kind());
     }
+    /** Projects that stand for Docker Hub without Docker Hub as their upstream host. */
+    private static Router hubStandIns() {
+        WharfConfig c = ConfigLoader.parse("""
+                projects:
+                  - name: docker.io
+                    upstream: https://mirror.gcr.io
+                  - name: mirror
+                    upstream: https://mirror.example.com
+                    aliases: [index.docker.io]
+                  - name: harborhub
+                    upstream: https://harbor.example.com/v2/dockerhub
+                    dockerHub: true
+                  - name: quay
+                    upstream: https://quay.io
+                """, "t");
+        List<Project> ps = c.projects().stream().map(p -> new Project(p, null)).toList();
+        return new Router(new Projects(ps, c.defaultProject()));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({
+            // uri, project, upstream name
+            "/v2/docker.io/nginx/manifests/latest, docker.io, library/nginx",
+            "/v2/nginx/manifests/latest?ns=docker.io, docker.io, library/nginx",
+            "/v2/mirror/nginx/manifests/latest, mirror, library/nginx",
+            "/v2/nginx/manifests/latest?ns=index.docker.io, mirror, library/nginx",
+            "/v2/harborhub/nginx/manifests/latest, harborhub, library/nginx",
+            "/v2/harborhub/bitnami/redis/manifests/latest, harborhub, bitnami/redis",
+            "/v2/quay/nginx/manifests/latest, quay, nginx",
+    })
+    void aProjectThatStandsForDockerHubGetsLibrary(String uri, String project, String name) {
+        Route r = hubStandIns().route(uri);
+        assertEquals(project, r.project().name());
+        assertEquals(name, r.name().value());
+    }
 }

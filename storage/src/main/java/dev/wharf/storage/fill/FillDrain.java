@@ -154,7 +154,7 @@ final class FillDrain {
                     fill.available = position;
                     inFile = true;
                 } catch (IOException e) {
-                    if (!ContentStore.isOutOfSpace(e)) {
+                    if (!fill.store.outOfSpace(e)) {
                         fill.failInternal(new IOException(
                                 "writing the fill of " + fill.digest() + " failed: " + e.getMessage(), e));
                         return;
@@ -228,7 +228,7 @@ final class FillDrain {
             channel = null;
             fill.store.commit(fill.temp, digest);
         } catch (IOException e) {
-            if (ContentStore.isOutOfSpace(e)) {
+            if (fill.store.outOfSpace(e)) {
                 // Every byte is in the temp file and verified; only the commit lacks space: the readers finish
                 // from the file, nothing is stored.
                 startPassThrough(e);

@@ -65,7 +65,7 @@ public final class Fills {
             try {
                 temp = store.newTempFile();
             } catch (IOException e) {
-                if (ContentStore.isOutOfSpace(e)) {
+                if (store.outOfSpace(e)) {
                     // The disk is full: this transfer passes through uncached, for its starter alone.
                     finished[0] = BlobFill.passThrough(d, store, io, e, this::remove);
                     started[0] = true;
