@@ -274,6 +274,34 @@ class TlsServingTest {
         }
     }
 
+    /** Beyond {@code limits.maxConnections} a TLS connection is closed before its handshake; below it, served. */
+    @Test
+    void theConnectionCapHoldsUnderTls(@TempDir Path tmp) throws Exception {
+        TestCa ca = TestCa.create("wharf tls CA", tmp.resolve("ca"));
+        TestCa.Issued server = ca.server("localhost", "127.0.0.1");
+        try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("storage"), WharfYaml.config()
+                .project(WharfYaml.project("hub", upstream.url()))
+                .limit("maxConnections", 1)
+                .raw("tls:\n  cert: " + server.certificatePem() + "\n  key: " + server.keyPem() + "\n"))) {
+            int port = wharf.server().port();
+            try (SSLSocket first = (SSLSocket) ca.clientContext().getSocketFactory().createSocket("127.0.0.1", port)) {
+                first.startHandshake();
+                Exception refused = org.junit.jupiter.api.Assertions.assertThrows(Exception.class,
+                        () -> servedCertificate(ca, port), "a second connection while the first is open");
+                assertTrue(refused instanceof java.io.IOException, refused.toString());
+            }
+            X509Certificate served = null;
+            for (int i = 0; i < 50 && served == null; i++) { // the first connection's close is counted soon after
+                try {
+                    served = servedCertificate(ca, port);
+                } catch (java.io.IOException e) {
+                    Thread.sleep(100);
+                }
+            }
+            assertEquals(server.certificate(), served, "a connection once the first has closed");
+        }
+    }
+
     /** What {@code wharf tls init} writes is what {@code tls:} serves, and clients trust it by its {@code ca.crt}. */
     @Test
     void servesWhatTlsInitWrites(@TempDir Path tmp) throws Exception {
