@@ -137,7 +137,7 @@ class ExampleConfigTest {
         JsonNode root = new ObjectMapper(new YAMLFactory()).readTree(text);
 
         List<String> top = knownKeys("zzz-probe: 1\n");
-        // Sanity check of the probe itself: the top-level sections README.md documents today.
+        // Sanity check of the probe itself: the top-level sections docs/configuration.md documents today.
         assertTrue(top.containsAll(List.of("listen", "storage", "defaultProject", "projects", "retention", "admin",
                 "accessLog", "egress", "rewrite")), "probe read top-level keys " + top);
         List<String> missingTop = new ArrayList<>();
