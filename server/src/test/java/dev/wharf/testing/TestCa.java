@@ -124,6 +124,53 @@ public final class TestCa {
         return issue(names[0], names, true);
     }
 
+    /**
+     * A TLS server certificate for {@code names} with the given key pair (an EC pair, say), its subject CN
+     * {@code commonName}; written as {@code <commonName>.pem} and {@code .key} (PKCS#8).
+     */
+    public Issued server(KeyPair leaf, String commonName, String... names) {
+        return issue(leaf, commonName, names, true);
+    }
+
+    /** A new EC key pair on P-256. */
+    public static KeyPair ecKeys() {
+        try {
+            KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+            g.initialize(256);
+            return g.generateKeyPair();
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Writes {@code key} in the traditional OpenSSL form: PKCS#1 ({@code RSA PRIVATE KEY}) for RSA, SEC1
+     * ({@code EC PRIVATE KEY}) for EC.
+     */
+    public static Path writeTraditional(Path file, PrivateKey key) {
+        StringWriter w = new StringWriter();
+        try (JcaPEMWriter pem = new JcaPEMWriter(w)) {
+            if (key instanceof java.security.interfaces.ECPrivateKey ec) {
+                // BouncyCastle would drop the curve from a JDK key's SEC1 form; OpenSSL writes it, and so do we.
+                org.bouncycastle.asn1.pkcs.PrivateKeyInfo info =
+                        org.bouncycastle.asn1.pkcs.PrivateKeyInfo.getInstance(key.getEncoded());
+                byte[] sec1 = new org.bouncycastle.asn1.sec.ECPrivateKey(ec.getParams().getOrder().bitLength(),
+                        ec.getS(), info.getPrivateKeyAlgorithm().getParameters()).getEncoded();
+                pem.writeObject(new org.bouncycastle.util.io.pem.PemObject("EC PRIVATE KEY", sec1));
+            } else {
+                pem.writeObject(key);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        try {
+            Files.writeString(file, w.toString(), StandardCharsets.US_ASCII);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return file;
+    }
+
     /** A certificate for signing (JWTs): no SANs, digitalSignature only. */
     public Issued signer(String commonName) {
         return issue(commonName, new String[0], false);
@@ -170,7 +217,14 @@ public final class TestCa {
 
     private Issued issue(String commonName, String[] names, boolean tlsServer) {
         try {
-            KeyPair leaf = rsa();
+            return issue(rsa(), commonName, names, tlsServer);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("cannot issue a certificate for " + commonName, e);
+        }
+    }
+
+    private Issued issue(KeyPair leaf, String commonName, String[] names, boolean tlsServer) {
+        try {
             Instant now = Instant.now();
             X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(certificate, serial(),
                     Date.from(now.minus(Duration.ofHours(1))), Date.from(now.plus(Duration.ofDays(1))),

@@ -78,11 +78,17 @@ public final class AdminApi implements AdminEndpoint, AutoCloseable {
      */
     public AdminApi(String adminToken, ContentStore store, Projects projects, TagCache tagCache,
                     Supplier<URI> registryUrl) {
+        this(adminToken, store, projects, tagCache, registryUrl, null);
+    }
+
+    /** As above; {@code loopbackTls} trusts the server's own certificate when its registry address is HTTPS. */
+    public AdminApi(String adminToken, ContentStore store, Projects projects, TagCache tagCache,
+                    Supplier<URI> registryUrl, javax.net.ssl.SSLContext loopbackTls) {
         this.tokenDigest = adminToken == null ? null : sha256(adminToken);
         this.store = store;
         this.projects = projects;
         this.tagCache = tagCache;
-        this.prefetch = new PrefetchResource(new PrefetchJobs(registryUrl));
+        this.prefetch = new PrefetchResource(new PrefetchJobs(registryUrl, loopbackTls));
     }
 
     /** Handles one request without a body whose path starts with {@code /api/v1}. */

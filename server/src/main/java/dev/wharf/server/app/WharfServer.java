@@ -6,11 +6,14 @@ import dev.wharf.server.admin.AdminApi;
 import dev.wharf.server.config.ConfigException;
 import dev.wharf.server.config.HostPort;
 import dev.wharf.server.config.ProjectConfig;
+import dev.wharf.server.config.TlsConfig;
 import dev.wharf.server.config.WharfConfig;
 import dev.wharf.server.egress.EgressProxy;
 import dev.wharf.server.http.ClientLimits;
 import dev.wharf.server.http.AdmissionEndpoint;
+import dev.wharf.server.http.ClientPipeline;
 import dev.wharf.server.http.RequestHandler;
+import dev.wharf.server.http.TlsContext;
 import dev.wharf.server.http.Router;
 import dev.wharf.server.metrics.Readiness;
 import dev.wharf.server.metrics.UpstreamMeter;
@@ -52,7 +55,7 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.ssl.SslProvider;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
@@ -108,6 +111,10 @@ public final class WharfServer implements AutoCloseable {
     private Channel adminChannel;
     private Readiness readiness;
     private AccessLog accessLog = AccessLog.OFF;
+    /** The registry listener's certificate and key ({@code tls}), or null for plain HTTP. */
+    private TlsContext tls;
+    /** How often the TLS files are checked for a change. */
+    private static final Duration TLS_RELOAD_PERIOD = Duration.ofSeconds(5);
 
     public WharfServer(WharfConfig config) {
         this.config = config;
@@ -136,6 +143,7 @@ public final class WharfServer implements AutoCloseable {
     }
 
     private WharfServer startServing() throws IOException, InterruptedException {
+        tls = loadTls(config.tls());
         store = new ContentStore(config.storagePath());
         store.cleanTemp();
         Fills fills = new Fills(store, storageIo);
@@ -166,11 +174,13 @@ public final class WharfServer implements AutoCloseable {
                 new TagListEndpoint(new TagLists(upstreams)),
                 new ReferrersEndpoint(new ReferrerSource(upstreams)));
         Router router = new Router(all);
-        admin = new AdminApi(config.operations().adminToken(), store, all, tagCache, this::registryUrl);
+        // Prefetch jobs and the webhook's checks call wharf's own listener: over TLS they trust exactly its certificate.
+        javax.net.ssl.SSLContext loopbackTls = tls == null ? null : tls.loopbackClientContext();
+        admin = new AdminApi(config.operations().adminToken(), store, all, tagCache, this::registryUrl, loopbackTls);
         // checkUpstream asks wharf itself, through its own address, so the answer is what the kubelet's pull gets.
         AdmissionEndpoint admission = config.rewrite().rules().isEmpty() ? null
                 : new RewriteWebhook(new ImageRewriter(config.rewrite().rules(),
-                        new LoopbackManifestCheck(this::registryUrl, REWRITE_CHECK_DEADLINE)));
+                        new LoopbackManifestCheck(this::registryUrl, REWRITE_CHECK_DEADLINE, loopbackTls)));
 
         readiness = new Readiness(store.root().resolve("tmp"), draining::get,
                 Duration.ofSeconds(5));
@@ -182,13 +192,15 @@ public final class WharfServer implements AutoCloseable {
         // With admin.listen set, /metrics and /api/v1 move to that address; /healthz and /readyz answer on both.
         RequestHandler.Serves registryServes = ops.adminListen() == null
                 ? RequestHandler.Serves.ALL : RequestHandler.Serves.REGISTRY;
-        serverChannel = bind(config.listen(), registryServes, router, endpoints, admin, admission);
+        serverChannel = bind(config.listen(), tls, registryServes, router, endpoints, admin, admission);
         if (ops.adminListen() != null) {
-            adminChannel = bind(ops.adminListen(), RequestHandler.Serves.ADMIN, router, endpoints, admin, admission);
+            adminChannel = bind(ops.adminListen(), null, RequestHandler.Serves.ADMIN, router, endpoints, admin,
+                    admission);
             LOG.info("admin endpoints (/metrics, /healthz, /readyz, /api/v1) on {}", adminChannel.localAddress());
         }
         readiness.configLoaded();
-        LOG.info("wharf listening on {} with storage {} ({}), projects: {}", serverChannel.localAddress(),
+        LOG.info("wharf listening on {}{} with storage {} ({}), projects: {}", serverChannel.localAddress(),
+                tls == null ? "" : " (HTTPS, HTTP/2 and HTTP/1.1, " + tls.provider() + " TLS)",
                 config.storagePath().toAbsolutePath(), config.source(),
                 config.projects().stream().map(p -> p.name() + "=" + p.upstream()).toList());
         if (admission != null) {
@@ -198,7 +210,34 @@ public final class WharfServer implements AutoCloseable {
         return this;
     }
 
-    private Channel bind(HostPort address, RequestHandler.Serves serves, Router router,
+    /**
+     * The TLS context for {@code tls}, watched for changes; null without it. A file that does not load is a config
+     * error naming the file.
+     */
+    private TlsContext loadTls(TlsConfig tlsConfig) {
+        if (tlsConfig == null) {
+            return null;
+        }
+        SslProvider provider;
+        if ("jdk".equals(tlsConfig.provider())) {
+            provider = SslProvider.JDK;
+        } else if (TlsContext.openSslAvailable()) {
+            provider = SslProvider.OPENSSL;
+        } else if (tlsConfig.provider() == null) {
+            LOG.warn("BoringSSL (netty-tcnative) does not load on this machine; serving TLS with the JDK's engine");
+            provider = SslProvider.JDK;
+        } else {
+            throw new ConfigException("tls.provider: openssl, but BoringSSL (netty-tcnative) does not load on this "
+                    + "machine; use jdk (config " + config.source() + ")");
+        }
+        try {
+            return TlsContext.load(tlsConfig.cert(), tlsConfig.key(), provider).watch(TLS_RELOAD_PERIOD);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage() + " (config " + config.source() + ")");
+        }
+    }
+
+    private Channel bind(HostPort address, TlsContext tls, RequestHandler.Serves serves, Router router,
                          RegistryEndpoints endpoints, AdminApi admin, AdmissionEndpoint admission)
             throws InterruptedException {
         var limits = config.limits();
@@ -213,18 +252,9 @@ public final class WharfServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         clients.add(ch);
-                        ch.pipeline().addLast("codec", new HttpServerCodec(8192, 16384, 8192));
-                        // --- client limits (issue 8): timeouts around the codec, and the connection cap ---
-                        ClientLimits.install(ch.pipeline(), "codec", limits.headerTimeout(), limits.idleTimeout(),
-                                limits.writeTimeout());
-                        if (!cap.admit(ch)) {
-                            ch.pipeline().addLast("refuse", ClientLimits.refuse());
-                            return;
-                        }
-                        // --- end of client limits ---
-                        ch.pipeline().addLast("registry",
-                                new RequestHandler(router, endpoints, readiness::problem, active, metrics, admin,
-                                        admission, accessLog, serves));
+                        ClientPipeline.configure(ch, tls, new ClientPipeline.Limits(limits.headerTimeout(),
+                                limits.idleTimeout(), limits.writeTimeout(), cap), () -> new RequestHandler(router,
+                                endpoints, readiness::problem, active, metrics, admin, admission, accessLog, serves));
                     }
                 });
         return b.bind(new InetSocketAddress(address.host(), address.port())).sync().channel();
@@ -289,7 +319,7 @@ public final class WharfServer implements AutoCloseable {
         InetAddress host = bound.getAddress().isAnyLocalAddress()
                 ? InetAddress.getLoopbackAddress() : bound.getAddress();
         String literal = host instanceof Inet6Address ? "[" + host.getHostAddress() + "]" : host.getHostAddress();
-        return URI.create("http://" + literal + ":" + bound.getPort());
+        return URI.create((tls == null ? "http://" : "https://") + literal + ":" + bound.getPort());
     }
 
     /** The bound port (useful with port 0). */
@@ -362,6 +392,9 @@ public final class WharfServer implements AutoCloseable {
         }
         if (readiness != null) {
             readiness.close();
+        }
+        if (tls != null) {
+            tls.close();
         }
         accessLog.close();
         if (evictor != null) {

@@ -19,14 +19,17 @@ import java.util.function.Function;
  *
  * <p>This class reads the top level ({@code listen}, {@code defaultProject}) and hands each section to its
  * reader: {@link OperationsReader} for storage, retention, admin, access log and egress, {@link ProjectsReader}
-            "retention", "admin", "accessLog", "egress", "rewrite", "limits");
+ * for the projects, {@link RewriteReader} for the admission webhook's rules, {@link LimitsReader} for
+ * {@code limits} and {@link TlsReader} for {@code tls}.
+ * {@link ConfigReader} reads the typed values beneath them all. A new top-level section adds its key to
+ * {@code TOP_KEYS} and a reader of its own.
  */
 public final class ConfigLoader {
     /** Resource holding the embedded defaults used when no config file is given. */
     public static final String DEFAULTS_RESOURCE = "/wharf-defaults.yaml";
 
     private static final Set<String> TOP_KEYS = Set.of("listen", "storage", "defaultProject", "projects",
-            "retention", "admin", "accessLog", "egress", "rewrite", "limits");
+            "retention", "admin", "accessLog", "egress", "rewrite", "limits", "tls");
 
     private final String source;
     private final Function<String, String> env;
@@ -112,7 +115,8 @@ public final class ConfigLoader {
                 throw values.fail("defaultProject", "names '" + wanted + "', which is not a configured project");
             }
         }
+        TlsConfig tls = new TlsReader(values).tls(top);
         return new WharfConfig(listen, storage.path(), defaultProject, projects, source, operations, rewrite,
-                limits);
+                limits, tls);
     }
 }

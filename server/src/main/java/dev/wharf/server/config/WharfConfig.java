@@ -14,9 +14,11 @@ import java.util.List;
  * @param operations     storage bounds, retention, admin endpoint, access log, egress proxy
  * @param rewrite        the admission webhook's image-rewrite rules ({@code rewrite:})
  * @param limits         timeouts and the connection cap for clients ({@code limits:})
+ * @param tls            the certificate and key {@code listen} serves HTTPS with, or null for plain HTTP
  */
 public record WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
-                          String source, OperationsConfig operations, RewriteConfig rewrite, LimitsConfig limits) {
+                          String source, OperationsConfig operations, RewriteConfig rewrite, LimitsConfig limits,
+                          TlsConfig tls) {
     public WharfConfig {
         projects = List.copyOf(projects);
         operations = operations == null ? OperationsConfig.DEFAULTS : operations;
@@ -27,7 +29,7 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
                        String source, OperationsConfig operations) {
         this(listen, storagePath, defaultProject, projects, source, operations, RewriteConfig.NONE,
-                LimitsConfig.DEFAULTS);
+                LimitsConfig.DEFAULTS, null);
     }
 
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
@@ -41,10 +43,11 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
     }
 
     public WharfConfig withListen(HostPort newListen) {
-        return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, rewrite, limits);
+        return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, rewrite, limits,
+                tls);
     }
 
     public WharfConfig withStoragePath(Path newPath) {
-        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, rewrite, limits);
+        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, rewrite, limits, tls);
     }
 }

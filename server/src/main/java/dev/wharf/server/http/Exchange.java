@@ -15,6 +15,9 @@ import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.HttpChunkedInput;
+import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -25,6 +28,8 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.stream.ChunkedNioFile;
 import io.netty.util.concurrent.Future;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -53,12 +58,15 @@ public final class Exchange {
     /** A bug that every request hits must not write a stack trace per request: the first, then one a minute. */
     private static final RateLimitedLog INTERNAL_ERRORS = new RateLimitedLog(LOG);
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Bytes per chunk where sendfile cannot be used: large enough for TLS records, small enough to stay lean. */
+    static final int FILE_CHUNK = 64 << 10;
 
     private final ChannelHandlerContext ctx;
     private final HttpRequest request;
     /** From the request; turned off by {@link #closeAfterResponse} (written on the event loop before the response). */
     private volatile boolean keepAlive;
     private final boolean head;
+    private final boolean sendFile;
     private final AtomicBoolean responded = new AtomicBoolean();
     private final AtomicBoolean finished = new AtomicBoolean();
     private final Runnable onFinish;
@@ -76,6 +84,7 @@ public final class Exchange {
         this.request = request;
         this.keepAlive = HttpUtil.isKeepAlive(request);
         this.head = request.method().equals(HttpMethod.HEAD);
+        this.sendFile = canSendFile(ctx);
         this.onFinish = onFinish;
     }
 
@@ -215,7 +224,8 @@ public final class Exchange {
     }
 
     /**
-     * Serves {@code length} bytes of a committed file from {@code offset}, zero-copy. Takes ownership of
+     * Serves {@code length} bytes of a committed file from {@code offset}, zero-copy where it can
+     * ({@link #canSendFile}). Takes ownership of
      * {@code file}: it is closed when the response is done, or at once if a response was already sent.
      */
     public void file(HttpResponseStatus st, HttpHeaders headers, FileChannel file, long offset, long length) {
@@ -224,13 +234,38 @@ public final class Exchange {
             return;
         }
         ctx.write(head(st, headers, length));
+        bytesSent = length;
+        if (length > 0 && !sendFile) {
+            // TLS or an HTTP/2 stream: chunks read as the channel can take them (ChunkedWriteHandler), ending with
+            // the last content; the input closes the file.
+            try {
+                ctx.writeAndFlush(new HttpChunkedInput(new ChunkedNioFile(file, offset, length, FILE_CHUNK)))
+                        .addListener(this::finish);
+            } catch (IOException e) {
+                closeQuietly(file);
+                abort();
+            }
+            return;
+        }
         if (length > 0) {
             ctx.write(new DefaultFileRegion(file, offset, length));
         } else {
             closeQuietly(file);
         }
-        bytesSent = length;
         ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(this::finish);
+    }
+
+    /**
+     * Whether this response may send files with sendfile ({@link io.netty.channel.FileRegion}): only on a plain
+     * socket. An SslHandler cannot encrypt a region and an HTTP/2 stream carries frames, so there the body goes as
+     * {@link HttpContent} chunks (the pipeline has a ChunkedWriteHandler: {@link ClientPipeline}).
+     */
+    public boolean canSendFile() {
+        return sendFile;
+    }
+
+    static boolean canSendFile(ChannelHandlerContext ctx) {
+        return ctx.channel() instanceof SocketChannel && ctx.pipeline().get(SslHandler.class) == null;
     }
 
     /**

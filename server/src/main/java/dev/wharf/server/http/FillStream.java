@@ -6,6 +6,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GenericFutureListener;
@@ -37,6 +38,8 @@ public final class FillStream {
     private static final RateLimitedLog ABORTS = new RateLimitedLog(LOG);
     /** At most this many pass-through bytes go out in one write. */
     private static final int MAX_MEMORY_WRITE = 1 << 20;
+    /** Where sendfile cannot be used (TLS, HTTP/2), at most this many file bytes are read for one write. */
+    private static final int MAX_READ = 256 << 10;
 
     private final Exchange exchange;
     private final BlobFill fill;
@@ -115,8 +118,9 @@ public final class FillStream {
         if (available > offset) {
             long fileEnd = reader.fileLimit(); // after available(): see the class comment
             long start = offset;
-            long count = start < fileEnd ? Math.min(available, fileEnd) - start
+            long upTo = start < fileEnd ? Math.min(available, fileEnd) - start
                     : Math.min(available - start, MAX_MEMORY_WRITE);
+            long count = exchange.canSendFile() ? upTo : Math.min(upTo, MAX_READ);
             Object body;
             try {
                 body = body(start, count, fileEnd);
@@ -227,11 +231,29 @@ public final class FillStream {
             if (from + count > fileEnd) {
                 throw new IllegalStateException("a slice crosses the end of the file part at " + fileEnd);
             }
-            return new FileSegment(file, from, count);
+            if (exchange.canSendFile()) {
+                return new FileSegment(file, from, count);
+            }
+            // TLS or HTTP/2: read the slice into a pooled buffer (the step caps it at one chunk).
+            ByteBuf buf = exchange.ctx().alloc().buffer((int) count);
+            try {
+                int read = 0;
+                while (read < count) {
+                    int n = buf.writeBytes(file, from + read, (int) count - read);
+                    if (n < 0) {
+                        throw new IllegalStateException("the fill's file ended at " + (from + read));
+                    }
+                    read += n;
+                }
+            } catch (IOException | RuntimeException e) {
+                buf.release();
+                throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
+            }
+            return new DefaultHttpContent(buf);
         }
         ByteBuffer first = reader.memory(from, (int) count);
         if (first.remaining() == count) {
-            return Unpooled.wrappedBuffer(first);
+            return content(Unpooled.wrappedBuffer(first));
         }
         CompositeByteBuf all = Unpooled.compositeBuffer();
         all.addComponent(true, Unpooled.wrappedBuffer(first));
@@ -242,7 +264,12 @@ public final class FillStream {
             all.addComponent(true, part);
             pos += next.remaining();
         }
-        return all;
+        return content(all);
+    }
+
+    /** A raw buffer where the HTTP/1.1 encoder takes one; an HTTP/2 stream takes only HTTP objects. */
+    private Object content(ByteBuf buf) {
+        return exchange.canSendFile() ? buf : new DefaultHttpContent(buf);
     }
 
     private void clientGone() {

@@ -59,6 +59,8 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
     /** Messages of one read beyond this close the connection (a pipelined request is two or more). */
     static final int MAX_QUEUED = 256;
     // Touched on the event loop only:
+    /** Reading is driven by requests (auto-read is off). */
+    private boolean reading;
     /** A response is being produced. */
     private boolean inFlight;
     /** The current request's body has ended (its LastHttpContent was dispatched). */
@@ -108,9 +110,25 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        ctx.channel().config().setAutoRead(false);
-        ctx.read();
+        startReading(ctx);
         ctx.fireChannelActive();
+    }
+
+    /** Added after the connection became active (after the TLS handshake chose HTTP/1.1): start reading now. */
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        if (ctx.channel().isActive()) {
+            startReading(ctx);
+        }
+    }
+
+    /** Reading is by request from here on: one request, then its response, then the next read. */
+    private void startReading(ChannelHandlerContext ctx) {
+        if (!reading) {
+            reading = true;
+            ctx.channel().config().setAutoRead(false);
+            ctx.read();
+        }
     }
 
     @Override
@@ -136,6 +154,10 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
             bodyDone = msg instanceof LastHttpContent;
             try {
                 handle(ctx, req);
+                if (msg instanceof LastHttpContent whole && bodyExchange != null) {
+                    // An HTTP/2 stream's request can arrive whole (headers that end the stream): its body is here.
+                    bodyContent(ctx, whole.retain());
+                }
             } finally {
                 ReferenceCountUtil.release(msg);
             }

@@ -86,7 +86,7 @@ public final class PrefetchJobs implements AutoCloseable {
     }
 
     private final Supplier<URI> registry;
-    private final HttpClient http = PrefetchRun.newHttpClient();
+    private final HttpClient http;
     private final SecureRandom random = new SecureRandom();
     private final AtomicInteger threads = new AtomicInteger();
     private final ThreadPoolExecutor runner = new ThreadPoolExecutor(RUNNING, RUNNING, 60, TimeUnit.SECONDS,
@@ -99,7 +99,13 @@ public final class PrefetchJobs implements AutoCloseable {
 
     /** {@code registry}: the server's own registry URL, asked when a job starts (the port may be chosen late). */
     public PrefetchJobs(Supplier<URI> registry) {
+        this(registry, null);
+    }
+
+    /** As above; {@code tls} (trusting the server's own certificate) when the registry URL is HTTPS, else null. */
+    public PrefetchJobs(Supplier<URI> registry, javax.net.ssl.SSLContext tls) {
         this.registry = registry;
+        this.http = PrefetchRun.newHttpClient(tls);
     }
 
     /**

@@ -40,11 +40,19 @@ public final class PrefetchRun {
 
     /** An HTTP/1.1 client for talking to wharf (wharf speaks HTTP/1.1; no h2c upgrade attempts). */
     public static HttpClient newHttpClient() {
-        return HttpClient.newBuilder()
+        return newHttpClient(null);
+    }
+
+    /** As {@link #newHttpClient()}, with {@code tls} for HTTPS when it is not null. */
+    public static HttpClient newHttpClient(javax.net.ssl.SSLContext tls) {
+        HttpClient.Builder b = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(10))
-                .followRedirects(HttpClient.Redirect.NORMAL)
-                .build();
+                .followRedirects(HttpClient.Redirect.NORMAL);
+        if (tls != null) {
+            b.sslContext(tls);
+        }
+        return b.build();
     }
 
     /**

@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,9 +32,18 @@ public final class LoopbackManifestCheck implements ManifestCheck {
 
     /** {@code registry} gives wharf's own base URL (known only once it is bound). */
     public LoopbackManifestCheck(Supplier<URI> registry, Duration deadline) {
+        this(registry, deadline, null);
+    }
+
+    /** As above, over HTTPS with {@code tls} (trusting wharf's own certificate), or plain when it is null. */
+    public LoopbackManifestCheck(Supplier<URI> registry, Duration deadline, SSLContext tls) {
         this.registry = registry;
         this.deadline = deadline;
-        this.http = HttpClient.newBuilder().connectTimeout(deadline).proxy(HttpClient.Builder.NO_PROXY).build();
+        HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(deadline).proxy(HttpClient.Builder.NO_PROXY);
+        if (tls != null) {
+            b.sslContext(tls);
+        }
+        this.http = b.build();
     }
 
     @Override

@@ -172,6 +172,7 @@ class ExampleConfigTest {
                       zzz-probe: 1
                 """), projects.stream().map(p -> p.path("ecr")).toList());
         checkSection(missing, text, "rewrite", knownKeys("rewrite:\n  zzz-probe: 1\n"), List.of(root.path("rewrite")));
+        checkSection(missing, text, "tls", knownKeys("tls:\n  zzz-probe: 1\n"), List.of(root.path("tls")));
         checkSection(missing, text, "rewrite.rules[]", knownKeys("rewrite:\n  rules:\n    - zzz-probe: 1\n"),
                 elements(root.path("rewrite").path("rules")));
         assertTrue(missing.isEmpty(), "examples/wharf.yaml shows neither a value nor a commented-out line for "
