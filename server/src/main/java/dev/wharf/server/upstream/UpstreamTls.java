@@ -8,6 +8,7 @@ import io.netty.handler.ssl.JdkSslContext;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslProvider;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 import java.io.IOException;
 import java.io.InputStream;
@@ -35,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * TLS towards upstreams, all in one place: a project's client context (the JDK trust store plus its CA file, or no
  * checks at all with {@code insecureSkipVerify}), the handler each new pooled connection gets (host name checked,
  * SNI always sent), and the same trust handed to the token client, since a token realm usually shares the
- * registry's host and certificate.
+ * registry's host and certificate. The contexts use the JDK provider on purpose, even where BoringSSL is on the
+ * class path for serving: the token client (the JDK's HttpClient) needs the JDK {@code SSLContext} of the same trust.
  */
 public final class UpstreamTls {
     private static final Logger LOG = LoggerFactory.getLogger(UpstreamTls.class);
@@ -58,7 +60,7 @@ public final class UpstreamTls {
                 LOG.warn("project {}: caFile {} is ignored because insecureSkipVerify is true", pc.name(), pc.caFile());
             }
             try {
-                return SslContextBuilder.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE).build();
+                return SslContextBuilder.forClient().sslProvider(SslProvider.JDK).trustManager(InsecureTrustManagerFactory.INSTANCE).build();
             } catch (SSLException e) {
                 throw new ConfigException("project " + pc.name() + ": cannot set up TLS: " + e.getMessage());
             }
@@ -84,7 +86,7 @@ public final class UpstreamTls {
             TrustManagerFactory jdk = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
             jdk.init((KeyStore) null);
             if (caFile == null) {
-                return SslContextBuilder.forClient().trustManager(jdk).build();
+                return SslContextBuilder.forClient().sslProvider(SslProvider.JDK).trustManager(jdk).build();
             }
             KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
             store.load(null, null);
@@ -110,7 +112,7 @@ public final class UpstreamTls {
             }
             TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
             tmf.init(store);
-            return SslContextBuilder.forClient().trustManager(tmf).build();
+            return SslContextBuilder.forClient().sslProvider(SslProvider.JDK).trustManager(tmf).build();
         } catch (GeneralSecurityException e) {
             throw new IOException("cannot build TLS trust" + (caFile == null ? "" : " from CA file " + caFile)
                     + ": " + e.getMessage(), e);
