@@ -153,7 +153,11 @@ while [ "$WHARF_PORT" = "$UP_PORT" ] || [ "$PEER_PORT" = "$UP_PORT" ] || [ "$PEE
 done
 UP="http://127.0.0.1:$UP_PORT"; WHARF="http://127.0.0.1:$WHARF_PORT"
 PEER="http://127.0.0.1:$PEER_PORT"; NGINX="http://127.0.0.1:$NGINX_PORT"
-log "ports: upstream $UP_PORT, wharf $WHARF_PORT, peer $PEER_PORT, nginx $NGINX_PORT"
+# HTTPS (phase 2b): a second wharf serving TLS, and nginx serving the same file over TLS, with one certificate
+WHARF_TLS_PORT=$(free_port); NGINX_TLS_PORT=$(free_port)
+log "ports: upstream $UP_PORT, wharf $WHARF_PORT, peer $PEER_PORT, nginx $NGINX_PORT; HTTPS: wharf $WHARF_TLS_PORT, nginx $NGINX_TLS_PORT"
+java -jar "$WORK/wharf.jar" tls init --dir "$WORK/tls" --host 127.0.0.1 >"$WORK/logs/tls-init.log" 2>&1 \
+  || { cat "$WORK/logs/tls-init.log" >&2; die "wharf tls init failed"; }
 
 # --- the upstream: docker-registry, filesystem storage, apache-style access log on stdout (used to count bytes)
 cat >"$WORK/upstream.yml" <<EOF
@@ -244,6 +248,12 @@ http {
   scgi_temp_path $WORK/nginx/tmp;
   server {
     listen 127.0.0.1:$NGINX_PORT;
+    root $WORK/nginx/www;
+  }
+  server {
+    listen 127.0.0.1:$NGINX_TLS_PORT ssl;
+    ssl_certificate $WORK/tls/tls.crt;
+    ssl_certificate_key $WORK/tls/tls.key;
     root $WORK/nginx/www;
   }
 }
@@ -339,7 +349,8 @@ wait_upstream_idle() {  # until the upstream has read+written < 1 MiB in a secon
 }
 
 # fetch URL OUT: GET with curl to /dev/null; writes "http_code size_download" to OUT
-fetch() { curl -s --max-time "$CURL_MAX" -o /dev/null -w '%{http_code} %{size_download}\n' "$1" >"$2" 2>&1 || true; }
+CURL_EXTRA=()   # phase 2b sets the CA and HTTP/1.1 here
+fetch() { curl -s --max-time "$CURL_MAX" "${CURL_EXTRA[@]}" -o /dev/null -w '%{http_code} %{size_download}\n' "$1" >"$2" 2>&1 || true; }
 check_fetch() {  # check_fetch OUT WHAT URL: 200 and the whole blob, or a recorded failure with the response
   local got; got=$(cat "$1" 2>/dev/null || echo "none")
   if [ "$got" = "200 $BLOB_BYTES" ]; then return 0; fi
@@ -470,6 +481,49 @@ for r in $(seq 1 "$REPEAT_WARM"); do
 done
 
 # ---------------------------------------------------------------------------------------------------------------
+# 2b. warm throughput over HTTPS, 1 stream: a second wharf serving TLS (its own storage, warmed once) against nginx
+# serving the same file over TLS with the same certificate; both HTTP/1.1 (curl --http1.1), so the protocols match.
+WARM1_WHARF_TLS=(); WARM1_NGINX_TLS=()
+note_load "2b-https"
+log "2b. warm throughput over HTTPS x$REPEAT_WARM (1 stream, wharf and nginx)"
+mkdir -p "$WORK/wharf-tls-data"
+cat >"$WORK/wharf-tls.yml" <<EOF
+listen: 127.0.0.1:$WHARF_TLS_PORT
+storage:
+  path: $WORK/wharf-tls-data
+tls:
+  cert: $WORK/tls/tls.crt
+  key: $WORK/tls/tls.key
+projects:
+  - name: $PROJECT
+    upstream: $UP
+    tagTtl: 1h
+EOF
+# shellcheck disable=SC2086
+(cd "$ROOT" && exec java ${JAVA_OPTS} -jar "$WORK/wharf.jar" serve --config "$WORK/wharf-tls.yml") \
+  >"$WORK/logs/wharf-tls.log" 2>&1 &
+WHARF_TLS_PID=$!; PIDS+=("$WHARF_TLS_PID")
+CURL_EXTRA=(--cacert "$WORK/tls/ca.crt" --http1.1)
+WT_BLOB="https://127.0.0.1:$WHARF_TLS_PORT/v2/$PROJECT/$REPO_BIG/blobs/$BLOB_DIGEST"
+NT_BLOB="https://127.0.0.1:$NGINX_TLS_PORT/blob.bin"
+TLS_OK=1
+for _ in $(seq 1 300); do
+  curl -s --max-time 2 "${CURL_EXTRA[@]}" -o /dev/null "https://127.0.0.1:$WHARF_TLS_PORT/readyz" && break
+  kill -0 "$WHARF_TLS_PID" 2>/dev/null || break
+  sleep 0.2
+done
+if ! pull_timed "$WT_BLOB" "wharf over HTTPS warm-up pull" >/dev/null; then TLS_OK=0; fi
+wait_upstream_idle
+for r in $(seq 1 "$REPEAT_WARM"); do
+  if [ "$TLS_OK" = 1 ] && t=$(pull_timed "$WT_BLOB" "wharf warm 1 stream over HTTPS"); then
+    WARM1_WHARF_TLS+=("$(mbps "$BLOB_BYTES" "$t")"); fi
+  if t=$(pull_timed "$NT_BLOB" "nginx 1 stream over HTTPS"); then WARM1_NGINX_TLS+=("$(mbps "$BLOB_BYTES" "$t")"); fi
+  log "  rep $r: HTTPS 1 stream wharf ${WARM1_WHARF_TLS[*]: -1} MB/s nginx ${WARM1_NGINX_TLS[*]: -1} MB/s"
+done
+CURL_EXTRA=()
+stop_pid "$WHARF_TLS_PID"; forget_pid "$WHARF_TLS_PID"
+
+# ---------------------------------------------------------------------------------------------------------------
 # 4. manifest HEAD rate on a warm cache: bench/headload, HEAD_CONNS keep-alive connections, HEAD_SECONDS each
 note_load "4-head"
 log "4. HEAD rates x$REPEAT_FAST (${HEAD_CONNS} connections, ${HEAD_SECONDS} s each)"
@@ -523,6 +577,7 @@ met() {  # met EXPR-with-numbers... ; prints met / NOT met / n/a
 C_DIRECT=$(m COLD_DIRECT); C_WHARF=$(m COLD_WHARF); C_PEER=$(m COLD_PEER)
 U1_WHARF=$(m UPX1_WHARF); U1_PEER=$(m UPX1_PEER)
 N_WHARF=$(m CONC_WHARF); N_PEER=$(m CONC_PEER); UN_WHARF=$(m UPXN_WHARF); UN_PEER=$(m UPXN_PEER)
+W1T_WHARF=$(m WARM1_WHARF_TLS); W1T_NGINX=$(m WARM1_NGINX_TLS)
 W1_WHARF=$(m WARM1_WHARF); W1_NGINX=$(m WARM1_NGINX); WN_WHARF=$(m WARMN_WHARF); WN_NGINX=$(m WARMN_NGINX)
 H_WT=$(hm wharf_tag); H_WD=$(hm wharf_digest); H_PT=$(hm peer_tag); H_PD=$(hm peer_digest); H_NG=$(hm nginx)
 RSS_MAX_MB=$(calc "$WHARF_HWM_MAX_KB / 1024" %.0f); RSS_LAST_MB=$(calc "$WHARF_HWM_LAST_KB / 1024" %.0f)
@@ -575,6 +630,7 @@ page cache throughout, the same for all three paths.
 | 1 | upstream bytes for one cold pull (x blob size) | $(fmt "$U1_WHARF") | $(fmt "$U1_PEER") | - | - | wharf 1.0x (peer 2.0x) | $T_UP1 |
 | 2 | warm throughput, 1 stream (MB/s) | $(fmt "$W1_WHARF" %.0f) | - | nginx $(fmt "$W1_NGINX" %.0f) | wharf/nginx $(ratio "$W1_WHARF" "$W1_NGINX") | >= 0.9x nginx | $T_W1 |
 | 2 | warm throughput, $PARALLEL streams (MB/s, total) | $(fmt "$WN_WHARF" %.0f) | - | nginx $(fmt "$WN_NGINX" %.0f) | wharf/nginx $(ratio "$WN_WHARF" "$WN_NGINX") | >= 0.9x nginx (nginx ~3,000 MB/s) | $T_WN |
+| 2b | warm throughput over HTTPS, 1 stream, HTTP/1.1 (MB/s) | $(fmt "$W1T_WHARF" %.0f) | - | nginx with TLS $(fmt "$W1T_NGINX" %.0f) | wharf/nginx $(ratio "$W1T_WHARF" "$W1T_NGINX") | - | |
 | 3 | $PARALLEL concurrent cold clients, wall time until all done (s) | $(fmt "$N_WHARF") | $(fmt "$N_PEER") | - | wharf/peer $(ratio "$N_WHARF" "$N_PEER") | faster than the peer (peer 7.3 s) | $T_CN |
 | 3 | upstream bytes for $PARALLEL concurrent cold clients (x blob size) | $(fmt "$UN_WHARF") | $(fmt "$UN_PEER") | - | - | wharf 1.0x (peer 9.0x) | $T_UPN |
 | 4 | manifest HEAD by tag, warm (req/s) | $(fmt_int "$H_WT") | $(fmt_int "$H_PT") | nginx static HEAD $(fmt_int "$H_NG") | wharf/peer $(ratio "$H_WT" "$H_PT"), wharf/nginx $(ratio "$H_WT" "$H_NG") | >= 50x the peer (peer 274/s) | $T_HT |
@@ -629,6 +685,8 @@ targets against the peer measured here, on the same machine).
 | upstream bytes x, $PARALLEL concurrent cold, peer | $(all UPXN_PEER) |
 | warm 1 stream, wharf (MB/s) | $(all WARM1_WHARF) |
 | warm 1 stream, nginx (MB/s) | $(all WARM1_NGINX) |
+| warm 1 stream over HTTPS, wharf (MB/s) | $(all WARM1_WHARF_TLS) |
+| warm 1 stream over HTTPS, nginx (MB/s) | $(all WARM1_NGINX_TLS) |
 | warm $PARALLEL streams, wharf (MB/s) | $(all WARMN_WHARF) |
 | warm $PARALLEL streams, nginx (MB/s) | $(all WARMN_NGINX) |
 | HEAD by tag, wharf (req/s) | $(echo "${HEAD_RPS[wharf_tag]:-}" | xargs) |
