@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the deploy tests: units-test.sh (systemd unit, compose), helm-test.sh (chart, strict k8s types) and
+# Runs the deploy tests: units-test.sh (systemd unit, compose), tarball-test.sh (the VM tarball, unpacked and run),
+# helm-test.sh (chart, strict k8s types) and
 # image-test.sh (image built and run with podman against a real registry, skopeo and containerd). Each runs even
 # if an earlier one failed; the exit code is non-zero if any failed. Needs what .ci/run installs.
 set -uo pipefail
@@ -7,7 +8,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 passed=0
 failed=0
 failures=()
-for t in units-test helm-test image-test; do
+for t in units-test tarball-test helm-test image-test; do
   start=$(date +%s)
   printf '[deploy] %s ...\n' "$t" >&2
   if timeout 1800 bash "$HERE/$t.sh"; then

@@ -24,8 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The webhook against a running wharf whose project {@code hub} pulls from a real registry: {@code checkUpstream}
- * rewrites an image wharf resolves and leaves one it cannot; plain HTTP is refused. (The POST over HTTPS waits for
- * wharf's TLS serving; the answer itself is covered by {@link RewriteWebhookTest}.)
+ * rewrites an image wharf resolves and leaves one it cannot; plain HTTP is refused. (The POST over HTTPS is
+ * {@link RewriteWebhookHttpsTest}; the answer itself is covered by {@link RewriteWebhookTest}.)
  */
 class RewriteWebhookWharfTest {
     private static final String RULES = """
