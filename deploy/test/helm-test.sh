@@ -100,6 +100,9 @@ if [[ ! -f "$JAR" ]]; then
 fi
 mkdir -p "$TMP/etc/credentials" "$TMP/data/blobs"
 printf 'pw\n' >"$TMP/etc/credentials/docker.io"; printf 'pw\n' >"$TMP/etc/credentials/ghcr.io"
+# The chart mounts the serving pair at /etc/wharf/tls: a real one here, so the loader's file checks see a pair.
+java -jar "$JAR" tls init --dir "$TMP/etc/tls" --host wharf.wharf-system.svc >"$TMP/tls-init.log" 2>&1 \
+  || { cat "$TMP/tls-init.log" >&2; die "wharf tls init failed"; }
 for variant in defaults:default all-on:wharf-system; do
   ns="${variant#*:}"; variant="${variant%%:*}"
   mkdir -p "$TMP/cm-$variant"
@@ -109,19 +112,8 @@ for variant in defaults:default all-on:wharf-system; do
   [[ -s "$cfg" ]] || die "$variant: the ConfigMap has no wharf.yaml"
   # Point the pod's mounted paths at files here: the credentials and TLS files, the storage.
   sed -i "s#/etc/wharf/#$TMP/etc/#g; s#path: /data\$#path: $TMP/data#" "$cfg"
-  # Issue 9's Java part (tls:, rewrite:) may not be in this wharf yet: while its loader names exactly one of those
-  # keys as unknown, check the rest of the config without it and say so; once it knows them, all is checked.
-  for _ in 1 2 3; do
-    rc=0
-    java -jar "$JAR" du --config "$cfg" >"$TMP/du.log" 2>&1 || rc=$?
-    key="$(grep -o "key '\(tls\|rewrite\)' is not a known key" "$TMP/du.log" | grep -o "'[a-z]*'" | tr -d "'" || true)"
-    if (( rc == 2 )) && [[ -n "$key" ]]; then
-      log "WARNING: this wharf does not know the config key '$key' yet; checking $variant's wharf.yaml without it"
-      awk -v k="$key" '$0 ~ "^"k":" {skip=1; next} skip && /^[^ ]/ {skip=0} !skip' "$cfg" >"$cfg.tmp" && mv "$cfg.tmp" "$cfg"
-      continue
-    fi
-    break
-  done
+  rc=0
+  java -jar "$JAR" du --config "$cfg" >"$TMP/du.log" 2>&1 || rc=$?
   if (( rc != 0 )); then cat "$cfg" "$TMP/du.log" >&2; die "$variant: wharf du --config on the rendered config exited $rc"; fi
   if [[ -s "$TMP/cm-$variant/containerd-config.yaml" ]]; then
     sed -i "s#path: /data\$#path: $TMP/data#" "$TMP/cm-$variant/containerd-config.yaml"
