@@ -68,10 +68,14 @@ final class FileLinkStore implements LinkStore {
     private static Optional<ContentStore.Link> read(Path path, Digest digest) {
         try {
             String mediaType = new String(AtomicFiles.readBounded(path, FileTagStore.MAX_INDEX_FILE), UTF_8);
+            if (!mediaType.isEmpty()) {
+                StoreLayout.checkMediaType(mediaType);
+            }
             return Optional.of(new ContentStore.Link(digest, mediaType.isEmpty() ? null : mediaType));
         } catch (NoSuchFileException e) {
             return Optional.empty();
-        } catch (IOException e) {
+        } catch (IOException | IllegalArgumentException e) {
+            // Unreadable or damaged (not a media type we could have written): absent, so it is re-confirmed upstream.
             log.warn("cannot read link {}: {}", path, e.toString());
             return Optional.empty();
         }
