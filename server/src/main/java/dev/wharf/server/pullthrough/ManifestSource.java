@@ -49,6 +49,11 @@ public final class ManifestSource {
     private final WharfMetrics metrics;
     private final TagCache cache;
     private final SingleFlight<String, Manifest> inflight = new SingleFlight<>();
+    /** Upstream 404s for a tag GET by (project, repository, tag, Accept), remembered for {@link #NEGATIVE_TTL}. */
+    private final java.util.concurrent.ConcurrentHashMap<String, java.time.Instant> notFound =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    /** How long an upstream 404 for a tag is remembered; short, so a newly pushed tag shows up soon. */
+    static final Duration NEGATIVE_TTL = Duration.ofSeconds(30);
 
     public ManifestSource(ContentStore store, UpstreamRegistry upstreams, Executor io, Clock clock, WharfMetrics metrics,
                           TagCache cache) {
@@ -168,8 +173,20 @@ public final class ManifestSource {
                 return inflight.run(key(project, name, tag, true, "revalidate"),
                         () -> revalidate(project, name, tag, tagKey, entry.get(), cachedManifest.get()));
             }
+            String nkey = key(project, name, tag, false, accept);
+            java.time.Instant until = notFound.get(nkey);
+            if (until != null && clock.instant().isBefore(until)) {
+                return CompletableFuture.<Manifest>failedFuture(RegistryException.notFound(
+                        ErrorCode.MANIFEST_UNKNOWN, "manifest unknown: " + name + ":" + tag));
+            }
             return inflight.run(key(project, name, tag, head, accept),
-                    () -> fetchTag(project, name, tag, tagKey, accept, head));
+                    () -> fetchTag(project, name, tag, tagKey, accept, head)).whenComplete((m, t) -> {
+                        Throwable c = t instanceof java.util.concurrent.CompletionException && t.getCause() != null
+                                ? t.getCause() : t;
+                        if (c instanceof RegistryException re && re.statusCode() == 404) {
+                            notFound.put(nkey, clock.instant().plus(NEGATIVE_TTL));
+                        }
+                    });
         });
     }
 

@@ -154,6 +154,21 @@ class ManifestSourceTest {
         assertEquals(CacheResult.HIT, source.manifest(other, NAME, byDigest, null, false).join().cache());
     }
 
+    @Test
+    void aNarrowAcceptThatTheUpstreamDoesNotHaveIsRememberedForTheNegativeTtl() {
+        upstream.on(UpstreamCall.ManifestGet.class, c -> ScriptedUpstream.answer(404, new byte[0]));
+        String narrow = "application/vnd.docker.distribution.manifest.v2+json";
+        for (int i = 0; i < 5; i++) {
+            assertThrows(CompletionException.class,
+                    () -> source.manifest(hub, NAME, Reference.parse("multi"), narrow, false).join());
+        }
+        assertEquals(1, upstream.count(UpstreamCall.ManifestGet.class));
+        clock.advance(ManifestSource.NEGATIVE_TTL.plusSeconds(1));
+        assertThrows(CompletionException.class,
+                () -> source.manifest(hub, NAME, Reference.parse("multi"), narrow, false).join());
+        assertEquals(2, upstream.count(UpstreamCall.ManifestGet.class));
+    }
+
     private Manifest get(Project project, String tag) {
         return source.manifest(project, NAME, Reference.parse(tag), null, false).join();
     }
