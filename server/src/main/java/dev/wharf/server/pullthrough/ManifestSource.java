@@ -1,5 +1,7 @@
 package dev.wharf.server.pullthrough;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.wharf.server.api.CacheResult;
 import dev.wharf.server.api.ErrorCode;
 import dev.wharf.server.api.Failures;
@@ -23,6 +25,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -49,9 +52,11 @@ public final class ManifestSource {
     private final WharfMetrics metrics;
     private final TagCache cache;
     private final SingleFlight<String, Manifest> inflight = new SingleFlight<>();
-    /** Upstream 404s for a tag GET by (project, repository, tag, Accept), remembered for {@link #NEGATIVE_TTL}. */
-    private final java.util.concurrent.ConcurrentHashMap<String, java.time.Instant> notFound =
-            new java.util.concurrent.ConcurrentHashMap<>();
+    /**
+     * Upstream 404s for a tag by (project, repository, tag, Accept), each with the instant it is forgotten
+     * ({@link #NEGATIVE_TTL} after it was seen). Bounded, since clients choose the keys.
+     */
+    private final Cache<String, Instant> notFound = Caffeine.newBuilder().maximumSize(10_000).build();
     /** How long an upstream 404 for a tag is remembered; short, so a newly pushed tag shows up soon. */
     static final Duration NEGATIVE_TTL = Duration.ofSeconds(30);
 
@@ -174,16 +179,14 @@ public final class ManifestSource {
                         () -> revalidate(project, name, tag, tagKey, entry.get(), cachedManifest.get()));
             }
             String nkey = key(project, name, tag, false, accept);
-            java.time.Instant until = notFound.get(nkey);
+            Instant until = notFound.getIfPresent(nkey);
             if (until != null && clock.instant().isBefore(until)) {
                 return CompletableFuture.<Manifest>failedFuture(RegistryException.notFound(
                         ErrorCode.MANIFEST_UNKNOWN, "manifest unknown: " + name + ":" + tag));
             }
             return inflight.run(key(project, name, tag, head, accept),
                     () -> fetchTag(project, name, tag, tagKey, accept, head)).whenComplete((m, t) -> {
-                        Throwable c = t instanceof java.util.concurrent.CompletionException && t.getCause() != null
-                                ? t.getCause() : t;
-                        if (c instanceof RegistryException re && re.statusCode() == 404) {
+                        if (t != null && Failures.unwrap(t) instanceof RegistryException re && re.statusCode() == 404) {
                             notFound.put(nkey, clock.instant().plus(NEGATIVE_TTL));
                         }
                     });
