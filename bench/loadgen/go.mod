@@ -1,0 +1,3 @@
+module wharf.dev/bench/loadgen
+
+go 1.21
