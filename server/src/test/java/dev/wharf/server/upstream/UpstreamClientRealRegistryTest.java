@@ -8,9 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wharf.auth.BearerTokens;
 import dev.wharf.auth.Credentials;
+import dev.wharf.server.egress.EgressProxy;
 import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.NettyLeaks;
+import dev.wharf.testing.ConnectTap;
+import dev.wharf.testing.TcpRelay;
 import dev.wharf.testing.TestCa;
 import dev.wharf.testing.TokenServer;
 import io.netty.channel.EventLoopGroup;
@@ -18,6 +21,7 @@ import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.ssl.SslContext;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -235,5 +239,31 @@ class UpstreamClientRealRegistryTest {
                 new UpstreamRequest(HttpMethod.GET, "/v2/", null, new DefaultHttpHeaders(), null), 1024)));
         assertInstanceOf(UpstreamException.class, e.getCause());
         assertTrue(e.getCause().getMessage().contains("TLS"), e.getCause().getMessage());
+    }
+
+    @Test
+    void aBodyLargerThanTheLimitFailsTheFetch() throws Exception {
+        String path = "/v2/" + REPO + "/manifests/v1";
+        UpstreamEndpoint ep = new UpstreamEndpoint(basicRegistry.url(), null, new Credentials(USER, PASSWORD),
+                "basicproj");
+        ExecutionException e = assertThrows(ExecutionException.class, () -> await(client.fetch(ep, get(path), 100)));
+        assertInstanceOf(UpstreamException.class, e.getCause());
+        assertTrue(e.getCause().getMessage().contains("larger than 100"), e.getCause().getMessage());
+    }
+
+    @Test
+    void anEgressProxyCarriesTheConnectionToTheRegistry() throws Exception {
+        // A CONNECT relay (ConnectTap) that knows one name, registry.test, and tunnels it to the real registry.
+        try (TcpRelay proxy = TcpRelay.routed(new ConnectTap().route("registry.test", 5000,
+                new InetSocketAddress("127.0.0.1", basicRegistry.port())));
+             UpstreamClient proxied = new UpstreamClient(group, new BearerTokens(), Duration.ofSeconds(5),
+                     Duration.ofSeconds(10), new EgressProxy("127.0.0.1", proxy.port(), List.of("example.com")))) {
+            UpstreamEndpoint ep = new UpstreamEndpoint(URI.create("http://registry.test:5000"), null,
+                    new Credentials(USER, PASSWORD), "proxied");
+            UpstreamResponse r = await(proxied.fetch(ep, get("/v2/" + REPO + "/manifests/v1"), 1 << 20));
+            assertEquals(200, r.status(), new String(r.body(), StandardCharsets.UTF_8));
+            assertTrue(proxy.tap(ConnectTap.class).tunnels("registry.test:5000") >= 1,
+                    proxy.tap(ConnectTap.class).tunnels().toString());
+        }
     }
 }

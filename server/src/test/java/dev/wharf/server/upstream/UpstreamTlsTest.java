@@ -46,9 +46,11 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * TLS to an upstream with a private CA: an in-process Netty HTTPS server with a self-signed certificate for
- * {@code localhost} (a real registry with TLS would need the same generated certificate, so a fake is as good),
- * trusted through {@link UpstreamTls#clientSslContext(Path)}.
+ * The two TLS points a real registry cannot show: which SNI name the client sent (a registry does not report it),
+ * checked by an in-process Netty HTTPS server with a self-signed certificate for {@code localhost}, and a missing
+ * CA file named in the error (no server at all). Trusting a project's CA file, refusing a private CA with the JDK's
+ * trust store alone, and the host-name check run against a real {@code docker-registry} serving TLS in
+ * {@link UpstreamClientRealRegistryTest}.
  */
 class UpstreamTlsTest {
     private static final long T = RecordingListener.TIMEOUT_S;
@@ -121,22 +123,6 @@ class UpstreamTlsTest {
         assertEquals(200, r.status());
         assertEquals("tls ok", new String(r.body(), StandardCharsets.UTF_8));
         assertTrue(sniNames.contains("localhost"), sniNames.toString());
-    }
-
-    @Test
-    void jdkTrustAloneRejectsThePrivateCa() {
-        ExecutionException e = assertThrows(ExecutionException.class, () -> fetch("localhost", null));
-        assertInstanceOf(UpstreamException.class, e.getCause());
-        assertTrue(e.getCause().getMessage().contains("TLS"), e.getCause().getMessage());
-        assertTrue(e.getCause().getMessage().contains("tlsproj"), e.getCause().getMessage());
-    }
-
-    @Test
-    void hostNameIsVerified() throws Exception {
-        // the certificate names localhost, not 127.0.0.1
-        SslContext ssl = UpstreamTls.clientSslContext(cert.certificate().toPath());
-        ExecutionException e = assertThrows(ExecutionException.class, () -> fetch("127.0.0.1", ssl));
-        assertTrue(e.getCause().getMessage().contains("TLS"), e.getCause().getMessage());
     }
 
     @Test
