@@ -6,7 +6,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -33,8 +32,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class ClientPipeline {
     private static final Logger LOG = LoggerFactory.getLogger(ClientPipeline.class);
-    private static final int MAX_INITIAL_LINE = 8192;
-    private static final int MAX_HEADER_SIZE = 16384;
+    static final int MAX_INITIAL_LINE = 8192;
+    static final int MAX_HEADER_SIZE = 16384;
     private static final int MAX_CHUNK = 8192;
     /** HTTP/2 streams one connection may have open at once (each is a request in flight). */
     private static final int MAX_STREAMS = 256;
@@ -72,7 +71,7 @@ public final class ClientPipeline {
 
     /** Plain HTTP/1.1: the codec with the limits around it, or the 503 of a connection beyond the cap. */
     private static void http1(ChannelPipeline p, Limits limits, Supplier<ChannelHandler> handler) {
-        p.addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_CHUNK));
+        p.addLast("codec", new RequestCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_CHUNK));
         ClientLimits.install(p, "codec", limits.headerTimeout(), limits.idleTimeout(), limits.writeTimeout());
         if (!limits.cap().admit(p.channel())) {
             p.addLast("refuse", ClientLimits.refuse());
@@ -83,7 +82,7 @@ public final class ClientPipeline {
 
     /** HTTP/1.1 after TLS (the connection was counted before the handshake). */
     private static void http1AfterAdmission(ChannelPipeline p, Limits limits, Supplier<ChannelHandler> handler) {
-        p.addBefore("chunks", "codec", new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_CHUNK));
+        p.addBefore("chunks", "codec", new RequestCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_CHUNK));
         ClientLimits.install(p, "codec", limits.headerTimeout(), limits.idleTimeout(), limits.writeTimeout());
         p.addLast("registry", handler.get());
     }

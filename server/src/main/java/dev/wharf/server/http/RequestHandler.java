@@ -17,6 +17,8 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
@@ -195,6 +197,27 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * The answer to a request the codec could not decode: 431 for a header section over the limit, 400 for a request
+     * line over it, for both Content-Length and Transfer-Encoding (RFC 9112 6.3), and for anything else malformed.
+     * The connection closes after it, since where the next request starts is unknown.
+     */
+    static RegistryException malformed(Throwable cause) {
+        if (cause instanceof TooLongHttpHeaderException) {
+            return new RegistryException(ErrorCode.UNSUPPORTED, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    "request header fields too large (at most " + ClientPipeline.MAX_HEADER_SIZE + " bytes)");
+        }
+        if (cause instanceof TooLongHttpLineException) {
+            return RegistryException.badRequest(ErrorCode.UNSUPPORTED,
+                    "request line too long (at most " + ClientPipeline.MAX_INITIAL_LINE + " bytes)");
+        }
+        if (cause instanceof RequestCodec.AmbiguousLengthException) {
+            return RegistryException.badRequest(ErrorCode.UNSUPPORTED,
+                    "a request may not carry both Content-Length and Transfer-Encoding");
+        }
+        return RegistryException.badRequest(ErrorCode.UNSUPPORTED, "malformed HTTP request");
+    }
+
     private void handle(ChannelHandlerContext ctx, HttpRequest req) {
         active.incrementAndGet();
         long start = System.nanoTime();
@@ -212,8 +235,8 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         self[0] = ex;
         DecoderResult dr = req.decoderResult();
         if (dr.isFailure()) {
-            ex.error(RegistryException.badRequest(ErrorCode.UNSUPPORTED, "malformed HTTP request"));
-            ctx.channel().close();
+            ex.closeAfterResponse();
+            ex.error(malformed(dr.cause()));
             return;
         }
         String uri = req.uri();
