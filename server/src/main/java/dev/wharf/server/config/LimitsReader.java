@@ -12,7 +12,8 @@ import java.util.Set;
  */
 final class LimitsReader {
     private static final Set<String> KEYS = Set.of("headerTimeout", "idleTimeout", "writeTimeout", "maxConnections",
-            "manifestSize", "tags", "manifestDeadline", "minUpstreamRate", "minUpstreamRateWindow", "upstreamIdle");
+            "manifestSize", "tags", "manifestDeadline", "minUpstreamRate", "minUpstreamRateWindow", "upstreamIdle",
+            "upstreamConnections", "upstreamAcquireTimeout");
 
     private final ConfigReader values;
 
@@ -50,7 +51,10 @@ final class LimitsReader {
                 ? values.size(l.get("minUpstreamRate"), "limits.minUpstreamRate") : d.minUpstreamRate();
         return new UpstreamLimits(manifestSize, tags, timeout(l, "manifestDeadline", d.manifestDeadline()), rate,
                 timeout(l, "minUpstreamRateWindow", d.minUpstreamRateWindow()),
-                timeout(l, "upstreamIdle", d.upstreamIdle()));
+                timeout(l, "upstreamIdle", d.upstreamIdle()),
+                l.has("upstreamConnections") ? count(l.get("upstreamConnections"), "limits.upstreamConnections")
+                        : d.upstreamConnections(),
+                timeout(l, "upstreamAcquireTimeout", d.upstreamAcquireTimeout()));
     }
 
     private Duration timeout(ObjectNode l, String key, Duration fallback) {

@@ -17,12 +17,17 @@ import java.time.Duration;
  * @param minUpstreamRateWindow the window the rate is measured over ({@code limits.minUpstreamRateWindow}, 30s)
  * @param upstreamIdle          an upstream connection idle in its pool this long is closed
  *                              ({@code limits.upstreamIdle}, 60s)
+ * @param upstreamConnections   connections open at once to one upstream origin (scheme, host, port); further
+ *                              requests wait for one ({@code limits.upstreamConnections}, 128)
+ * @param upstreamAcquireTimeout how long a request waits for a free upstream connection before it fails
+ *                              ({@code limits.upstreamAcquireTimeout}, 60s)
  */
 public record UpstreamLimits(long manifestSize, int tags, Duration manifestDeadline, long minUpstreamRate,
-                             Duration minUpstreamRateWindow, Duration upstreamIdle) {
+                             Duration minUpstreamRateWindow, Duration upstreamIdle, int upstreamConnections,
+                             Duration upstreamAcquireTimeout) {
     /** The defaults, used for every key the file leaves out. */
     public static final UpstreamLimits DEFAULTS = new UpstreamLimits(4L << 20, 100_000, Duration.ofSeconds(60),
-            16L << 10, Duration.ofSeconds(30), Duration.ofSeconds(60));
+            16L << 10, Duration.ofSeconds(30), Duration.ofSeconds(60), 128, Duration.ofSeconds(60));
 
     /**
      * The largest {@code manifestSize} the config accepts; what was stored under any setting is at most this, so
@@ -33,9 +38,22 @@ public record UpstreamLimits(long manifestSize, int tags, Duration manifestDeadl
     public UpstreamLimits {
         if (manifestSize <= 0 || manifestSize > MANIFEST_SIZE_CEILING || tags <= 0 || minUpstreamRate < 0
                 || isNotPositive(manifestDeadline) || isNotPositive(minUpstreamRateWindow)
-                || isNotPositive(upstreamIdle)) {
+                || isNotPositive(upstreamIdle) || upstreamConnections <= 0 || isNotPositive(upstreamAcquireTimeout)) {
             throw new IllegalArgumentException("upstream limits must be positive");
         }
+    }
+
+    /** These limits with the upstream connection pool's defaults. */
+    public UpstreamLimits(long manifestSize, int tags, Duration manifestDeadline, long minUpstreamRate,
+                          Duration minUpstreamRateWindow, Duration upstreamIdle) {
+        this(manifestSize, tags, manifestDeadline, minUpstreamRate, minUpstreamRateWindow, upstreamIdle, 128,
+                Duration.ofSeconds(60));
+    }
+
+    /** These limits with another upstream connection pool: {@code connections} per origin, waits of {@code acquire}. */
+    public UpstreamLimits withPool(int connections, Duration acquire) {
+        return new UpstreamLimits(manifestSize, tags, manifestDeadline, minUpstreamRate, minUpstreamRateWindow,
+                upstreamIdle, connections, acquire);
     }
 
     /** {@link #manifestSize} as an int, for the body limit of a fetch. */

@@ -51,10 +51,6 @@ import org.slf4j.LoggerFactory;
 final class ConnectionPools implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ConnectionPools.class);
 
-    /** Connections per (scheme, host, port); further acquires queue. Blob streams hold theirs for long. */
-    static final int MAX_CONNECTIONS_PER_ORIGIN = 128;
-    /** How long an exchange may wait for a free pooled connection before failing. */
-    static final long ACQUIRE_TIMEOUT_MILLIS = 60_000;
 
     /** Set on a connection that went back to its pool after a clean exchange. */
     static final AttributeKey<Boolean> REUSED = AttributeKey.valueOf("wharf.upstream.reused");
@@ -72,12 +68,19 @@ final class ConnectionPools implements AutoCloseable {
     /** Open connections per pool, to drop a pool once its last one closed. */
     private final Map<PoolKey, AtomicInteger> open = new ConcurrentHashMap<>();
     private final long idleNanos;
+    /** Connections per (scheme, host, port); further acquires queue. Blob streams hold theirs for long. */
+    private final int maxPerOrigin;
+    /** How long an exchange may wait for a free pooled connection before failing. */
+    private final long acquireTimeoutMillis;
     private volatile SslContext defaultSslContext;
     private volatile boolean closed;
 
     /** {@code proxy} is the egress proxy for the hosts it applies to, or null. */
-    ConnectionPools(EventLoopGroup group, long connectTimeoutMillis, EgressProxy proxy, long idleNanos) {
+    ConnectionPools(EventLoopGroup group, long connectTimeoutMillis, EgressProxy proxy, long idleNanos,
+                    int maxPerOrigin, long acquireTimeoutMillis) {
         this.idleNanos = idleNanos;
+        this.maxPerOrigin = maxPerOrigin;
+        this.acquireTimeoutMillis = acquireTimeoutMillis;
         this.group = group;
         this.connectTimeoutMillis = connectTimeoutMillis;
         this.proxy = proxy;
@@ -96,6 +99,10 @@ final class ConnectionPools implements AutoCloseable {
     /** Connections opened since start (a reused connection is not counted again). */
     long connectionsOpened() {
         return connectionsOpened.get();
+    }
+
+    long acquireTimeoutMillis() {
+        return acquireTimeoutMillis;
     }
 
     int connectionsOpen() {
@@ -191,7 +198,7 @@ final class ConnectionPools implements AutoCloseable {
                 b.resolver(NoopAddressResolverGroup.INSTANCE);
             }
             return new FixedChannelPool(b, new PoolHandler(key, proxied), ChannelHealthChecker.ACTIVE,
-                    FixedChannelPool.AcquireTimeoutAction.FAIL, ACQUIRE_TIMEOUT_MILLIS, MAX_CONNECTIONS_PER_ORIGIN,
+                    FixedChannelPool.AcquireTimeoutAction.FAIL, acquireTimeoutMillis, maxPerOrigin,
                     Integer.MAX_VALUE, true, true);
         }
     }

@@ -61,7 +61,8 @@ public final class UpstreamClient implements AutoCloseable {
         this.readIdleTimeoutNanos = readIdleTimeout.toNanos();
         this.limits = limits == null ? UpstreamLimits.DEFAULTS : limits;
         this.pools = new ConnectionPools(group, Math.max(1, Math.min(Integer.MAX_VALUE, connectTimeout.toMillis())),
-                proxy, this.limits.upstreamIdle().toNanos());
+                proxy, this.limits.upstreamIdle().toNanos(), this.limits.upstreamConnections(),
+                this.limits.upstreamAcquireTimeout().toMillis());
         this.redirects = new RedirectGuard(RedirectGuard.Resolver.blocking(resolving),
                 host -> proxy != null && proxy.appliesTo(host));
     }

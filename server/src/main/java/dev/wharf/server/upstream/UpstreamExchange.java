@@ -124,7 +124,7 @@ final class UpstreamExchange {
             }
             if (!f.isSuccess()) {
                 Throwable c = f.cause();
-                fail(UpstreamFailures.connectFailed(uri, c), c);
+                fail(UpstreamFailures.connectFailed(uri, c, client.pools()), c);
                 return;
             }
             Channel ch = f.getNow();

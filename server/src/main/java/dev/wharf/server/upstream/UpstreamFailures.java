@@ -81,8 +81,21 @@ public final class UpstreamFailures {
         return "no upstream credentials: " + (cause == null ? "none given" : rootMessage(cause));
     }
 
+    /**
+     * Whether {@code t} is an exchange that found every pooled connection to its upstream in use for
+     * {@code limits.upstreamAcquireTimeout}: wharf's own capacity ran out, not the upstream.
+     */
+    public static boolean isPoolExhausted(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof UpstreamException && c.getCause() instanceof TimeoutException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Why a connection to {@code uri}'s origin could not be had from the pool. */
-    static String connectFailed(URI uri, Throwable c) {
+    static String connectFailed(URI uri, Throwable c, ConnectionPools pools) {
         String target = UpstreamUrls.hostOf(uri) + ":" + UpstreamUrls.portOf(uri);
         if (c instanceof ConnectTimeoutException) {
             return "connect to " + target + " timed out";
@@ -94,7 +107,8 @@ public final class UpstreamFailures {
             return "unknown host " + UpstreamUrls.hostOf(uri);
         }
         if (c instanceof TimeoutException) {
-            return "no free connection to " + target + " within " + ConnectionPools.ACQUIRE_TIMEOUT_MILLIS + " ms";
+            return "no free connection to " + target + " within " + pools.acquireTimeoutMillis()
+                    + " ms (limits.upstreamConnections are all in use; limits.upstreamAcquireTimeout)";
         }
         if (c instanceof ProxyConnectException) {
             return "proxy CONNECT to " + target + " failed (" + c.getMessage() + ")";

@@ -158,6 +158,12 @@ public final class Upstreams implements UpstreamRegistry {
         String msg = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
         // The upstream client's own messages already name the project and the upstream URL; say it once.
         boolean named = cause instanceof UpstreamException && msg.contains("of project " + project.name() + ":");
+        if (UpstreamFailures.isPoolExhausted(cause)) {
+            // wharf's own connections to this upstream are all busy: a short wait and a retry will do.
+            return new RegistryException(ErrorCode.UNAVAILABLE, HttpResponseStatus.SERVICE_UNAVAILABLE,
+                    named ? msg : project.describe() + ": " + msg,
+                    new DefaultHttpHeaders().set(HttpHeaderNames.RETRY_AFTER, "5"));
+        }
         return new RegistryException(ErrorCode.UNAVAILABLE, HttpResponseStatus.BAD_GATEWAY,
                 named ? msg : project.describe() + ": " + msg);
     }

@@ -33,10 +33,12 @@ class ConfigLoaderUpstreamLimitsTest {
                   minUpstreamRate: 1KiB
                   minUpstreamRateWindow: 2s
                   upstreamIdle: 500ms
+                  upstreamConnections: 4
+                  upstreamAcquireTimeout: 2s
                 projects: [{name: a, upstream: 'http://x', allowPrivateRedirects: true}]
                 """, "t");
         assertEquals(new UpstreamLimits(1L << 20, 500, Duration.ofSeconds(5), 1024, Duration.ofSeconds(2),
-                Duration.ofMillis(500)), c.upstreamLimits());
+                Duration.ofMillis(500), 4, Duration.ofSeconds(2)), c.upstreamLimits());
         assertTrue(c.projects().get(0).allowPrivateRedirects());
     }
 
@@ -48,6 +50,11 @@ class ConfigLoaderUpstreamLimitsTest {
                 .getMessage().contains("limits.upstreamIdle"));
         assertTrue(assertThrows(ConfigException.class, () -> ConfigLoader.parse("limits: {manifestSize: 2GiB}", "t"))
                 .getMessage().contains("limits.manifestSize"));
+        assertTrue(assertThrows(ConfigException.class, () -> ConfigLoader.parse("limits: {upstreamConnections: 0}", "t"))
+                .getMessage().contains("limits.upstreamConnections"));
+        assertTrue(assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse("limits: {upstreamAcquireTimeout: 0s}", "t"))
+                .getMessage().contains("limits.upstreamAcquireTimeout"));
         assertTrue(assertThrows(ConfigException.class, () -> ConfigLoader.parse("limits: {nope: 1}", "t"))
                 .getMessage().contains("limits.nope"));
     }
