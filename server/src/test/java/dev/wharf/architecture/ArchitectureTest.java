@@ -81,6 +81,17 @@ class ArchitectureTest {
     }
 
     @Test
+    void upstreamAuthAndClientAuthStayApart() {
+        // auth.upstream is wharf as a client of registries; auth.access is wharf deciding who may pull from it.
+        noClasses().that().resideInAPackage("dev.wharf.auth.upstream..")
+                .should().dependOnClassesThat().resideInAPackage("dev.wharf.auth.access..")
+                .check(classes);
+        noClasses().that().resideInAPackage("dev.wharf.auth.access..")
+                .should().dependOnClassesThat().resideInAPackage("dev.wharf.auth.upstream..")
+                .check(classes);
+    }
+
+    @Test
     void apiImportsNothingElseFromServer() {
         noClasses().that().resideInAPackage("dev.wharf.server.api..")
                 .should().dependOnClassesThat().resideInAPackage("dev.wharf.server..")

@@ -1,6 +1,6 @@
 package dev.wharf.server.app;
 
-import dev.wharf.auth.BearerTokens;
+import dev.wharf.auth.upstream.BearerTokens;
 import dev.wharf.server.accesslog.AccessLog;
 import dev.wharf.server.admin.AdminApi;
 import dev.wharf.server.config.ConfigException;

@@ -1,6 +1,6 @@
 package dev.wharf.server.ecr;
 
-import dev.wharf.auth.FakeEcrApi;
+import dev.wharf.auth.upstream.FakeEcrApi;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

@@ -51,7 +51,7 @@ class EcrSdkLoadingTest {
             String log = wharf.log();
             assertTrue(log.contains("dev.wharf.server.upstream.Upstreams"), "the probe logs class loading");
             assertFalse(log.contains("software.amazon."), "an AWS SDK class was loaded without an ECR project");
-            assertFalse(log.contains("dev.wharf.auth.AwsEcrTokens"), "the SDK-backed fetcher was loaded");
+            assertFalse(log.contains("dev.wharf.auth.upstream.AwsEcrTokens"), "the SDK-backed fetcher was loaded");
             assertFalse(log.contains("ECR tokens through"), "an ECR credential source was built");
         }
     }

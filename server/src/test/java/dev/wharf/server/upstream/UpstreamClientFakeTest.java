@@ -9,8 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wharf.testing.NettyLeaks;
-import dev.wharf.auth.BearerTokens;
-import dev.wharf.auth.Credentials;
+import dev.wharf.auth.upstream.BearerTokens;
+import dev.wharf.auth.upstream.Credentials;
 import dev.wharf.server.egress.EgressProxy;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.nio.NioEventLoopGroup;

@@ -1,4 +1,4 @@
-package dev.wharf.auth;
+package dev.wharf.auth.upstream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,4 +1,4 @@
-package dev.wharf.auth;
+package dev.wharf.auth.upstream;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;

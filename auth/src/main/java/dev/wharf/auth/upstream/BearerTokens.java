@@ -1,4 +1,4 @@
-package dev.wharf.auth;
+package dev.wharf.auth.upstream;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,4 +1,4 @@
-package dev.wharf.auth;
+package dev.wharf.auth.upstream;
 
 import java.net.ProxySelector;
 import java.net.URI;

@@ -1,4 +1,4 @@
-package dev.wharf.auth;
+package dev.wharf.auth.upstream;
 
 /**
  * Whom a token is fetched for: the project (tokens are never shared between projects) and the host of its own
