@@ -54,7 +54,9 @@ final class ClientAuthWiring {
             if (htpasswd != null) {
                 htpasswd.close();
             }
-            throw new ConfigException(e.getMessage() + " (config " + config.source() + ")");
+            String what = e instanceof java.nio.file.NoSuchFileException || e instanceof java.nio.file.AccessDeniedException
+                    ? "auth: file " + e.getMessage() + " cannot be read" : "auth: " + e.getMessage();
+            throw new ConfigException(what + " (config " + config.source() + ")");
         }
         IdTokenCheck oidc = null;
         if (auth.oidc() != null) {

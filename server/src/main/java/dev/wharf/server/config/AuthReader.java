@@ -35,10 +35,10 @@ final class AuthReader {
             return null;
         }
         ObjectNode a = values.mapping(top.get("auth"), "auth", AUTH_KEYS);
-        Path htpasswd = a.has("htpasswd") ? values.readableFile(a.get("htpasswd"), "auth.htpasswd") : null;
+        Path htpasswd = a.has("htpasswd") ? values.file(a.get("htpasswd"), "auth.htpasswd") : null;
         Map<String, List<String>> groups = a.has("groups") ? nameLists(a.get("groups"), "auth.groups") : Map.of();
         List<String> admins = a.has("admins") ? names(a.get("admins"), "auth.admins") : List.of();
-        Path tokenKey = a.has("tokenKey") ? values.readableFile(a.get("tokenKey"), "auth.tokenKey") : null;
+        Path tokenKey = a.has("tokenKey") ? values.file(a.get("tokenKey"), "auth.tokenKey") : null;
         Duration ttl = Duration.ofMinutes(5);
         if (a.has("tokenTtl")) {
             ttl = values.duration(a.get("tokenTtl"), "auth.tokenTtl");
