@@ -14,6 +14,22 @@ final class OidcLogin {
     private OidcLogin() {
     }
 
+    /*
+     * Once OidcIdTokens is merged (branch i10oidc), the body of check() is:
+     *
+     *   OidcIdTokens verifier = new OidcIdTokens(oidc.issuer(), oidc.clientId(), oidc.groupsClaim());
+     *   return idToken -> {
+     *       try {
+     *           OidcIdentity id = verifier.verify(idToken);
+     *           return Optional.of(new Principal("oidc:" + id.username(), mappedGroups(oidc, id.groups())));
+     *       } catch (OidcTokenException e) {
+     *           if (e.kind() == OidcTokenException.Kind.PROVIDER_UNAVAILABLE) {
+     *               throw new IllegalStateException(e.getMessage());
+     *           }
+     *           return Optional.empty();
+     *       }
+     *   };
+     */
     static IdTokenCheck check(AuthConfig.Oidc oidc, String source) {
         // Until the verifier lands (merge of the OIDC branch), a config that asks for OIDC stops start-up rather
         // than pretending to check tokens.
