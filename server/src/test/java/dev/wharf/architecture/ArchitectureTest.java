@@ -101,6 +101,17 @@ class ArchitectureTest {
     }
 
     @Test
+    void clientAccessKnowsOnlyHttpApiAndAuth() {
+        // Who may pull is decided from the route and the credentials alone: never from what the cache holds.
+        noClasses().that().resideInAPackage("dev.wharf.server.access..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.wharf.server.registry..",
+                        "dev.wharf.server.admin..", "dev.wharf.server.pullthrough..", "dev.wharf.server.prefetch..",
+                        "dev.wharf.server.app..", "dev.wharf.server.cli..", "dev.wharf.server.webhook..",
+                        "dev.wharf.storage..", "dev.wharf.auth.upstream..")
+                .check(classes);
+    }
+
+    @Test
     void httpImportsNoEndpoint() {
         noClasses().that().resideInAPackage("dev.wharf.server.http..")
                 .should().dependOnClassesThat().resideInAnyPackage("dev.wharf.server.registry..",
