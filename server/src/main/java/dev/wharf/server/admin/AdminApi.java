@@ -146,7 +146,7 @@ public final class AdminApi implements AdminEndpoint, AutoCloseable {
         HttpHeaders h = new DefaultHttpHeaders().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"wharf-admin\"");
         return new RegistryException(ErrorCode.UNAUTHORIZED, HttpResponseStatus.UNAUTHORIZED,
                 tokenDigest == null && adminUsers == null
-                        ? "the admin API is disabled: no admin.token and no auth.admins are configured"
+                        ? "the admin API is disabled: no admin.token is configured (and no auth.admins)"
                         : "the admin API needs Authorization: Bearer <admin token>, or an admin's credentials", h);
     }
 

@@ -46,6 +46,7 @@ class EcrBearerRefreshTest {
                        - name: pub
                          upstream: %s
                          ecr: {region: us-east-1, endpoint: '%s', accessKeyId: %s, secretAccessKey: s}
+                         visibility: public
                      """.formatted(registry.url(), api.endpoint(), KEY))) {
             HttpResponse<byte[]> first = wharf.get("/v2/pub/lib/app/manifests/v1");
             assertEquals(200, first.statusCode(), new String(first.body(), StandardCharsets.UTF_8));

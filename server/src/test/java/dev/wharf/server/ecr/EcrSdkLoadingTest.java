@@ -64,7 +64,8 @@ class EcrSdkLoadingTest {
                 + "storage:\n  path: " + dir.resolve("store-ecr") + "\n"
                 + "projects:\n"
                 + "  - name: private\n    upstream: https://123456789012.dkr.ecr.eu-west-1.amazonaws.com\n"
-                + "  - name: public\n    upstream: https://public.ecr.aws\n    ecr: {}\n");
+                + "    visibility: public\n"
+                + "  - name: public\n    upstream: https://public.ecr.aws\n    ecr: {}\n    visibility: public\n");
         // Nothing is pulled, so no AWS endpoint is ever called: building the sources is enough.
         try (WharfProcess wharf = WharfProcess.builder().configFile(config).port(port)
                 .jvmArgs("-Xlog:class+load=info").start()) {
