@@ -81,11 +81,33 @@ class ArchitectureTest {
     }
 
     @Test
+    void upstreamAuthAndClientAuthStayApart() {
+        // auth.upstream is wharf as a client of registries; auth.access is wharf deciding who may pull from it.
+        noClasses().that().resideInAPackage("dev.wharf.auth.upstream..")
+                .should().dependOnClassesThat().resideInAPackage("dev.wharf.auth.access..")
+                .check(classes);
+        noClasses().that().resideInAPackage("dev.wharf.auth.access..")
+                .should().dependOnClassesThat().resideInAPackage("dev.wharf.auth.upstream..")
+                .check(classes);
+    }
+
+    @Test
     void apiImportsNothingElseFromServer() {
         noClasses().that().resideInAPackage("dev.wharf.server.api..")
                 .should().dependOnClassesThat().resideInAPackage("dev.wharf.server..")
                 .andShould().dependOnClassesThat().resideOutsideOfPackages("dev.wharf.server.api..",
                         "dev.wharf.storage..", "java..", "io.netty..", "com.fasterxml.jackson..")
+                .check(classes);
+    }
+
+    @Test
+    void clientAccessKnowsOnlyHttpApiAndAuth() {
+        // Who may pull is decided from the route and the credentials alone: never from what the cache holds.
+        noClasses().that().resideInAPackage("dev.wharf.server.access..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.wharf.server.registry..",
+                        "dev.wharf.server.admin..", "dev.wharf.server.pullthrough..", "dev.wharf.server.prefetch..",
+                        "dev.wharf.server.app..", "dev.wharf.server.cli..", "dev.wharf.server.webhook..",
+                        "dev.wharf.storage..", "dev.wharf.auth.upstream..")
                 .check(classes);
     }
 

@@ -3,7 +3,7 @@ package dev.wharf.fuzz;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import dev.wharf.auth.Challenge;
+import dev.wharf.auth.upstream.Challenge;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.TimeUnit;

@@ -211,6 +211,7 @@ public final class WharfYaml {
         private Path caFile;
         private Boolean insecureSkipVerify;
         private final List<String> ecr = new ArrayList<>();
+        private String visibility;
 
         private Project(String name) {
             this.name = name;
@@ -243,6 +244,12 @@ public final class WharfYaml {
         public Project credentials(String user, Path secretFile) {
             this.username = user;
             this.passwordFile = secretFile;
+            return this;
+        }
+
+        /** {@code visibility}: public or private; a project with credentials is written public unless this says. */
+        public Project visibility(String v) {
+            this.visibility = v;
             return this;
         }
 
@@ -283,6 +290,10 @@ public final class WharfYaml {
             line(y, "    passwordFile", passwordFile);
             line(y, "    caFile", caFile);
             line(y, "    insecureSkipVerify", insecureSkipVerify);
+            // Tests of upstream credentials run without client auth: such a project is private by default, and
+            // start-up would stop without auth.
+            line(y, "    visibility", visibility != null ? visibility
+                    : username != null || !ecr.isEmpty() ? "public" : null);
             if (!ecr.isEmpty()) {
                 y.append("    ecr: {").append(String.join(", ", ecr.subList(1, ecr.size()))).append("}\n");
             }

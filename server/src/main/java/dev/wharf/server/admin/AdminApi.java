@@ -61,6 +61,8 @@ public final class AdminApi implements AdminEndpoint, AutoCloseable {
     static final String PREFIX = "/api/v1";
 
     private final byte[] tokenDigest;
+    /** Authorization header to "names an admin user" ({@code auth.admins}, Basic or a wharf token), or null. */
+    private final java.util.function.BiPredicate<String, io.netty.channel.Channel> adminUsers;
     private final ContentStore store;
     private final Projects projects;
     private final TagCache tagCache;
@@ -84,6 +86,14 @@ public final class AdminApi implements AdminEndpoint, AutoCloseable {
     /** As above; {@code loopbackTls} trusts the server's own certificate when its registry address is HTTPS. */
     public AdminApi(String adminToken, ContentStore store, Projects projects, TagCache tagCache,
                     Supplier<URI> registryUrl, javax.net.ssl.SSLContext loopbackTls) {
+        this(adminToken, store, projects, tagCache, registryUrl, loopbackTls, null);
+    }
+
+    /** As above; {@code adminUsers} also lets in the admins of client auth ({@code auth.admins}), or is null. */
+    public AdminApi(String adminToken, ContentStore store, Projects projects, TagCache tagCache,
+                    Supplier<URI> registryUrl, javax.net.ssl.SSLContext loopbackTls,
+                    java.util.function.BiPredicate<String, io.netty.channel.Channel> adminUsers) {
+        this.adminUsers = adminUsers;
         this.tokenDigest = adminToken == null ? null : sha256(adminToken);
         this.store = store;
         this.projects = projects;
@@ -124,7 +134,9 @@ public final class AdminApi implements AdminEndpoint, AutoCloseable {
     @Override
     public RegistryException refuse(Exchange ex) {
         String authorization = ex.request().headers().get(HttpHeaderNames.AUTHORIZATION);
-        if (authorized(authorization)) {
+        // The one place the admin API decides who is in: the admin token, or an admin user of client auth.
+        if (authorized(authorization)
+                || adminUsers != null && adminUsers.test(authorization, ex.ctx().channel())) {
             return null;
         }
         if (authorization != null) {
@@ -133,8 +145,9 @@ public final class AdminApi implements AdminEndpoint, AutoCloseable {
         }
         HttpHeaders h = new DefaultHttpHeaders().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"wharf-admin\"");
         return new RegistryException(ErrorCode.UNAUTHORIZED, HttpResponseStatus.UNAUTHORIZED,
-                tokenDigest == null ? "the admin API is disabled: no admin.token is configured"
-                        : "the admin API needs Authorization: Bearer <admin token>", h);
+                tokenDigest == null && adminUsers == null
+                        ? "the admin API is disabled: no admin.token is configured (and no auth.admins)"
+                        : "the admin API needs Authorization: Bearer <admin token>, or an admin's credentials", h);
     }
 
     private boolean authorized(String header) {

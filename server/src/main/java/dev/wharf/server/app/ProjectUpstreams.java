@@ -1,10 +1,10 @@
 package dev.wharf.server.app;
 
-import dev.wharf.auth.CredentialSource;
-import dev.wharf.auth.Credentials;
-import dev.wharf.auth.EcrAccess;
-import dev.wharf.auth.EcrCredentials;
-import dev.wharf.auth.EcrRegistryHost;
+import dev.wharf.auth.upstream.CredentialSource;
+import dev.wharf.auth.upstream.Credentials;
+import dev.wharf.auth.upstream.EcrAccess;
+import dev.wharf.auth.upstream.EcrCredentials;
+import dev.wharf.auth.upstream.EcrRegistryHost;
 import dev.wharf.server.config.ConfigException;
 import dev.wharf.server.config.EcrConfig;
 import dev.wharf.server.config.ProjectConfig;

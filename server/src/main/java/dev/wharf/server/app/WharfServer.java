@@ -1,7 +1,8 @@
 package dev.wharf.server.app;
 
-import dev.wharf.auth.BearerTokens;
+import dev.wharf.auth.upstream.BearerTokens;
 import dev.wharf.server.accesslog.AccessLog;
+import dev.wharf.server.access.ClientAccess;
 import dev.wharf.server.admin.AdminApi;
 import dev.wharf.server.config.ConfigException;
 import dev.wharf.server.config.HostPort;
@@ -107,6 +108,8 @@ public final class WharfServer implements AutoCloseable {
     private Evictor evictor;
     private Channel serverChannel;
     private AdminApi admin;
+    /** Client auth ({@code auth:}), or null when anyone may pull. */
+    private ClientAccess access;
     /** The admin listener ({@code admin.listen}), or null when /metrics and /api/v1 share the registry address. */
     private Channel adminChannel;
     private Readiness readiness;
@@ -176,7 +179,9 @@ public final class WharfServer implements AutoCloseable {
         Router router = new Router(all);
         // Prefetch jobs and the webhook's checks call wharf's own listener: over TLS they trust exactly its certificate.
         javax.net.ssl.SSLContext loopbackTls = tls == null ? null : tls.loopbackClientContext();
-        admin = new AdminApi(config.operations().adminToken(), store, all, tagCache, this::registryUrl, loopbackTls);
+        access = ClientAuthWiring.build(config);
+        admin = new AdminApi(config.operations().adminToken(), store, all, tagCache, this::registryUrl, loopbackTls,
+                access == null ? null : access::isAdmin);
         // checkUpstream asks wharf itself, through its own address, so the answer is what the kubelet's pull gets.
         AdmissionEndpoint admission = config.rewrite().rules().isEmpty() ? null
                 : new RewriteWebhook(new ImageRewriter(config.rewrite().rules(),
@@ -254,7 +259,8 @@ public final class WharfServer implements AutoCloseable {
                         clients.add(ch);
                         ClientPipeline.configure(ch, tls, new ClientPipeline.Limits(limits.headerTimeout(),
                                 limits.idleTimeout(), limits.writeTimeout(), cap), () -> new RequestHandler(router,
-                                endpoints, readiness::problem, active, metrics, admin, admission, accessLog, serves));
+                                endpoints, readiness::problem, active, metrics, admin, admission, accessLog, serves,
+                                access == null ? dev.wharf.server.http.RegistryAccess.OPEN : access));
                     }
                 });
         return b.bind(new InetSocketAddress(address.host(), address.port())).sync().channel();
@@ -389,6 +395,9 @@ public final class WharfServer implements AutoCloseable {
         upstreamLoops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
         if (admin != null) {
             admin.close();
+        }
+        if (access != null) {
+            ClientAuthWiring.close(access);
         }
         if (readiness != null) {
             readiness.close();

@@ -20,7 +20,7 @@ import java.util.function.Function;
  * <p>This class reads the top level ({@code listen}, {@code defaultProject}) and hands each section to its
  * reader: {@link OperationsReader} for storage, retention, admin, access log and egress, {@link ProjectsReader}
  * for the projects, {@link RewriteReader} for the admission webhook's rules, {@link LimitsReader} for
- * {@code limits} and {@link TlsReader} for {@code tls}.
+ * {@code limits}, {@link TlsReader} for {@code tls} and {@link AuthReader} for {@code auth}.
  * {@link ConfigReader} reads the typed values beneath them all. A new top-level section adds its key to
  * {@code TOP_KEYS} and a reader of its own.
  */
@@ -29,7 +29,7 @@ public final class ConfigLoader {
     public static final String DEFAULTS_RESOURCE = "/wharf-defaults.yaml";
 
     private static final Set<String> TOP_KEYS = Set.of("listen", "storage", "defaultProject", "projects",
-            "retention", "admin", "accessLog", "egress", "rewrite", "limits", "tls");
+            "retention", "admin", "accessLog", "egress", "rewrite", "limits", "tls", "auth");
 
     private final String source;
     private final Function<String, String> env;
@@ -116,7 +116,15 @@ public final class ConfigLoader {
             }
         }
         TlsConfig tls = new TlsReader(values).tls(top);
+        AuthReader authReader = new AuthReader(values);
+        AuthConfig auth = authReader.auth(top);
+        authReader.checkPrivateProjects(projects, auth);
+        boolean adminListenGiven = top.has("admin") && top.get("admin").has("listen");
+        if (auth != null && !adminListenGiven) {
+            // With auth on, /metrics and /api/v1 leave the public port unless admin.listen says where they go.
+            operations = operations.withAdminListen(OperationsConfig.DEFAULT_ADMIN_LISTEN);
+        }
         return new WharfConfig(listen, storage.path(), defaultProject, projects, source, operations, rewrite,
-                limits, tls);
+                limits, tls, auth);
     }
 }

@@ -88,6 +88,15 @@ final class ConfigReader {
         return null;
     }
 
+    /** A file name, resolved against the config file's folder; read (and checked) at start-up, not here. */
+    Path file(JsonNode node, String key) {
+        String name = string(node, key);
+        if (name.isBlank()) {
+            throw fail(key, "must name a file");
+        }
+        return baseDir.resolve(name);
+    }
+
     /** A file name, resolved against the config file's folder; the file must be readable. */
     Path readableFile(JsonNode node, String key) {
         Path file = baseDir.resolve(string(node, key));

@@ -13,6 +13,12 @@ import java.net.URI;
  * @param secretAccessKey static secret, or null; never printed
  */
 public record EcrConfig(String region, URI endpoint, String accessKeyId, String secretAccessKey) {
+    /** True if one of {@code upstreams} is a private ECR host, which implies ECR credentials without a block. */
+    public static boolean impliedBy(java.util.List<URI> upstreams) {
+        return upstreams.stream().anyMatch(u -> dev.wharf.auth.upstream.EcrRegistryHost.parse(u.getHost())
+                .map(h -> !h.isPublic()).orElse(false));
+    }
+
     @Override
     public String toString() {
         return "EcrConfig[region=" + region + ", endpoint=" + endpoint + ", accessKeyId=" + accessKeyId

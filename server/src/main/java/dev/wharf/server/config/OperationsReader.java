@@ -79,7 +79,7 @@ final class OperationsReader {
         String adminToken = null;
         if (top.has("admin")) {
             ObjectNode a = values.mapping(top.get("admin"), "admin", ADMIN_KEYS);
-            if (a.has("listen")) {
+            if (a.has("listen") && !"registry".equals(a.get("listen").asText())) {
                 adminListen = values.hostPort(a.get("listen"), "admin.listen");
             }
             adminToken = values.secret(a, "token", "tokenFile", "admin");

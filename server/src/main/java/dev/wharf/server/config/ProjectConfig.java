@@ -25,13 +25,36 @@ import java.util.List;
  * @param allowPrivateRedirects let upstream redirects lead to loopback and private addresses even when no upstream
  *                 of the project is in that range ({@code allowPrivateRedirects}, false); link-local and cloud
  *                 metadata addresses stay refused
+ * @param visibility who may pull ({@code visibility}): public, or private (only {@code pull}); private by default
+ *                 when the project carries upstream credentials ({@code username} or {@code ecr})
+ * @param pull     the users and groups that may pull a private project ({@code pull})
  */
 public record ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile,
                             String username, String password, List<URI> upstreams, boolean insecureSkipVerify,
-                            EcrConfig ecr, boolean dockerHub, boolean allowPrivateRedirects) {
+                            EcrConfig ecr, boolean dockerHub, boolean allowPrivateRedirects, Visibility visibility,
+                            List<String> pull) {
+    /** {@code projects[].visibility}. */
+    public enum Visibility {
+        PUBLIC, PRIVATE
+    }
+
     public ProjectConfig {
         aliases = List.copyOf(aliases);
         upstreams = upstreams == null || upstreams.isEmpty() ? List.of(upstream) : List.copyOf(upstreams);
+        visibility = visibility == null ? Visibility.PUBLIC : visibility;
+        pull = pull == null ? List.of() : List.copyOf(pull);
+    }
+
+    public ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile,
+                         String username, String password, List<URI> upstreams, boolean insecureSkipVerify,
+                         EcrConfig ecr, boolean dockerHub, boolean allowPrivateRedirects) {
+        this(name, upstream, aliases, tagTtl, caFile, username, password, upstreams, insecureSkipVerify, ecr,
+                dockerHub, allowPrivateRedirects, Visibility.PUBLIC, List.of());
+    }
+
+    /** True if only the users and groups of {@code pull} may pull. */
+    public boolean isPrivate() {
+        return visibility == Visibility.PRIVATE;
     }
 
     public ProjectConfig(String name, URI upstream, List<String> aliases, Duration tagTtl, Path caFile,
@@ -61,7 +84,8 @@ public record ProjectConfig(String name, URI upstream, List<String> aliases, Dur
         return "ProjectConfig[name=" + name + ", upstream=" + upstream + ", aliases=" + aliases + ", tagTtl=" + tagTtl
                 + ", caFile=" + caFile + ", username=" + username + ", password=" + (password == null ? "none" : "***")
                 + ", upstreams=" + upstreams + ", insecureSkipVerify=" + insecureSkipVerify + ", ecr=" + ecr
-                + ", dockerHub=" + dockerHub + ", allowPrivateRedirects=" + allowPrivateRedirects + "]";
+                + ", dockerHub=" + dockerHub + ", allowPrivateRedirects=" + allowPrivateRedirects + ", visibility="
+                + visibility + ", pull=" + pull + "]";
     }
 
     /**

@@ -25,7 +25,7 @@ final class ProjectsReader {
     private static final Pattern PROJECT_NAME = Pattern.compile("[a-z0-9]+([._-][a-z0-9]+)*");
     private static final Set<String> PROJECT_KEYS = Set.of("name", "upstream", "aliases", "tagTtl", "caFile",
             "username", "password", "passwordFile", "upstreams", "insecureSkipVerify", "ecr", "dockerHub",
-            "allowPrivateRedirects");
+            "allowPrivateRedirects", "visibility", "pull");
     private static final Set<String> ECR_KEYS = Set.of("region", "endpoint", "accessKeyId", "secretAccessKey");
 
     private final ConfigReader values;
@@ -108,8 +108,26 @@ final class ProjectsReader {
         boolean dockerHub = p.has("dockerHub") && values.bool(p.get("dockerHub"), path + ".dockerHub");
         boolean allowPrivate = p.has("allowPrivateRedirects")
                 && values.bool(p.get("allowPrivateRedirects"), path + ".allowPrivateRedirects");
+        ProjectConfig.Visibility visibility;
+        if (p.has("visibility")) {
+            String v = values.string(p.get("visibility"), path + ".visibility");
+            visibility = switch (v) {
+                case "public" -> ProjectConfig.Visibility.PUBLIC;
+                case "private" -> ProjectConfig.Visibility.PRIVATE;
+                default -> throw values.fail(path + ".visibility", "must be public or private, got '" + v + "'");
+            };
+        } else {
+            // Upstream credentials carry their owner's reach and quota: not for everyone who can reach wharf.
+            visibility = username != null || ecr != null || EcrConfig.impliedBy(upstreams)
+                    ? ProjectConfig.Visibility.PRIVATE : ProjectConfig.Visibility.PUBLIC;
+        }
+        List<String> pull = p.has("pull") ? values.stringList(p.get("pull"), path + ".pull") : List.of();
+        if (!pull.isEmpty() && visibility == ProjectConfig.Visibility.PUBLIC) {
+            throw values.fail(path + ".pull", "has no effect on a public project: set visibility: private, or drop "
+                    + "pull");
+        }
         return new ProjectConfig(name, upstream, aliases, ttl, ca, username, password, upstreams, insecure, ecr,
-                dockerHub, allowPrivate);
+                dockerHub, allowPrivate, visibility, pull);
     }
 
     private EcrConfig ecr(JsonNode node, String path) {

@@ -15,15 +15,22 @@ import java.util.List;
  * @param rewrite        the admission webhook's image-rewrite rules ({@code rewrite:})
  * @param limits         timeouts and the connection cap for clients ({@code limits:})
  * @param tls            the certificate and key {@code listen} serves HTTPS with, or null for plain HTTP
+ * @param auth           client auth ({@code auth:}), or null when anyone who reaches wharf may pull
  */
 public record WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
                           String source, OperationsConfig operations, RewriteConfig rewrite, LimitsConfig limits,
-                          TlsConfig tls) {
+                          TlsConfig tls, AuthConfig auth) {
     public WharfConfig {
         projects = List.copyOf(projects);
         operations = operations == null ? OperationsConfig.DEFAULTS : operations;
         rewrite = rewrite == null ? RewriteConfig.NONE : rewrite;
         limits = limits == null ? LimitsConfig.DEFAULTS : limits;
+    }
+
+    public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
+                       String source, OperationsConfig operations, RewriteConfig rewrite, LimitsConfig limits,
+                       TlsConfig tls) {
+        this(listen, storagePath, defaultProject, projects, source, operations, rewrite, limits, tls, null);
     }
 
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
@@ -44,10 +51,11 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
 
     public WharfConfig withListen(HostPort newListen) {
         return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, rewrite, limits,
-                tls);
+                tls, auth);
     }
 
     public WharfConfig withStoragePath(Path newPath) {
-        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, rewrite, limits, tls);
+        return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, rewrite, limits, tls,
+                auth);
     }
 }

@@ -78,6 +78,8 @@ public final class Exchange {
     private volatile CacheResult cacheResult;
     private volatile Digest fill;
     private volatile boolean fillJoined;
+    /** Who the request acts for once auth let it on (a user or robot name), or null: anonymous. */
+    private volatile String principal;
 
     Exchange(ChannelHandlerContext ctx, HttpRequest request, Runnable onFinish) {
         this.ctx = ctx;
@@ -129,6 +131,15 @@ public final class Exchange {
     }
 
     /** True if this answer joined a fill another request started. */
+    /** Who the request acts for, or null (anonymous, or no auth configured); for the access and audit logs. */
+    public String principal() {
+        return principal;
+    }
+
+    public void principal(String name) {
+        this.principal = name;
+    }
+
     public boolean fillJoined() {
         return fillJoined;
     }

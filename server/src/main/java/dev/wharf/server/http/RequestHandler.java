@@ -58,6 +58,7 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
     private final AdmissionEndpoint admission;
     private final AccessLog accessLog;
     private final Serves serves;
+    private final RegistryAccess access;
     /** Messages of one read beyond this close the connection (a pipelined request is two or more). */
     static final int MAX_QUEUED = 256;
     // Touched on the event loop only:
@@ -99,6 +100,15 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
                           AtomicInteger active, WharfMetrics metrics,
                           AdminEndpoint admin, AdmissionEndpoint admission, AccessLog accessLog,
                           Serves serves) {
+        this(router, endpoints, notReady, active, metrics, admin, admission, accessLog, serves, RegistryAccess.OPEN);
+    }
+
+    /** As above, with {@code access} deciding who may pull (client auth). */
+    public RequestHandler(Router router, Endpoints endpoints, Supplier<String> notReady,
+                          AtomicInteger active, WharfMetrics metrics,
+                          AdminEndpoint admin, AdmissionEndpoint admission, AccessLog accessLog,
+                          Serves serves, RegistryAccess access) {
+        this.access = access;
         this.metrics = metrics;
         this.admin = admin;
         this.admission = admission;
@@ -224,10 +234,14 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         long startMillis = System.currentTimeMillis();
         String[] labels = {"none", "other"};
         Exchange[] self = new Exchange[1];
+        Route[] routed = new Route[1];
         Exchange ex = new Exchange(ctx, req, () -> {
             active.decrementAndGet();
             try {
                 finished(ctx, self[0], labels[0], labels[1], startMillis, System.nanoTime() - start);
+                if (routed[0] != null) {
+                    access.finished(self[0], routed[0], remote(ctx.channel().remoteAddress()));
+                }
             } finally {
                 readNext(ctx);
             }
@@ -296,6 +310,30 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
             Route route = router.route(uri);
             labels[0] = route.project() == null ? "none" : route.project().name();
             labels[1] = route.kindLabel();
+            routed[0] = route;
+            if (route instanceof Route.Token token) {
+                access.token(ex, token);
+                return;
+            }
+            access.authorize(ex, route, () -> {
+                try {
+                    dispatchRoute(ex, route);
+                } catch (RegistryException e) {
+                    ex.error(e);
+                } catch (RuntimeException e) {
+                    ex.fail(e);
+                }
+            });
+        } catch (RegistryException e) {
+            ex.error(e);
+        } catch (RuntimeException e) {
+            ex.fail(e);
+        }
+    }
+
+    /** Hands an authorised /v2 request to its endpoint. */
+    private void dispatchRoute(Exchange ex, Route route) {
+        {
             if (route instanceof Route.Base) {
                 ex.bytes(HttpResponseStatus.OK, jsonHeaders(), "{}".getBytes(StandardCharsets.UTF_8));
             } else if (route instanceof Route.Manifest manifest) {
@@ -310,10 +348,6 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
                 ex.error(new RegistryException(ErrorCode.UNSUPPORTED,
                         HttpResponseStatus.METHOD_NOT_ALLOWED, "wharf is a read-only pull-through cache"));
             }
-        } catch (RegistryException e) {
-            ex.error(e);
-        } catch (RuntimeException e) {
-            ex.fail(e);
         }
     }
 

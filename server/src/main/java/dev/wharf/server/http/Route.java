@@ -13,7 +13,7 @@ import dev.wharf.storage.Digest;
  */
 public sealed interface Route {
     /** The /v2 endpoints. */
-    enum Kind { BASE, MANIFEST, BLOB, TAGS, REFERRERS, UPLOAD }
+    enum Kind { BASE, MANIFEST, BLOB, TAGS, REFERRERS, UPLOAD, TOKEN }
 
     Kind kind();
 
@@ -33,6 +33,7 @@ public sealed interface Route {
             case BLOB -> "blob";
             case TAGS -> "tags";
             case REFERRERS -> "referrers";
+            case TOKEN -> "token";
             default -> "other";
         };
     }
@@ -41,6 +42,39 @@ public sealed interface Route {
     record Base() implements Route {
         public Kind kind() {
             return Kind.BASE;
+        }
+
+        public Project project() {
+            return null;
+        }
+
+        public RepositoryName name() {
+            return null;
+        }
+
+        public String clientName() {
+            return null;
+        }
+
+        public String ns() {
+            return null;
+        }
+    }
+
+    /**
+     * {@code /token}: the Docker token endpoint. {@code scopes} are the raw {@code scope} query values (each may hold
+     * several, separated by spaces), {@code service} and {@code account} as the client sent them, or null.
+     */
+    record Token(java.util.List<String> scopes, String service, String account) implements Route {
+        /** The token endpoint's path, which the 401 challenge's realm names. */
+        public static final String PATH = "/token";
+
+        public Token {
+            scopes = java.util.List.copyOf(scopes);
+        }
+
+        public Kind kind() {
+            return Kind.TOKEN;
         }
 
         public Project project() {

@@ -42,6 +42,10 @@ public final class Router {
         if (path.equals("/v2") || path.equals("/v2/")) {
             return new Route.Base();
         }
+        if (path.equals(Route.Token.PATH)) {
+            List<String> scopes = query.parameters().getOrDefault("scope", List.of());
+            return new Route.Token(scopes, first(query, "service"), first(query, "account"));
+        }
         if (!path.startsWith("/v2/")) {
             throw new RegistryException(ErrorCode.UNSUPPORTED, HttpResponseStatus.NOT_FOUND, "unknown endpoint " + Excerpt.of(path));
         }

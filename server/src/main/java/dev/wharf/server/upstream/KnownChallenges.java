@@ -2,7 +2,7 @@ package dev.wharf.server.upstream;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import dev.wharf.auth.Challenge;
+import dev.wharf.auth.upstream.Challenge;
 
 /**
  * The last challenge each (upstream endpoint, repository) answered with, so later exchanges can send a token (or

@@ -1,6 +1,6 @@
 package dev.wharf.server.upstream;
 
-import dev.wharf.auth.Credentials;
+import dev.wharf.auth.upstream.Credentials;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.FullHttpRequest;

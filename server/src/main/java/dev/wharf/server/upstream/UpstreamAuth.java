@@ -1,12 +1,12 @@
 package dev.wharf.server.upstream;
 
 import dev.wharf.server.api.Failures;
-import dev.wharf.auth.BearerTokens;
-import dev.wharf.auth.Challenge;
-import dev.wharf.auth.CredentialSource;
-import dev.wharf.auth.Credentials;
-import dev.wharf.auth.TokenOwner;
-import dev.wharf.auth.TokenRequestException;
+import dev.wharf.auth.upstream.BearerTokens;
+import dev.wharf.auth.upstream.Challenge;
+import dev.wharf.auth.upstream.CredentialSource;
+import dev.wharf.auth.upstream.Credentials;
+import dev.wharf.auth.upstream.TokenOwner;
+import dev.wharf.auth.upstream.TokenRequestException;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponse;
 import java.util.List;

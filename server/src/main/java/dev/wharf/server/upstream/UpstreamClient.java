@@ -1,6 +1,6 @@
 package dev.wharf.server.upstream;
 
-import dev.wharf.auth.BearerTokens;
+import dev.wharf.auth.upstream.BearerTokens;
 import dev.wharf.server.config.UpstreamLimits;
 import dev.wharf.server.egress.EgressProxy;
 import io.netty.channel.EventLoopGroup;

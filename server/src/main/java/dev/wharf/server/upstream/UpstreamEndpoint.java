@@ -1,6 +1,6 @@
 package dev.wharf.server.upstream;
 
-import dev.wharf.auth.CredentialSource;
+import dev.wharf.auth.upstream.CredentialSource;
 import io.netty.handler.ssl.SslContext;
 import java.net.URI;
 

@@ -41,6 +41,7 @@ class ConfigLoaderOperationsTest {
                   - name: ecr
                     upstream: https://123456789012.dkr.ecr.eu-west-1.amazonaws.com
                     insecureSkipVerify: true
+                    visibility: public
                     ecr:
                       endpoint: http://127.0.0.1:4566
                       accessKeyId: AKIDEXAMPLE

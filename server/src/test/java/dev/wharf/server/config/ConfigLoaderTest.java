@@ -114,10 +114,12 @@ class ConfigLoaderTest {
                     upstream: https://x
                     username: ${USER_A}
                     password: pre-${PW_A}-post
+                    visibility: public
                   - name: b
                     upstream: https://y
                     username: bob
                     passwordFile: %s
+                    visibility: public
                 """.formatted(secret), "t.yaml", java.util.Map.of("USER_A", "alice", "PW_A", "s3cret")::get);
         assertEquals("alice", c.projects().get(0).username());
         assertEquals("pre-s3cret-post", c.projects().get(0).password());

@@ -88,6 +88,14 @@ class ExampleConfigTest {
         assertFalse(harbor.insecureSkipVerify(), "insecureSkipVerify must stay commented out in the example");
         assertEquals(null, harbor.caFile());
         assertEquals("eu-west-1", project(c, "ecr").ecr().region());
+        assertTrue(hub.isPrivate());
+        assertEquals(List.of("ci", "alice"), hub.pull());
+        assertTrue(project(c, "ecr").isPrivate(), "ECR credentials make a project private by default");
+        assertFalse(project(c, "quay.io").isPrivate());
+        assertEquals(Path.of("/etc/wharf/htpasswd"), c.auth().htpasswd());
+        assertEquals(List.of("robot$ci", "robot$ci-nightly"), c.auth().groups().get("ci"));
+        assertEquals(List.of("alice"), c.auth().admins());
+        assertEquals(Duration.ofMinutes(5), c.auth().tokenTtl());
 
         OperationsConfig ops = c.operations();
         assertEquals(100L << 30, ops.maxSize());
@@ -173,6 +181,9 @@ class ExampleConfigTest {
                 """), projects.stream().map(p -> p.path("ecr")).toList());
         checkSection(missing, text, "rewrite", knownKeys("rewrite:\n  zzz-probe: 1\n"), List.of(root.path("rewrite")));
         checkSection(missing, text, "tls", knownKeys("tls:\n  zzz-probe: 1\n"), List.of(root.path("tls")));
+        checkSection(missing, text, "auth", knownKeys("auth:\n  zzz-probe: 1\n"), List.of(root.path("auth")));
+        checkSection(missing, text, "auth.failedLogins", knownKeys("auth:\n  failedLogins:\n    zzz-probe: 1\n"),
+                List.of(root.path("auth").path("failedLogins")));
         checkSection(missing, text, "rewrite.rules[]", knownKeys("rewrite:\n  rules:\n    - zzz-probe: 1\n"),
                 elements(root.path("rewrite").path("rules")));
         assertTrue(missing.isEmpty(), "examples/wharf.yaml shows neither a value nor a commented-out line for "

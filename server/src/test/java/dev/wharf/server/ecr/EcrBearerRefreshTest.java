@@ -1,6 +1,6 @@
 package dev.wharf.server.ecr;
 
-import dev.wharf.auth.FakeEcrApi;
+import dev.wharf.auth.upstream.FakeEcrApi;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -46,6 +46,7 @@ class EcrBearerRefreshTest {
                        - name: pub
                          upstream: %s
                          ecr: {region: us-east-1, endpoint: '%s', accessKeyId: %s, secretAccessKey: s}
+                         visibility: public
                      """.formatted(registry.url(), api.endpoint(), KEY))) {
             HttpResponse<byte[]> first = wharf.get("/v2/pub/lib/app/manifests/v1");
             assertEquals(200, first.statusCode(), new String(first.body(), StandardCharsets.UTF_8));

@@ -22,6 +22,7 @@ class EcrConfigTest {
                   - name: private-ecr
                     upstream: https://ecr.internal.example.com
                     ecr: {accessKeyId: AKIDX, secretAccessKey: s}
+                    visibility: public
                 """, "project private-ecr: ecr.region is required");
     }
 
@@ -34,6 +35,7 @@ class EcrConfigTest {
                     username: AWS
                     password: x
                     ecr: {}
+                    visibility: public
                 """, "project both: username/password and ecr cannot be used together");
     }
 

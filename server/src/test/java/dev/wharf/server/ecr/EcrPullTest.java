@@ -1,6 +1,6 @@
 package dev.wharf.server.ecr;
 
-import dev.wharf.auth.FakeEcrApi;
+import dev.wharf.auth.upstream.FakeEcrApi;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -60,6 +60,7 @@ class EcrPullTest {
                     projects:
                       - name: ecr
                         upstream: %s
+                        visibility: public
                         ecr:
                           region: %s
                           endpoint: %s
@@ -131,6 +132,7 @@ class EcrPullTest {
                       - name: mirror
                         upstream: %s
                         ecr: {region: us-west-2, endpoint: '%s'}
+                        visibility: public
                     """.formatted(registry.url(), api.endpoint()))) {
                 // No static keys: the SDK's default chain, whose first link is these system properties.
                 System.setProperty("aws.accessKeyId", KEY);

@@ -51,7 +51,7 @@ class EcrSdkLoadingTest {
             String log = wharf.log();
             assertTrue(log.contains("dev.wharf.server.upstream.Upstreams"), "the probe logs class loading");
             assertFalse(log.contains("software.amazon."), "an AWS SDK class was loaded without an ECR project");
-            assertFalse(log.contains("dev.wharf.auth.AwsEcrTokens"), "the SDK-backed fetcher was loaded");
+            assertFalse(log.contains("dev.wharf.auth.upstream.AwsEcrTokens"), "the SDK-backed fetcher was loaded");
             assertFalse(log.contains("ECR tokens through"), "an ECR credential source was built");
         }
     }
@@ -64,7 +64,8 @@ class EcrSdkLoadingTest {
                 + "storage:\n  path: " + dir.resolve("store-ecr") + "\n"
                 + "projects:\n"
                 + "  - name: private\n    upstream: https://123456789012.dkr.ecr.eu-west-1.amazonaws.com\n"
-                + "  - name: public\n    upstream: https://public.ecr.aws\n    ecr: {}\n");
+                + "    visibility: public\n"
+                + "  - name: public\n    upstream: https://public.ecr.aws\n    ecr: {}\n    visibility: public\n");
         // Nothing is pulled, so no AWS endpoint is ever called: building the sources is enough.
         try (WharfProcess wharf = WharfProcess.builder().configFile(config).port(port)
                 .jvmArgs("-Xlog:class+load=info").start()) {

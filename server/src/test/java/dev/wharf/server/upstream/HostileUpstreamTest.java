@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wharf.testing.NettyLeaks;
-import dev.wharf.auth.BearerTokens;
+import dev.wharf.auth.upstream.BearerTokens;
 import dev.wharf.server.config.UpstreamLimits;
 import dev.wharf.server.egress.EgressProxy;
 import io.netty.channel.EventLoopGroup;

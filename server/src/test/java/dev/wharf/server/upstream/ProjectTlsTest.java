@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.wharf.auth.BearerTokens;
-import dev.wharf.auth.Challenge;
+import dev.wharf.auth.upstream.BearerTokens;
+import dev.wharf.auth.upstream.Challenge;
 import dev.wharf.server.config.ProjectConfig;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;

@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wharf.testing.NettyLeaks;
-import dev.wharf.auth.BearerTokens;
-import dev.wharf.auth.Credentials;
+import dev.wharf.auth.upstream.BearerTokens;
+import dev.wharf.auth.upstream.Credentials;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.handler.codec.http.DefaultHttpHeaders;

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.wharf.auth.BearerTokens;
-import dev.wharf.auth.Credentials;
+import dev.wharf.auth.upstream.BearerTokens;
+import dev.wharf.auth.upstream.Credentials;
 import dev.wharf.server.egress.EgressProxy;
 import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.ImageSeeder;

@@ -66,7 +66,7 @@ class BlobRedirectTest {
 
             try (InProcessWharf wharf = InProcessWharf.start(dir.resolve("store"), "projects:\n"
                     + "  - name: up\n    upstream: " + registry.url() + "\n"
-                    + "    username: " + USER + "\n    password: " + PASSWORD + "\n")) {
+                    + "    username: " + USER + "\n    password: " + PASSWORD + "\n    visibility: public\n")) {
                 Exec.Result pull = Exec.run(Duration.ofSeconds(120), skopeo.toString(), "copy",
                         "--src-tls-verify=false", "docker://" + wharf.hostPort() + "/up/team/app:v1",
                         "oci:" + dir.resolve("out") + ":v1");

@@ -161,7 +161,8 @@ class DockerHubTest {
                 + "    aliases: [docker.io]\n"
                 + "    tagTtl: " + TAG_TTL.toSeconds() + "s\n"
                 + "    username: " + USER + "\n"
-                + "    password: ${DOCKERHUB_TOKEN}\n");
+                + "    password: ${DOCKERHUB_TOKEN}\n"
+                + "    visibility: public\n");
         startedNanos = System.nanoTime();
         wharf = WharfProcess.builder().configFile(config).port(port)
                 .env("HTTPS_PROXY", proxy.url())

@@ -104,9 +104,9 @@ class RegistryQuirksTest {
                 + "projects:\n"
                 + "  - name: ghcr.io\n    upstream: https://ghcr.io\n" + caFile
                 + "  - name: quay.io\n    upstream: https://quay.io\n" + caFile
-                + "    username: " + ROBOT + "\n    password: " + ROBOT_TOKEN + "\n"
+                + "    username: " + ROBOT + "\n    password: " + ROBOT_TOKEN + "\n    visibility: public\n"
                 + "  - name: registry.k8s.io\n    upstream: https://registry.k8s.io\n" + caFile
-                + "    username: k8s-user\n    password: k8s-secret-never-sent\n");
+                + "    username: k8s-user\n    password: k8s-secret-never-sent\n    visibility: public\n");
     }
 
     private static DistributionRegistry tokenRegistry(TokenServer auth, String realm, TestCa ca) {

@@ -87,7 +87,7 @@ class TokenAuthRegistryTest {
 
     private String project(String name, URI upstream, TestCa ca) {
         return "projects:\n  - name: " + name + "\n    upstream: " + upstream + "\n    caFile: " + ca.certificatePem()
-                + "\n    username: " + USER + "\n    password: " + PASSWORD + "\n";
+                + "\n    username: " + USER + "\n    password: " + PASSWORD + "\n    visibility: public\n";
     }
 
     @Test

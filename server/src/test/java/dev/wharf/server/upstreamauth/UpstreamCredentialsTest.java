@@ -48,11 +48,11 @@ class UpstreamCredentialsTest {
                     + "storage:\n  path: " + dir.resolve("store") + "\n"
                     + "projects:\n"
                     + "  - name: env\n    upstream: " + registry.url() + "\n"
-                    + "    username: " + USER + "\n    password: ${WHARF_TEST_UPSTREAM_PASSWORD}\n"
+                    + "    username: " + USER + "\n    password: ${WHARF_TEST_UPSTREAM_PASSWORD}\n    visibility: public\n"
                     + "  - name: file\n    upstream: " + registry.url() + "\n"
-                    + "    username: " + USER + "\n    passwordFile: " + secret + "\n"
+                    + "    username: " + USER + "\n    passwordFile: " + secret + "\n    visibility: public\n"
                     + "  - name: bad\n    upstream: " + registry.url() + "\n"
-                    + "    username: " + USER + "\n    password: " + WRONG + "\n");
+                    + "    username: " + USER + "\n    password: " + WRONG + "\n    visibility: public\n");
             try (WharfProcess wharf = WharfProcess.builder().configFile(config).port(port)
                     .env("WHARF_TEST_UPSTREAM_PASSWORD", PASSWORD).start()) {
                 Exec.Result inspect = Exec.run(Duration.ofSeconds(60), skopeo.toString(), "inspect", "--raw",
