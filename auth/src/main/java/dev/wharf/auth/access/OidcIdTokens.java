@@ -66,6 +66,8 @@ public final class OidcIdTokens {
     private final String clientId;
     private final String groupsClaim;
     private final Clock clock;
+    /** Keys given at construction, never fetched (the fuzz test's seam); null in real use. */
+    private final Keys fixedKeys;
     private final Object fetchLock = new Object();
     private volatile Keys keys;
     /** When the last fetch started, successful or not; guarded by fetchLock. */
@@ -99,6 +101,17 @@ public final class OidcIdTokens {
         this.clientId = clientId;
         this.groupsClaim = groupsClaim == null || groupsClaim.isBlank() ? null : groupsClaim;
         this.clock = Objects.requireNonNull(clock, "clock");
+        this.fixedKeys = null;
+    }
+
+    /** A verifier with these keys and no network at all: for the fuzz test, which must not fetch. */
+    OidcIdTokens(URI issuer, String clientId, String groupsClaim, JWKSet keys, Clock clock) {
+        this.provider = new IssuerClient(issuer, IssuerClient.defaultHttp());
+        this.clientId = clientId;
+        this.groupsClaim = groupsClaim;
+        this.clock = clock;
+        this.fixedKeys = new Keys(List.copyOf(keys.getKeys()), clock.instant());
+        this.keys = fixedKeys;
     }
 
     /** The issuer tokens must come from. */
@@ -355,6 +368,9 @@ public final class OidcIdTokens {
 
     /** The cached keys, fetching them first when there are none yet or they are older than {@link #MAX_KEY_AGE}. */
     private Keys currentKeys() throws OidcTokenException {
+        if (fixedKeys != null) {
+            return fixedKeys;
+        }
         Keys k = keys;
         if (k != null && k.fetched().plus(MAX_KEY_AGE).isAfter(clock.instant())) {
             return k;
@@ -377,6 +393,9 @@ public final class OidcIdTokens {
 
     /** Fetches the keys again for an unknown kid, unless a fetch started less than {@link #MIN_FETCH_GAP} ago. */
     private Keys refetch(Keys seen, String why) throws OidcTokenException {
+        if (fixedKeys != null) {
+            return seen;
+        }
         synchronized (fetchLock) {
             Keys k = keys;
             if (k != seen) {

@@ -231,6 +231,32 @@ class OidcIdTokensTest {
         new OidcIdTokens(URI.create("http://localhost:5556"), "wharf", null);
     }
 
+    @Test
+    void severalAudiencesNeedAnAzpNamingThisClient() throws Exception {
+        // Hydra puts one audience in its ID tokens; these are signed with a key of the test's own (the seam the fuzz
+        // test uses), to reach the azp rule.
+        com.nimbusds.jose.jwk.ECKey key = new com.nimbusds.jose.jwk.gen.ECKeyGenerator(
+                com.nimbusds.jose.jwk.Curve.P_256).keyID("k1").generate();
+        Instant now = Instant.now();
+        OidcIdTokens v = new OidcIdTokens(URI.create("https://idp.example.com"), "wharf", "groups",
+                new com.nimbusds.jose.jwk.JWKSet(key.toPublicJWK()), Clock.systemUTC());
+        JWTClaimsSet.Builder claims = new JWTClaimsSet.Builder().issuer("https://idp.example.com").subject("alice")
+                .issueTime(java.util.Date.from(now)).expirationTime(java.util.Date.from(now.plusSeconds(600)))
+                .audience(List.of("wharf", "other"));
+        assertEquals(new OidcIdentity("alice", "alice", Set.of()), v.verify(es256(key, claims.claim("azp", "wharf"))));
+        refused(v, es256(key, claims.claim("azp", "other")), OidcTokenException.Kind.REFUSED, "another client");
+        refused(v, es256(key, claims.claim("azp", null)), OidcTokenException.Kind.REFUSED, "several audiences");
+        refused(v, es256(key, claims.audience("wharf").issuer("https://evil.example.com")),
+                OidcTokenException.Kind.REFUSED, "issuer");
+    }
+
+    private static String es256(com.nimbusds.jose.jwk.ECKey key, JWTClaimsSet.Builder claims) throws Exception {
+        SignedJWT jwt = new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.ES256).keyID(key.getKeyID()).build(),
+                claims.build());
+        jwt.sign(new com.nimbusds.jose.crypto.ECDSASigner(key));
+        return jwt.serialize();
+    }
+
     private static String b64(String s) {
         return Base64.getUrlEncoder().withoutPadding().encodeToString(s.getBytes(StandardCharsets.UTF_8));
     }
