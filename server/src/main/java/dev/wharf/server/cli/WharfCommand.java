@@ -43,6 +43,7 @@ public final class WharfCommand implements Callable<Integer> {
                 .addSubcommand(new VerifyCommand(io))
                 .addSubcommand(tls)
                 .addSubcommand(new ContainerdConfigCommand(io))
+                .addSubcommand(new LoginCommand(io))
                 .addSubcommand(new CommandLine.HelpCommand());
         // The last of a repeated option wins, as it did before picocli.
         cl.setOverwrittenOptionsAllowed(true);

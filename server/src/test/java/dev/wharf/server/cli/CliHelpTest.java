@@ -44,7 +44,7 @@ class CliHelpTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"serve", "prefetch", "du", "verify", "tls", "tls init", "containerd-config"})
+    @ValueSource(strings = {"serve", "prefetch", "du", "verify", "tls", "tls init", "containerd-config", "login"})
     void everyCommandHasHelp(String command) {
         String[] words = command.split(" ");
         String[] args = java.util.Arrays.copyOf(words, words.length + 1);
@@ -60,7 +60,7 @@ class CliHelpTest {
     void topLevelHelpListsEveryCommandAndBareWharfIsAUsageError() {
         Exec.Result help = WharfCli.run(CLI_TIMEOUT, "--help");
         assertEquals(0, help.exitCode(), help.describe());
-        for (String c : List.of("serve", "prefetch", "du", "verify", "tls", "containerd-config")) {
+        for (String c : List.of("serve", "prefetch", "du", "verify", "tls", "containerd-config", "login")) {
             assertTrue(help.output().lines().anyMatch(l -> l.strip().startsWith(c + " ")), c + " in\n" + help.output());
         }
         Exec.Result bare = WharfCli.run(CLI_TIMEOUT);
