@@ -1,12 +1,16 @@
 package dev.wharf.server.app;
 
 import dev.wharf.auth.access.IdTokenCheck;
+import dev.wharf.auth.access.OidcIdTokens;
+import dev.wharf.auth.access.OidcIdentity;
+import dev.wharf.auth.access.OidcTokenException;
+import dev.wharf.auth.access.Principal;
 import dev.wharf.server.config.AuthConfig;
-import dev.wharf.server.config.ConfigException;
+import java.util.Optional;
 
 /**
- * {@code auth.oidc}: ID tokens as passwords, checked by the OIDC verifier ({@code dev.wharf.auth.access.OidcIdTokens},
- * built on its own branch). The mapping it will do: the verified identity's name becomes the principal
+ * {@code auth.oidc}: ID tokens as passwords, checked by the OIDC verifier ({@link OidcIdTokens}). The verified
+ * identity's name becomes the principal
  * {@code oidc:<username>} (never an htpasswd name), and its groups count only through {@code auth.oidc.groups},
  * each mapped to the wharf groups listed there.
  */
@@ -14,26 +18,24 @@ final class OidcLogin {
     private OidcLogin() {
     }
 
-    /*
-     * Once OidcIdTokens is merged (branch i10oidc), the body of check() is:
-     *
-     *   OidcIdTokens verifier = new OidcIdTokens(oidc.issuer(), oidc.clientId(), oidc.groupsClaim());
-     *   return idToken -> {
-     *       try {
-     *           OidcIdentity id = verifier.verify(idToken);
-     *           return Optional.of(new Principal("oidc:" + id.username(), mappedGroups(oidc, id.groups())));
-     *       } catch (OidcTokenException e) {
-     *           if (e.kind() == OidcTokenException.Kind.PROVIDER_UNAVAILABLE) {
-     *               throw new IllegalStateException(e.getMessage());
-     *           }
-     *           return Optional.empty();
-     *       }
-     *   };
+    /**
+     * The check the token endpoint and Basic on {@code /v2} use for passwords that are ID tokens: verified by
+     * {@link OidcIdTokens} (discovery, JWKS, audience, expiry), then mapped. A provider that cannot be asked is an
+     * {@link IllegalStateException} (the login fails as unavailable, not as a wrong password).
      */
     static IdTokenCheck check(AuthConfig.Oidc oidc, String source) {
-        // Until the verifier lands (merge of the OIDC branch), a config that asks for OIDC stops start-up rather
-        // than pretending to check tokens.
-        throw new ConfigException("auth.oidc: this build has no OIDC ID-token verifier yet (config " + source + ")");
+        OidcIdTokens verifier = new OidcIdTokens(oidc.issuer(), oidc.clientId(), oidc.groupsClaim());
+        return idToken -> {
+            try {
+                OidcIdentity id = verifier.verify(idToken);
+                return Optional.of(new Principal("oidc:" + id.username(), mappedGroups(oidc, id.groups())));
+            } catch (OidcTokenException e) {
+                if (e.kind() == OidcTokenException.Kind.PROVIDER_UNAVAILABLE) {
+                    throw new IllegalStateException(e.getMessage());
+                }
+                return Optional.empty();
+            }
+        };
     }
 
     /** The wharf groups that {@code oidcGroups} stand for under {@code auth.oidc.groups}. */
