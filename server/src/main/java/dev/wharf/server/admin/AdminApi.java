@@ -137,6 +137,19 @@ public final class AdminApi implements AdminEndpoint, AutoCloseable {
                         : "the admin API needs Authorization: Bearer <admin token>", h);
     }
 
+    /**
+     * The one admin authorization check, for the web console's login too: true if an {@code Authorization} header
+     * with this value would be let in to {@code /api/v1}.
+     */
+    public boolean authorizes(String authorizationHeader) {
+        return authorized(authorizationHeader);
+    }
+
+    /** The prefetch jobs {@code /api/v1/prefetch} runs, shared with the web console. */
+    public PrefetchJobs prefetchJobs() {
+        return prefetch.jobs();
+    }
+
     private boolean authorized(String header) {
         if (tokenDigest == null || header == null) {
             return false;
