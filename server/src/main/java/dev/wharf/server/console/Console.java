@@ -280,7 +280,15 @@ public final class Console implements AdminEndpoint, AutoCloseable {
         return COOKIE + "=; Path=" + PREFIX + "; HttpOnly; SameSite=Strict; Max-Age=0" + (overTls(ex) ? "; Secure" : "");
     }
 
+    /**
+     * True if the browser reached this page over HTTPS: wharf's own TLS, or a TLS-terminating proxy that says so in
+     * {@code X-Forwarded-Proto}. Trusting that header is safe here: it only picks the scheme the Origin must carry
+     * and whether the cookie is {@code Secure}; a cross-site page cannot set it on a victim's request.
+     */
     private static boolean overTls(Exchange ex) {
+        if ("https".equalsIgnoreCase(ex.request().headers().get("X-Forwarded-Proto"))) {
+            return true;
+        }
         Channel ch = ex.ctx().channel();
         return ch.pipeline().get(SslHandler.class) != null
                 || (ch.parent() != null && ch.parent().pipeline().get(SslHandler.class) != null);

@@ -51,6 +51,15 @@ class ConsoleListenerTest {
             assertFalse(overview.body().contains(TOKEN));
             assertEquals("DENY", overview.headers().firstValue("X-Frame-Options").orElse(null));
 
+            // Behind a TLS-terminating proxy (X-Forwarded-Proto: https) the origin is https and the cookie Secure.
+            HttpResponse<String> proxied = client.send(HttpRequest.newBuilder(URI.create(base + "/ui/login"))
+                    .header("Origin", base.replace("http://", "https://")).header("X-Forwarded-Proto", "https")
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .POST(HttpRequest.BodyPublishers.ofString("username=&secret=" + TOKEN)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(303, proxied.statusCode(), proxied.body());
+            assertTrue(proxied.headers().firstValue("Set-Cookie").orElseThrow().contains("; Secure"));
+
             // A login posted from another site is refused, even with the right token.
             assertEquals(403, login(client, base, "http://evil.example", TOKEN).statusCode());
             assertEquals(401, login(client, base, base, "wrong-token-123456").statusCode());
