@@ -51,10 +51,11 @@ final class Sessions {
         prune(now);
         if (byDigest.size() >= MAX_SESSIONS) {
             String oldest = null;
-            long oldestAt = Long.MAX_VALUE;
+            long oldestAt = 0;
             for (Map.Entry<String, Entry> e : byDigest.entrySet()) {
-                if (e.getValue().session.createdNanos() - now < oldestAt - now) {
-                    oldestAt = e.getValue().session.createdNanos();
+                long created = e.getValue().session.createdNanos();
+                if (oldest == null || created - oldestAt < 0) { // nanoTime values compare by difference only
+                    oldestAt = created;
                     oldest = e.getKey();
                 }
             }
