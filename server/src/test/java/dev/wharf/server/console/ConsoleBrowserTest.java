@@ -48,6 +48,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.openqa.selenium.By;
 import org.openqa.selenium.Dimension;
 import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
@@ -160,13 +161,13 @@ class ConsoleBrowserTest {
     @Order(1)
     void logsInWithTheTokenAndTheOverviewShowsWhatMetricsShows() throws Exception {
         browser.get(ui("/ui/overview"));
-        assertTrue(browser.getCurrentUrl().endsWith("/ui/login"), "without a session the console asks to log in");
-        browser.findElement(By.id("secret")).sendKeys("not-the-token");
-        browser.findElement(By.id("login")).click();
-        assertTrue(browser.findElement(By.className("error")).getText().contains("Wrong credentials"));
-        browser.findElement(By.id("secret")).sendKeys(TOKEN);
-        browser.findElement(By.id("login")).click();
-        assertTrue(browser.getCurrentUrl().endsWith("/ui/overview"), browser.getCurrentUrl());
+        awaitUrl("/ui/login"); // without a session the console asks to log in
+        find(By.id("secret")).sendKeys("not-the-token");
+        find(By.id("login")).click();
+        assertTrue(find(By.className("error")).getText().contains("Wrong credentials"));
+        find(By.id("secret")).sendKeys(TOKEN);
+        find(By.id("login")).click();
+        awaitUrl("/ui/overview");
         assertNotNull(browser.manage().getCookieNamed(Console.COOKIE), "a session cookie");
         assertTrue(browser.manage().getCookieNamed(Console.COOKIE).isHttpOnly());
         assertFalse(browser.getPageSource().contains(TOKEN), "the token never appears in a page");
@@ -175,7 +176,7 @@ class ConsoleBrowserTest {
         for (String id : List.of("total-hits", "total-misses", "total-served-cache", "total-served-upstream",
                 "total-upstream-bytes", "storage-bytes", "storage-blobs", "evictions", "evicted-bytes",
                 "fills-inflight", "storage-max")) {
-            page.put(id, Double.parseDouble(browser.findElement(By.id(id)).getAttribute("data-value")));
+            page.put(id, Double.parseDouble(find(By.id(id)).getAttribute("data-value")));
         }
         String metrics = scrape();
         assertEquals(sum(metrics, "wharf_cache_total", "result", "miss", false), page.get("total-hits"));
@@ -195,7 +196,7 @@ class ConsoleBrowserTest {
         assertTrue(page.get("total-served-cache") > 0, page.toString());
         // Both projects are listed with their circuit state.
         assertEquals(2, browser.findElements(By.cssSelector("#projects-table tr[data-project]")).size());
-        assertTrue(browser.findElement(By.id("projects-table")).getText().contains("closed"));
+        assertTrue(find(By.id("projects-table")).getText().contains("closed"));
         screenshot("overview");
         browser.manage().window().setSize(new Dimension(390, 844));
         screenshot("overview-phone");
@@ -207,7 +208,7 @@ class ConsoleBrowserTest {
     @Order(2)
     void aThrottledColdPullAppearsOnTheFillsPageAndGrowsWithoutAReload() throws Exception {
         browser.get(ui("/ui/fills"));
-        WebElement heading = browser.findElement(By.tagName("h1"));
+        WebElement heading = find(By.tagName("h1"));
         String layer = big.layerDigests().get(big.layerDigests().size() - 1);
         long size = big.layerSizes().get(big.layerSizes().size() - 1);
         CompletableFuture<HttpResponse<byte[]>> pull = CompletableFuture.supplyAsync(() -> {
@@ -220,12 +221,16 @@ class ConsoleBrowserTest {
             }
         });
         By row = By.cssSelector("#fills-body tr[data-digest='" + layer + "']");
+        // The script rebuilds the table every second, so a row found may be gone when read: read it in one go, and
+        // look again if it went stale.
         WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(20), Duration.ofMillis(100));
-        WebElement first = wait.until(d -> d.findElements(row).stream()
-                .filter(e -> Long.parseLong(e.getAttribute("data-bytes")) > 0).findFirst().orElse(null));
-        long bytesBefore = Long.parseLong(first.getAttribute("data-bytes"));
-        assertEquals(size, Long.parseLong(first.getAttribute("data-size")));
-        assertTrue(first.getText().contains("slow/library/console-big"), first.getText());
+        wait.ignoring(StaleElementReferenceException.class);
+        String[] first = wait.until(d -> d.findElements(row).stream()
+                .map(e -> new String[] {e.getAttribute("data-bytes"), e.getAttribute("data-size"), e.getText()})
+                .filter(r -> Long.parseLong(r[0]) > 0).findFirst().orElse(null));
+        long bytesBefore = Long.parseLong(first[0]);
+        assertEquals(size, Long.parseLong(first[1]));
+        assertTrue(first[2].contains("slow/library/console-big"), first[2]);
         screenshot("fills");
         long bytesLater = wait.until(d -> {
             List<WebElement> rows = d.findElements(row);
@@ -249,12 +254,14 @@ class ConsoleBrowserTest {
     @Order(3)
     void browsesDownToATagWhoseDigestIsTheUpstreamsAndDeletesItAfterConfirming() throws Exception {
         browser.get(ui("/ui/overview"));
-        browser.findElement(By.linkText("Browse")).click();
-        browser.findElement(By.linkText("hub")).click();
-        browser.findElement(By.linkText("library/console-small")).click();
+        find(By.linkText("Browse")).click();
+        find(By.linkText("hub")).click();
+        find(By.linkText("library/console-small")).click();
+        awaitUrl("/ui/tags?");
+        find(By.id("browse-tags"));
         screenshot("browse");
-        browser.findElement(By.linkText("v1")).click();
-        String shown = browser.findElement(By.id("tag-digest")).getText();
+        find(By.linkText("v1")).click();
+        String shown = find(By.id("tag-digest")).getText();
         HttpResponse<String> head = HTTP.send(HttpRequest.newBuilder(URI.create(upstream.url()
                 + "/v2/library/console-small/manifests/v1")).method("HEAD", HttpRequest.BodyPublishers.noBody())
                 .header("Accept", ALL_MANIFESTS).build(), HttpResponse.BodyHandlers.ofString());
@@ -263,21 +270,23 @@ class ConsoleBrowserTest {
 
         // An index shows its platforms.
         browser.get(ui("/ui/tag?project=hub&repository=library/console-multi&tag=v1"));
-        String platforms = browser.findElement(By.id("tag-platforms")).getText();
+        String platforms = find(By.id("tag-platforms")).getText();
         assertTrue(platforms.contains("linux/amd64") && platforms.contains("linux/arm64/v8"), platforms);
         screenshot("browse-index");
 
         // Delete v2 of console-small: first a confirmation page, then the tag is gone.
         browser.get(ui("/ui/tag?project=hub&repository=library/console-small&tag=v2"));
-        browser.findElement(By.id("delete-tag")).click();
-        assertTrue(browser.getCurrentUrl().contains("/ui/tag/delete"), "a confirmation step first");
+        find(By.id("delete-tag")).click();
+        awaitUrl("/ui/tag/delete?"); // a confirmation step first
         assertEquals(200, adminApi("/api/v1/projects/hub/repositories/library/console-small/-/tags/v2").statusCode(),
                 "nothing is deleted before confirming");
-        browser.findElement(By.id("confirm-delete")).click();
-        assertTrue(browser.findElement(By.id("deleted-notice")).getText().contains("v2"));
+        find(By.id("confirm-delete")).click();
+        assertTrue(find(By.id("deleted-notice")).getText().contains("v2"));
         assertEquals(404, adminApi("/api/v1/projects/hub/repositories/library/console-small/-/tags/v2").statusCode());
         assertEquals(200, adminApi("/api/v1/projects/hub/repositories/library/console-small/-/tags/v1").statusCode());
-        assertTrue(browser.findElements(By.cssSelector("#browse-tags tr[data-tag='v2']")).isEmpty());
+        List<String> left = browser.findElements(By.cssSelector("#browse-tags tr[data-tag]")).stream()
+                .map(e -> e.getAttribute("data-tag")).toList();
+        assertEquals(List.of("v1"), left);
         collectRequests();
     }
 
@@ -285,15 +294,15 @@ class ConsoleBrowserTest {
     @Order(4)
     void aPrefetchFromTheFormRunsToTheEnd() throws Exception {
         browser.get(ui("/ui/prefetch"));
-        browser.findElement(By.id("images")).sendKeys("hub/library/console-prefetch:v1");
-        browser.findElement(By.id("platforms")).sendKeys("linux/amd64");
-        browser.findElement(By.id("start-prefetch")).click();
-        WebElement state = browser.findElement(By.id("job-state"));
+        find(By.id("images")).sendKeys("hub/library/console-prefetch:v1");
+        find(By.id("platforms")).sendKeys("linux/amd64");
+        find(By.id("start-prefetch")).click();
+        WebElement state = find(By.id("job-state"));
         String id = state.getAttribute("data-id");
         new WebDriverWait(browser, Duration.ofSeconds(60), Duration.ofMillis(200))
                 .until(d -> state.getText().equals("succeeded") || state.getText().equals("failed"));
         assertEquals("succeeded", state.getText());
-        String images = browser.findElement(By.id("job-images")).getText();
+        String images = find(By.id("job-images")).getText();
         assertTrue(images.contains("done") && images.contains(prefetched.manifestDigest()), images);
         JsonNode job = JSON.readTree(adminApi("/api/v1/prefetch/" + id).body());
         assertEquals("succeeded", job.path("state").asText());
@@ -341,7 +350,7 @@ class ConsoleBrowserTest {
     void forgedCrossSitePostsToPrefetchAndDeleteAreRefused() throws Exception {
         String session = browser.manage().getCookieNamed(Console.COOKIE).getValue();
         browser.get(ui("/ui/prefetch"));
-        String csrf = browser.findElement(By.name("csrf")).getAttribute("value");
+        String csrf = find(By.name("csrf")).getAttribute("value");
         int jobsBefore = JSON.readTree(adminApi("/api/v1/prefetch").body()).path("jobs").size();
         String self = "http://" + admin;
         String prefetchBody = "images=hub%2Flibrary%2Fconsole-small%3Av1&csrf=";
@@ -382,6 +391,21 @@ class ConsoleBrowserTest {
     }
 
     // ------------------------------------------------------------------------------------------------ helpers
+
+    /**
+     * The element, once the page that has it is there: a click that submits a form returns before the next page
+     * loads, so every look-up waits (up to 20 s) rather than racing the navigation.
+     */
+    private static WebElement find(By by) {
+        return new WebDriverWait(browser, Duration.ofSeconds(20), Duration.ofMillis(50))
+                .until(d -> d.findElements(by).stream().findFirst().orElse(null));
+    }
+
+    /** Waits until the browser is on a page whose URL holds {@code part}. */
+    private static void awaitUrl(String part) {
+        new WebDriverWait(browser, Duration.ofSeconds(20), Duration.ofMillis(50))
+                .until(d -> d.getCurrentUrl().contains(part));
+    }
 
     private static String ui(String path) {
         return "http://" + admin + path;
