@@ -116,7 +116,22 @@ class ArchitectureTest {
         noClasses().that().resideInAPackage("dev.wharf.server.http..")
                 .should().dependOnClassesThat().resideInAnyPackage("dev.wharf.server.registry..",
                         "dev.wharf.server.admin..", "dev.wharf.server.prefetch..", "dev.wharf.server.app..",
-                        "dev.wharf.server.cli..", "dev.wharf.server.webhook..")
+                        "dev.wharf.server.cli..", "dev.wharf.server.webhook..", "dev.wharf.server.console..")
+                .check(classes);
+    }
+
+    /**
+     * The web console is a leaf beside the admin API: only the app wires it in, and it reads the cache through the
+     * store, the metrics and the admin package, never through the registry endpoints, the CLI or the webhook.
+     */
+    @Test
+    void theConsoleIsALeafOnlyTheAppUses() {
+        noClasses().that().resideOutsideOfPackages("dev.wharf.server.app..", "dev.wharf.server.console..")
+                .should().dependOnClassesThat().resideInAPackage("dev.wharf.server.console..")
+                .check(classes);
+        noClasses().that().resideInAPackage("dev.wharf.server.console..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.wharf.server.registry..",
+                        "dev.wharf.server.cli..", "dev.wharf.server.webhook..", "dev.wharf.server.app..")
                 .check(classes);
     }
 

@@ -135,8 +135,7 @@ public final class AdminApi implements AdminEndpoint, AutoCloseable {
     public RegistryException refuse(Exchange ex) {
         String authorization = ex.request().headers().get(HttpHeaderNames.AUTHORIZATION);
         // The one place the admin API decides who is in: the admin token, or an admin user of client auth.
-        if (authorized(authorization)
-                || adminUsers != null && adminUsers.test(authorization, ex.ctx().channel())) {
+        if (authorizes(authorization, ex.ctx().channel())) {
             return null;
         }
         if (authorization != null) {
@@ -148,6 +147,20 @@ public final class AdminApi implements AdminEndpoint, AutoCloseable {
                 tokenDigest == null && adminUsers == null
                         ? "the admin API is disabled: no admin.token is configured (and no auth.admins)"
                         : "the admin API needs Authorization: Bearer <admin token>, or an admin's credentials", h);
+    }
+
+    /**
+     * The one admin authorization check, for the web console's login too: true if an {@code Authorization} header
+     * with this value would be let in to {@code /api/v1}.
+     */
+    public boolean authorizes(String authorizationHeader, io.netty.channel.Channel channel) {
+        return authorized(authorizationHeader)
+                || adminUsers != null && authorizationHeader != null && adminUsers.test(authorizationHeader, channel);
+    }
+
+    /** The prefetch jobs {@code /api/v1/prefetch} runs, shared with the web console. */
+    public PrefetchJobs prefetchJobs() {
+        return prefetch.jobs();
     }
 
     private boolean authorized(String header) {

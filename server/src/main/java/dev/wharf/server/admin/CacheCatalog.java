@@ -24,15 +24,15 @@ import java.util.Set;
  * <p>One instance per admin request: it memoizes what each manifest reaches, which is not worth keeping longer.
  * Reads the store only; runs on the admin executor, never an event loop.
  */
-final class CacheCatalog {
+public final class CacheCatalog {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** A cached tag and what it reaches. */
-    record TagInfo(String name, TagEntry entry, Set<Digest> stored, boolean complete, long bytes) {
+    public record TagInfo(String name, TagEntry entry, Set<Digest> stored, boolean complete, long bytes) {
     }
 
     /** A repository's tags and their union. */
-    record RepositoryInfo(String name, List<TagInfo> tags, long bytes, int blobs, boolean complete) {
+    public record RepositoryInfo(String name, List<TagInfo> tags, long bytes, int blobs, boolean complete) {
     }
 
     private record Reach(Set<Digest> stored, boolean complete) {
@@ -41,12 +41,12 @@ final class CacheCatalog {
     private final ContentStore store;
     private final Map<Digest, Reach> reached = new HashMap<>();
 
-    CacheCatalog(ContentStore store) {
+    public CacheCatalog(ContentStore store) {
         this.store = store;
     }
 
     /** The repository's tags, with sizes; empty tags list if it has none. */
-    RepositoryInfo repository(String project, String repository) throws IOException {
+    public RepositoryInfo repository(String project, String repository) throws IOException {
         List<TagInfo> tags = new ArrayList<>();
         for (String tag : store.tags(project, repository)) {
             tag(project, repository, tag).ifPresent(tags::add);
@@ -61,7 +61,7 @@ final class CacheCatalog {
     }
 
     /** One tag, if cached (a corrupt tag file reads as absent). */
-    Optional<TagInfo> tag(String project, String repository, String tag) {
+    public Optional<TagInfo> tag(String project, String repository, String tag) {
         return store.tag(project, repository, tag).map(entry -> {
             Reach r = reach(entry.digest(), 0);
             return new TagInfo(tag, entry, r.stored(), r.complete(), bytes(r.stored()));

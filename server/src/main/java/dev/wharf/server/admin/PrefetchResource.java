@@ -145,6 +145,10 @@ final class PrefetchResource {
         return out;
     }
 
+    PrefetchJobs jobs() {
+        return jobs;
+    }
+
     /** Cancels the jobs still running. */
     void close() {
         jobs.close();

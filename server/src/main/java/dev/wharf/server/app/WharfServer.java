@@ -4,6 +4,11 @@ import dev.wharf.auth.upstream.BearerTokens;
 import dev.wharf.server.accesslog.AccessLog;
 import dev.wharf.server.access.ClientAccess;
 import dev.wharf.server.admin.AdminApi;
+import dev.wharf.server.api.RegistryException;
+import dev.wharf.server.console.Console;
+import dev.wharf.server.console.ConsoleData;
+import dev.wharf.server.http.AdminEndpoint;
+import dev.wharf.server.http.Exchange;
 import dev.wharf.server.config.ConfigException;
 import dev.wharf.server.config.HostPort;
 import dev.wharf.server.config.ProjectConfig;
@@ -110,6 +115,7 @@ public final class WharfServer implements AutoCloseable {
     private AdminApi admin;
     /** Client auth ({@code auth:}), or null when anyone may pull. */
     private ClientAccess access;
+    private Console console;
     /** The admin listener ({@code admin.listen}), or null when /metrics and /api/v1 share the registry address. */
     private Channel adminChannel;
     private Readiness readiness;
@@ -157,7 +163,8 @@ public final class WharfServer implements AutoCloseable {
                 .deadline(config.upstreamLimits().manifestDeadline());
         upstreamClient = new UpstreamClient(upstreamLoops, tokens, Duration.ofSeconds(10), Duration.ofSeconds(60),
                 egress, config.upstreamLimits());
-        upstreamClient.observe(new RateLimits(metrics::ratelimitRemaining));
+        RateLimits rateLimits = new RateLimits(metrics::ratelimitRemaining);
+        upstreamClient.observe(rateLimits);
         upstreamClient.observe(new UpstreamMeter(metrics));
         for (ProjectConfig pc : config.projects()) {
             // One endpoint per upstreams: entry, each with its credentials (fixed, ECR tokens, or none).
@@ -182,6 +189,9 @@ public final class WharfServer implements AutoCloseable {
         access = ClientAuthWiring.build(config);
         admin = new AdminApi(config.operations().adminToken(), store, all, tagCache, this::registryUrl, loopbackTls,
                 access == null ? null : access::isAdmin);
+        console = new Console(admin::authorizes, new ConsoleData(metrics, store, all, tagCache, fills, rateLimits,
+                admin.prefetchJobs(), config.operations().maxSize()));
+        AdminEndpoint adminAndConsole = adminAndConsole(admin, console);
         // checkUpstream asks wharf itself, through its own address, so the answer is what the kubelet's pull gets.
         AdmissionEndpoint admission = config.rewrite().rules().isEmpty() ? null
                 : new RewriteWebhook(new ImageRewriter(config.rewrite().rules(),
@@ -197,11 +207,11 @@ public final class WharfServer implements AutoCloseable {
         // With admin.listen set, /metrics and /api/v1 move to that address; /healthz and /readyz answer on both.
         RequestHandler.Serves registryServes = ops.adminListen() == null
                 ? RequestHandler.Serves.ALL : RequestHandler.Serves.REGISTRY;
-        serverChannel = bind(config.listen(), tls, registryServes, router, endpoints, admin, admission);
+        serverChannel = bind(config.listen(), tls, registryServes, router, endpoints, adminAndConsole, admission);
         if (ops.adminListen() != null) {
-            adminChannel = bind(ops.adminListen(), null, RequestHandler.Serves.ADMIN, router, endpoints, admin,
+            adminChannel = bind(ops.adminListen(), null, RequestHandler.Serves.ADMIN, router, endpoints, adminAndConsole,
                     admission);
-            LOG.info("admin endpoints (/metrics, /healthz, /readyz, /api/v1) on {}", adminChannel.localAddress());
+            LOG.info("admin endpoints (/metrics, /healthz, /readyz, /api/v1, the console /ui) on {}", adminChannel.localAddress());
         }
         readiness.configLoaded();
         LOG.info("wharf listening on {}{} with storage {} ({}), projects: {}", serverChannel.localAddress(),
@@ -242,8 +252,33 @@ public final class WharfServer implements AutoCloseable {
         }
     }
 
+    /** The admin API and the web console behind one endpoint: {@code /ui...} goes to the console. */
+    private static AdminEndpoint adminAndConsole(AdminApi admin, Console console) {
+        return new AdminEndpoint() {
+            @Override
+            public RegistryException refuse(Exchange ex) {
+                return Console.owns(pathOf(ex)) ? console.refuse(ex) : admin.refuse(ex);
+            }
+
+            @Override
+            public void handle(Exchange ex, byte[] body) {
+                if (Console.owns(pathOf(ex))) {
+                    console.handle(ex, body);
+                } else {
+                    admin.handle(ex, body);
+                }
+            }
+
+            private String pathOf(Exchange ex) {
+                String uri = ex.request().uri();
+                int q = uri.indexOf('?');
+                return q >= 0 ? uri.substring(0, q) : uri;
+            }
+        };
+    }
+
     private Channel bind(HostPort address, TlsContext tls, RequestHandler.Serves serves, Router router,
-                         RegistryEndpoints endpoints, AdminApi admin, AdmissionEndpoint admission)
+                         RegistryEndpoints endpoints, AdminEndpoint admin, AdmissionEndpoint admission)
             throws InterruptedException {
         var limits = config.limits();
         ClientLimits.Cap cap = new ClientLimits.Cap(limits.maxConnections());
@@ -393,6 +428,9 @@ public final class WharfServer implements AutoCloseable {
         }
         ProjectUpstreams.close(projects);
         upstreamLoops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        if (console != null) {
+            console.close();
+        }
         if (admin != null) {
             admin.close();
         }

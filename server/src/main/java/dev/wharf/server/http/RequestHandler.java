@@ -84,11 +84,11 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
 
     /** Which endpoints one listen address serves. */
     public enum Serves {
-        /** Everything on one address (no {@code admin.listen}): /v2, /metrics, /healthz, /readyz, /api/v1. */
+        /** Everything on one address (no {@code admin.listen}): /v2, /metrics, /healthz, /readyz, /api/v1, /ui. */
         ALL,
         /** The registry address when {@code admin.listen} is set: /v2, /healthz and /readyz. */
         REGISTRY,
-        /** The admin address: /metrics, /healthz, /readyz and /api/v1. */
+        /** The admin address: /metrics, /healthz, /readyz, /api/v1 and the web console under /ui. */
         ADMIN
     }
 
@@ -265,17 +265,19 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
                     problem == null ? "ready\n" : "not ready: " + problem + "\n");
             return;
         }
-        boolean adminPath = path.equals("/metrics") || path.equals("/api/v1") || path.startsWith("/api/v1/");
+        boolean consolePath = path.equals("/ui") || path.startsWith("/ui/"); // the web console, beside /api/v1
+        boolean adminPath = path.equals("/metrics") || path.equals("/api/v1") || path.startsWith("/api/v1/")
+                || consolePath;
         if (adminPath && serves == Serves.REGISTRY) {
             text(ex, HttpResponseStatus.NOT_FOUND, path + " is served on the admin address (admin.listen)\n");
             return;
         }
         if (!adminPath && serves == Serves.ADMIN) {
             text(ex, HttpResponseStatus.NOT_FOUND,
-                    "not found: the admin address serves /metrics, /healthz, /readyz and /api/v1\n");
+                    "not found: the admin address serves /metrics, /healthz, /readyz, /api/v1 and /ui\n");
             return;
         }
-        if (path.equals("/api/v1") || path.startsWith("/api/v1/")) {
+        if (path.equals("/api/v1") || path.startsWith("/api/v1/") || consolePath) {
             labels[1] = "admin";
             RegistryException refused = admin.refuse(ex);
             if (refused != null) {

@@ -247,6 +247,66 @@ public final class WharfMetrics {
         Gauge.builder(name, value).register(registry);
     }
 
+    /**
+     * The contract counters summed over their labels, as {@code /metrics} shows them at this moment: for status pages
+     * that must agree with Prometheus. Cheap (a walk over the registered series).
+     *
+     * @param hits          {@code wharf_cache_total} with any result but {@code miss}
+     * @param misses        {@code wharf_cache_total{result="miss"}}
+     * @param servedCache   {@code wharf_served_bytes_total{source="cache"}}
+     * @param servedUpstream {@code wharf_served_bytes_total{source="upstream"}}
+     * @param upstreamBytes {@code wharf_upstream_bytes_total}
+     * @param evictions     {@code wharf_evictions_total}
+     * @param evictedBytes  {@code wharf_evicted_bytes_total}
+     */
+    public record Totals(double hits, double misses, double servedCache, double servedUpstream, double upstreamBytes,
+                         double evictions, double evictedBytes) {
+        /** The difference {@code this - earlier}, for a window. */
+        public Totals minus(Totals earlier) {
+            return new Totals(hits - earlier.hits, misses - earlier.misses, servedCache - earlier.servedCache,
+                    servedUpstream - earlier.servedUpstream, upstreamBytes - earlier.upstreamBytes,
+                    evictions - earlier.evictions, evictedBytes - earlier.evictedBytes);
+        }
+
+        /** Hits over all cache answers, or NaN when there were none. */
+        public double hitRatio() {
+            double all = hits + misses;
+            return all == 0 ? Double.NaN : hits / all;
+        }
+    }
+
+    /** The counters as they stand now; see {@link Totals}. */
+    public Totals totals() {
+        double hits = 0;
+        double misses = 0;
+        for (Counter c : registry.find("wharf_cache").counters()) {
+            if ("miss".equals(c.getId().getTag("result"))) {
+                misses += c.count();
+            } else {
+                hits += c.count();
+            }
+        }
+        double servedCache = 0;
+        double servedUpstream = 0;
+        for (Counter c : registry.find("wharf_served_bytes").counters()) {
+            if ("cache".equals(c.getId().getTag("source"))) {
+                servedCache += c.count();
+            } else {
+                servedUpstream += c.count();
+            }
+        }
+        return new Totals(hits, misses, servedCache, servedUpstream, sum("wharf_upstream_bytes"),
+                sum("wharf_evictions"), sum("wharf_evicted_bytes"));
+    }
+
+    private double sum(String name) {
+        double sum = 0;
+        for (Counter c : registry.find(name).counters()) {
+            sum += c.count();
+        }
+        return sum;
+    }
+
     /** The Prometheus text exposition. */
     public String scrape() {
         return registry.scrape();

@@ -137,7 +137,7 @@ public final class BlobSource {
     }
 
     private CompletableFuture<Answer> cold(Project project, RepositoryName name, Digest digest) {
-        Fills.Acquired acquired = fills.acquire(digest);
+        Fills.Acquired acquired = fills.acquire(digest, project.name() + "/" + name.value());
         BlobFill fill = acquired.fill();
         if (acquired.started()) {
             owners.put(fill, project.name());

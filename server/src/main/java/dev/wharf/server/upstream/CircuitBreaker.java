@@ -38,6 +38,9 @@ public final class CircuitBreaker {
     private int failures;
     /** OPEN: when the trial may start; HALF_OPEN: when the trial in flight is given up. */
     private long until;
+    /** The last failure's reason and wall-clock time (for status pages), or null if none yet. */
+    private String lastError;
+    private java.time.Instant lastErrorAt;
 
     /** A breaker with the defaults (3 failures, 30 s), on the system clock. */
     public CircuitBreaker(String name) {
@@ -95,6 +98,8 @@ public final class CircuitBreaker {
     /** The endpoint failed: no connection, a 5xx, or a 429. {@code why} goes into the log line. */
     public synchronized void failure(String why) {
         failures++;
+        lastError = why;
+        lastErrorAt = java.time.Instant.now();
         switch (state) {
             case CLOSED:
                 if (failures >= threshold) {
@@ -117,6 +122,16 @@ public final class CircuitBreaker {
 
     public synchronized State state() {
         return state;
+    }
+
+    /** The reason given with the last {@link #failure}, or null if this endpoint never failed. */
+    public synchronized String lastError() {
+        return lastError;
+    }
+
+    /** When the last {@link #failure} was counted, or null. */
+    public synchronized java.time.Instant lastErrorAt() {
+        return lastErrorAt;
     }
 
     private void open() {

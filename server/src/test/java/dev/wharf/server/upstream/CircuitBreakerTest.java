@@ -34,6 +34,20 @@ class CircuitBreakerTest {
     }
 
     @Test
+    void theLastErrorIsRememberedForStatusPagesAndSurvivesASuccess() {
+        assertEquals(null, breaker.lastError());
+        assertEquals(null, breaker.lastErrorAt());
+        java.time.Instant before = java.time.Instant.now();
+        breaker.failure("HTTP 503");
+        breaker.failure("connection refused");
+        assertEquals("connection refused", breaker.lastError());
+        assertTrue(!breaker.lastErrorAt().isBefore(before));
+        breaker.success();
+        assertEquals(State.CLOSED, breaker.state());
+        assertEquals("connection refused", breaker.lastError(), "the last error stays after recovery");
+    }
+
+    @Test
     void halfOpenLetsOneTrialThroughAfterTheOpenPeriod() {
         open();
         advance(Duration.ofSeconds(29));

@@ -72,6 +72,11 @@ public final class BlobFill {
     // Writer only.
     private long offered;
 
+    // For the read-only view (Fills.snapshot): when the fill started, what it is for, and who joined it.
+    private final long startedNanos = System.nanoTime();
+    private volatile String origin;
+    private final java.util.concurrent.atomic.AtomicInteger joined = new java.util.concurrent.atomic.AtomicInteger();
+
     /** A running fill writing to {@code temp} (an empty file the store just created); {@code onDone} may run more than once. */
     BlobFill(Digest digest, ContentStore store, Executor io, Path temp, Consumer<BlobFill> onDone) {
         this.digest = Objects.requireNonNull(digest, "digest");
@@ -142,6 +147,34 @@ public final class BlobFill {
     /** The digest this fill must produce. */
     public Digest digest() {
         return digest;
+    }
+
+    /** System.nanoTime() when this fill was created. */
+    public long startedNanos() {
+        return startedNanos;
+    }
+
+    /** What the starter said the fill is for (e.g. {@code project/repository}), or null. */
+    public String origin() {
+        return origin;
+    }
+
+    void origin(String what) {
+        this.origin = what;
+    }
+
+    /** Requests that joined this fill after its starter (counted by {@link Fills#acquire}). */
+    public int joined() {
+        return joined.get();
+    }
+
+    void joinedOnce() {
+        joined.incrementAndGet();
+    }
+
+    /** The size the upstream announced, or -1 before {@link #begin}. */
+    public long expectedSize() {
+        return expected;
     }
 
     /** Current state. */

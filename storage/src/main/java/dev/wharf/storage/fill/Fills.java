@@ -4,6 +4,8 @@ import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Digest;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -49,11 +51,20 @@ public final class Fills {
      * <p>Creating a fill costs an index lookup and a file creation on the calling thread; joining costs neither.
      */
     public Acquired acquire(Digest digest) {
+        return acquire(digest, null);
+    }
+
+    /**
+     * As {@link #acquire(Digest)}; {@code origin} (e.g. {@code project/repository}, never credentials) labels a fill
+     * this call starts in {@link #snapshot}. A call that joins a running fill counts as one more client of it.
+     */
+    public Acquired acquire(Digest digest, String origin) {
         Objects.requireNonNull(digest, "digest");
         BlobFill[] finished = new BlobFill[1];
         boolean[] started = new boolean[1];
         BlobFill fill = fills.compute(digest, (d, existing) -> {
             if (existing != null && existing.state() != BlobFill.State.FAILED && !existing.isPassThrough()) {
+                existing.joinedOnce();
                 return existing;
             }
             Optional<Long> stored = store.blobSize(d);
@@ -75,7 +86,9 @@ public final class Fills {
                 return null;
             }
             started[0] = true;
-            return new BlobFill(d, store, io, temp, this::remove);
+            BlobFill created = new BlobFill(d, store, io, temp, this::remove);
+            created.origin(origin);
+            return created;
         });
         return fill != null ? new Acquired(fill, started[0]) : new Acquired(finished[0], started[0]);
     }
@@ -83,6 +96,32 @@ public final class Fills {
     /** Number of fills in progress. */
     public int inFlight() {
         return fills.size();
+    }
+
+    /**
+     * A read-only view of the fills in progress, for status pages: reads volatile fields only, takes no lock that a
+     * fill's writer holds, and copies nothing but these numbers.
+     */
+    public List<View> snapshot() {
+        List<View> out = new ArrayList<>();
+        for (BlobFill f : fills.values()) {
+            out.add(new View(f.digest(), f.origin(), f.state(), f.available(), f.expectedSize(), 1 + f.joined(),
+                    f.startedNanos()));
+        }
+        return out;
+    }
+
+    /**
+     * One fill in progress.
+     *
+     * @param origin       what its starter said it is for (e.g. {@code project/repository}), or null
+     * @param bytes        bytes received and readable so far
+     * @param size         the size the upstream announced, or -1 before its headers came
+     * @param clients      the starter plus every request that joined it
+     * @param startedNanos {@code System.nanoTime()} when it started
+     */
+    public record View(Digest digest, String origin, BlobFill.State state, long bytes, long size, int clients,
+                       long startedNanos) {
     }
 
     private void remove(BlobFill fill) {

@@ -129,6 +129,42 @@ class FillsTest {
     }
 
     @Test
+    void theSnapshotShowsEachFillInFlightWithItsOriginBytesAndClients() throws Exception {
+        Fills fills = new Fills(store, io);
+        byte[] content = FillTesting.randomBytes(41, 5000);
+        Digest digest = sha256(content);
+        long before = System.nanoTime();
+        Fills.Acquired starter = fills.acquire(digest, "hub/library/nginx");
+        assertTrue(starter.started());
+        Fills.View idle = fills.snapshot().get(0);
+        assertEquals(-1, idle.size(), "no size before the upstream's headers");
+        assertEquals(1, idle.clients());
+        assertFalse(fills.acquire(digest, "other/ignored").started());
+        assertFalse(fills.acquire(digest).started());
+        BlobFill fill = starter.fill();
+        fill.begin(content.length);
+        AtomicInteger released = new AtomicInteger();
+        fill.offer(ByteBuffer.wrap(content, 0, 1234), released::incrementAndGet);
+        FillTesting.awaitTrue(() -> fill.available() == 1234, "the first chunk written");
+
+        List<Fills.View> views = fills.snapshot();
+        assertEquals(1, views.size());
+        Fills.View v = views.get(0);
+        assertEquals(digest, v.digest());
+        assertEquals("hub/library/nginx", v.origin(), "the starter's label, not a joiner's");
+        assertEquals(BlobFill.State.STREAMING, v.state());
+        assertEquals(1234, v.bytes());
+        assertEquals(content.length, v.size());
+        assertEquals(3, v.clients(), "the starter and two joins");
+        assertTrue(v.startedNanos() - before >= 0);
+
+        fill.offer(ByteBuffer.wrap(content, 1234, content.length - 1234), released::incrementAndGet);
+        fill.complete();
+        fill.result().get(WAIT_SECONDS, TimeUnit.SECONDS);
+        assertEquals(List.of(), fills.snapshot(), "a committed fill leaves the snapshot");
+    }
+
+    @Test
     void alreadyStoredBlobGivesACommittedFill() throws Exception {
         Fills fills = new Fills(store, io);
         byte[] content = "{\"schemaVersion\":2}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
