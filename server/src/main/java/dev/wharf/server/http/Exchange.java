@@ -208,7 +208,7 @@ public final class Exchange {
 
     /** A complete response with a small body (a HEAD sends the headers and Content-Length only). */
     public void bytes(HttpResponseStatus st, HttpHeaders headers, byte[] body) {
-        if (!responded.compareAndSet(false, true)) {
+        if (!responded.compareAndSet(false, true) || serverStopping()) {
             return;
         }
         FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, st,
@@ -221,9 +221,18 @@ public final class Exchange {
         ctx.writeAndFlush(resp).addListener(this::finish);
     }
 
+    /**
+     * True once the client's event loop is shutting down (wharf is stopping): an answer that completes then, from an
+     * upstream or storage thread, has no connection left to go to, and a write would only make Netty log a rejected
+     * listener notification with a stack trace.
+     */
+    private boolean serverStopping() {
+        return ctx.executor().isShuttingDown();
+    }
+
     /** Headers only, with an explicit Content-Length (HEAD answers for content that is not read here). */
     public void headersOnly(HttpResponseStatus st, HttpHeaders headers, long contentLength) {
-        if (!responded.compareAndSet(false, true)) {
+        if (!responded.compareAndSet(false, true) || serverStopping()) {
             return;
         }
         FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, st, Unpooled.EMPTY_BUFFER);
