@@ -46,7 +46,8 @@ import org.junit.jupiter.api.io.TempDir;
  * real docker-registry) takes them as passwords on {@code /token} and as Basic on {@code /v2}. A user whose OIDC
  * group maps to a wharf group in the private project's {@code pull} pulls; one outside it gets 403 DENIED; a
  * tampered, foreign or garbled ID token gets 401; a provider that cannot be reached answers 503, not 401; crane logs
- * in with the ID token as its password over TLS and pulls; and no ID token shows in a log or an error body.
+ * in with the ID token as its password over TLS and pulls; an OIDC user whose mapped group is in {@code auth.admins}
+ * logs in to the console and the admin API; and no ID token shows in a log or an error body.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 @ExtendWith(RealRegistry.class)
@@ -96,7 +97,7 @@ class OidcPullTest {
     }
 
     static String authYaml(String issuer) {
-        return "auth:\n  auditLog: " + audit + "\n  failedLogins: {burst: 100, refill: 1s}\n"
+        return "auth:\n  auditLog: " + audit + "\n  failedLogins: {burst: 100, refill: 1s}\n  admins: [builders]\n"
                 + "  oidc:\n    issuer: '" + issuer + "'\n    clientId: " + CLIENT + "\n    groupsClaim: "
                 + OidcProvider.GROUPS_CLAIM + "\n    groups: {platform: [builders]}\n";
     }
@@ -291,6 +292,46 @@ class OidcPullTest {
 
     @Test
     @Order(6)
+    void anOidcUserInAnAdminGroupLogsInToTheConsoleAndOthersDoNot() throws Exception {
+        java.net.http.HttpClient client = java.net.http.HttpClient.newHttpClient();
+        String base = "http://127.0.0.1:" + wharf.server().adminPort();
+        for (String[] c : new String[][] {{"alice", aliceToken, "303", "200"}, {"mallory", malloryToken, "401",
+                "401"}}) {
+            HttpResponse<String> r = client.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base
+                            + "/ui/login")).header("Origin", base)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .POST(java.net.http.HttpRequest.BodyPublishers.ofString("username=" + c[0] + "&secret="
+                            + URLEncoder.encode(c[1], StandardCharsets.UTF_8))).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(Integer.parseInt(c[2]), r.statusCode(), c[0] + " on /ui/login: " + r.body());
+            BODIES.add(r.body());
+            // The same check guards /api/v1: Basic with the ID token.
+            HttpResponse<String> api = client.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base
+                    + "/api/v1/projects")).header("Authorization", basic(c[0], c[1])).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(Integer.parseInt(c[3]), api.statusCode(), c[0] + " on /api/v1: " + api.body());
+            if (api.statusCode() >= 400) {
+                BODIES.add(api.body());
+            }
+        }
+        // Checking an ID token may ask the provider (a network call): the admin API does it on its own executor,
+        // never on an event loop ("wharf-io"), which would stall every connection the loop serves.
+        String refusedLine = null;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (refusedLine == null && System.nanoTime() < deadline) {
+            synchronized (SERVER_LOG) {
+                refusedLine = SERVER_LOG.toString(StandardCharsets.UTF_8).lines()
+                        .filter(l -> l.contains("AdminApi - admin request GET /api/v1/projects")).findFirst()
+                        .orElse(null);
+            }
+            Thread.sleep(50);
+        }
+        assertTrue(refusedLine != null && refusedLine.startsWith("[wharf-admin]"),
+                "mallory's refusal was decided on the admin executor: " + refusedLine);
+    }
+
+    @Test
+    @Order(7)
     void noIdTokenAppearsInAnyLogOrErrorBody() throws Exception {
         // One more failed login and one pull, so the audit log has both kinds of line.
         assertEquals(401, tokenResponse("eve", secret(aliceToken.substring(0, aliceToken.length() - 4) + "AAAA"))
