@@ -144,7 +144,7 @@ public final class LoginCommand implements Callable<Integer> {
         }
     }
 
-    /** Fills {@code issuer}, {@code clientId} and {@code groupsClaim} from {@code --config}'s auth.oidc, flags first. */
+    /** Fills {@code issuer}, {@code clientId} and {@code groupsClaim} from {@code --config}'s auth.oidc; flags win. */
     private void fromConfig() throws UsageError {
         if (config == null) {
             return;
