@@ -236,8 +236,9 @@ public final class ClientAccess implements RegistryAccess, AutoCloseable {
 
     /**
      * True if the {@code Authorization} header names an admin ({@code auth.admins}): a wharf token whose subject
-     * is one, or Basic credentials of one. Runs on the caller's thread, bcrypt included (the admin API is asked on
-     * the admin listener, rarely); failed logins are throttled and audited as anywhere.
+     * is one, or Basic credentials of one. Runs on the caller's thread, bcrypt and the OIDC provider included, so
+     * callers ask it off the event loops (the admin API and the console on their executors); failed logins are
+     * throttled and audited as anywhere.
      */
     public boolean isAdmin(String header, Channel channel) {
         if (header == null) {

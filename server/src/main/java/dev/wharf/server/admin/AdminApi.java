@@ -117,6 +117,11 @@ public final class AdminApi implements AdminEndpoint, AutoCloseable {
         try {
             executor.execute(() -> {
                 try {
+                    String authorization = ex.request().headers().get(HttpHeaderNames.AUTHORIZATION);
+                    if (checkedLater(authorization) && !adminUsers.test(authorization, ex.ctx().channel())) {
+                        ex.error(unauthorized(ex, authorization));
+                        return;
+                    }
                     route(ex, body);
                 } catch (RegistryException e) {
                     ex.error(e);
@@ -130,14 +135,32 @@ public final class AdminApi implements AdminEndpoint, AutoCloseable {
         }
     }
 
-    /** Checks the token; the request handler asks this before it reads a body. */
+    /**
+     * Checks the token; the request handler asks this before it reads a body, on the event loop. An admin user's
+     * Basic credentials are the exception: checking them runs bcrypt or asks the OIDC provider (a network call), so
+     * they pass here and {@link #handle(Exchange, byte[])} checks them on the admin executor before anything else
+     * (such a request's body, bounded like any, is read first).
+     */
     @Override
     public RegistryException refuse(Exchange ex) {
         String authorization = ex.request().headers().get(HttpHeaderNames.AUTHORIZATION);
+        if (checkedLater(authorization)) {
+            return null;
+        }
         // The one place the admin API decides who is in: the admin token, or an admin user of client auth.
         if (authorizes(authorization, ex.ctx().channel())) {
             return null;
         }
+        return unauthorized(ex, authorization);
+    }
+
+    /** True for Basic credentials while admin users exist: checked on the executor, never on an event loop. */
+    private boolean checkedLater(String authorization) {
+        return adminUsers != null && authorization != null && authorization.strip().regionMatches(true, 0, "Basic ",
+                0, 6);
+    }
+
+    private RegistryException unauthorized(Exchange ex, String authorization) {
         if (authorization != null) {
             LOG.warn("admin request {} {} from {} refused: wrong token", ex.request().method(), path(ex),
                     ex.ctx().channel().remoteAddress());

@@ -4,6 +4,9 @@ import dev.wharf.auth.access.OidcDeviceFlow;
 import dev.wharf.auth.access.OidcIdTokens;
 import dev.wharf.auth.access.OidcIdentity;
 import dev.wharf.auth.access.OidcTokenException;
+import dev.wharf.server.config.AuthConfig;
+import dev.wharf.server.config.ConfigException;
+import dev.wharf.server.config.ConfigLoader;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
@@ -28,15 +31,22 @@ import picocli.CommandLine.Option;
                 "Runs the OAuth 2.0 device authorization flow: open the URL it prints, enter the code, and the "
                         + "command goes on by itself. The ID token goes to --token-file (mode 0600), never to the "
                         + "terminal, unless --print-token asks for it on stdout alone:",
-                "  wharf login --oidc ... --print-token | docker login HOST -u USER --password-stdin"})
+                "  wharf login --oidc ... --print-token | docker login HOST -u USER --password-stdin",
+                "--config FILE takes the issuer, client id and groups claim from FILE's auth.oidc where the flags "
+                        + "do not give them."})
 public final class LoginCommand implements Callable<Integer> {
-    public static final String USAGE = "wharf login --oidc --issuer URL --client-id ID [--client-secret-file FILE] "
+    public static final String USAGE = "wharf login --oidc (--issuer URL --client-id ID | --config FILE) "
+            + "[--client-secret-file FILE] "
             + "[--scope SCOPES] [--groups-claim CLAIM] [--registry HOST[:PORT]] [--token-file FILE | --print-token]";
 
     private final Streams io;
 
     @Option(names = "--oidc", description = "sign in through the OIDC provider (the only way so far)")
     private boolean oidc;
+
+    @Option(names = "--config", paramLabel = "FILE",
+            description = "wharf's config: auth.oidc.issuer, clientId and groupsClaim for the flags not given")
+    private Path config;
 
     @Option(names = "--issuer", paramLabel = "URL", description = "the provider, as auth.oidc.issuer names it")
     private String issuer;
@@ -52,8 +62,8 @@ public final class LoginCommand implements Callable<Integer> {
     private String scope = "openid profile email groups";
 
     @Option(names = "--groups-claim", paramLabel = "CLAIM",
-            description = "the claim that lists groups, as auth.oidc.groupsClaim (default: ${DEFAULT-VALUE})")
-    private String groupsClaim = "groups";
+            description = "the claim that lists groups, as auth.oidc.groupsClaim (default: --config's, else groups)")
+    private String groupsClaim;
 
     @Option(names = "--registry", paramLabel = "HOST[:PORT]",
             description = "wharf as docker reaches it, for the printed command (default: WHARF_HOST)")
@@ -75,9 +85,13 @@ public final class LoginCommand implements Callable<Integer> {
         if (!oidc) {
             throw new UsageError("only --oidc is supported; users of the htpasswd file run docker login directly");
         }
+        fromConfig();
         if (issuer == null || clientId == null) {
             throw new UsageError("--issuer and --client-id are needed (auth.oidc.issuer and auth.oidc.clientId in "
-                    + "wharf's config)");
+                    + "wharf's config, which --config FILE reads)");
+        }
+        if (groupsClaim == null) {
+            groupsClaim = "groups";
         }
         if (printToken && tokenFile != null) {
             throw new UsageError("--print-token writes no file: give --token-file or --print-token, not both");
@@ -127,6 +141,32 @@ public final class LoginCommand implements Callable<Integer> {
         } catch (OidcTokenException e) {
             io.err().println("wharf login: " + e.getMessage());
             return 1;
+        }
+    }
+
+    /** Fills {@code issuer}, {@code clientId} and {@code groupsClaim} from {@code --config}'s auth.oidc; flags win. */
+    private void fromConfig() throws UsageError {
+        if (config == null) {
+            return;
+        }
+        AuthConfig.Oidc o;
+        try {
+            AuthConfig auth = ConfigLoader.load(config).auth();
+            o = auth == null ? null : auth.oidc();
+        } catch (ConfigException e) {
+            throw new UsageError(e.getMessage());
+        }
+        if (o == null) {
+            throw new UsageError("--config " + config + " has no auth.oidc");
+        }
+        if (issuer == null) {
+            issuer = o.issuer().toString();
+        }
+        if (clientId == null) {
+            clientId = o.clientId();
+        }
+        if (groupsClaim == null) {
+            groupsClaim = o.groupsClaim();
         }
     }
 

@@ -118,6 +118,7 @@ class LoginCliTest {
                 SignedJWT jwt = new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.ES256).keyID("fake-1").build(),
                         new JWTClaimsSet.Builder().issuer(issuer).audience("wharf").subject("u-1")
                                 .claim("preferred_username", "alice").claim("groups", List.of("ci", "dev"))
+                                .claim("teams", List.of("platform"))
                                 .issueTime(Date.from(now)).expirationTime(Date.from(now.plusSeconds(600))).build());
                 jwt.sign(new ECDSASigner(key));
                 return jwt.serialize();
@@ -183,6 +184,39 @@ class LoginCliTest {
                 "--client-id", "wharf", "--print-token");
         assertEquals(1, r.exitCode(), r.describe());
         assertTrue(r.output().contains("offers no device authorization grant"), r.output());
+    }
+
+    @Test
+    void configFileGivesIssuerClientIdAndGroupsClaimWhenFlagsAreAbsent(@TempDir Path dir) throws Exception {
+        FakeProvider p = new FakeProvider(List.of("token"));
+        Path config = dir.resolve("wharf.yaml");
+        Files.writeString(config, "auth:\n  oidc:\n    issuer: '" + p.issuer + "'\n    clientId: wharf\n"
+                + "    groupsClaim: teams\n    groups: {platform: [ci]}\n");
+        Exec.Result r = WharfCli.run(CLI_TIMEOUT, "login", "--oidc", "--config", config.toString(), "--print-token");
+        assertEquals(0, r.exitCode(), r.describe());
+        assertTrue(r.output().contains("Open " + p.issuer + "/device"), r.output());
+        // The groups come from the config's groupsClaim ("teams"), not the default "groups" claim.
+        assertTrue(r.output().contains("Signed in as alice (groups: platform)"), r.output());
+        assertTrue(r.output().lines().anyMatch(p.idTokens.get(0)::equals), r.output());
+        // A flag wins over the config: --groups-claim groups reads the other claim.
+        fake.stop(0); // the next fake takes the field @AfterEach stops
+        FakeProvider again = new FakeProvider(List.of("token"));
+        Files.writeString(config, "auth:\n  oidc:\n    issuer: '" + again.issuer + "'\n    clientId: wharf\n"
+                + "    groupsClaim: teams\n");
+        Exec.Result flag = WharfCli.run(CLI_TIMEOUT, "login", "--oidc", "--config", config.toString(),
+                "--groups-claim", "groups", "--print-token");
+        assertEquals(0, flag.exitCode(), flag.describe());
+        assertTrue(flag.output().contains("Signed in as alice (groups: ci, dev)"), flag.output());
+        // A config without auth.oidc, or one that does not parse, is a usage error naming the file.
+        Path noOidc = dir.resolve("plain.yaml");
+        Files.writeString(noOidc, "listen: 127.0.0.1:5000\n");
+        Exec.Result none = WharfCli.run(CLI_TIMEOUT, "login", "--oidc", "--config", noOidc.toString());
+        assertEquals(2, none.exitCode(), none.describe());
+        assertTrue(none.output().contains("has no auth.oidc"), none.output());
+        Exec.Result missing = WharfCli.run(CLI_TIMEOUT, "login", "--oidc", "--config",
+                dir.resolve("absent.yaml").toString());
+        assertEquals(2, missing.exitCode(), missing.describe());
+        assertTrue(missing.output().contains("absent.yaml"), missing.output());
     }
 
     @Test

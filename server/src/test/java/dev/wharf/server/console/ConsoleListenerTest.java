@@ -106,6 +106,56 @@ class ConsoleListenerTest {
         }
     }
 
+    @Test
+    void anAdminUserLogsInWithNameAndPasswordAndOtherUsersAreRefused(DistributionRegistry registry,
+                                                                    @TempDir Path tmp) throws Exception {
+        String alicePw = "alice-pw-" + Long.toHexString(new java.security.SecureRandom().nextLong());
+        String bobPw = "bob-pw-" + Long.toHexString(new java.security.SecureRandom().nextLong());
+        Path htpasswd = tmp.resolve("htpasswd");
+        java.nio.file.Files.writeString(htpasswd, entry("alice", alicePw) + entry("bob", bobPw));
+        try (InProcessWharf wharf = InProcessWharf.start(tmp.resolve("storage"), WharfYaml.oneProject("hub",
+                registry.url()).adminListen("127.0.0.1:0").raw("auth:\n  htpasswd: " + htpasswd
+                + "\n  admins: [alice]\n  auditLog: " + tmp.resolve("audit.log") + "\n"))) {
+            HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+            String base = "http://127.0.0.1:" + wharf.server().adminPort();
+            HttpResponse<String> alice = login(client, base, base, "alice", alicePw);
+            assertEquals(303, alice.statusCode(), alice.body());
+            String cookie = alice.headers().firstValue("Set-Cookie").orElseThrow();
+            String session = cookie.substring(0, cookie.indexOf(';'));
+            HttpResponse<String> overview = get(client, base + "/ui/overview", session);
+            assertEquals(200, overview.statusCode());
+            assertTrue(overview.body().contains("id=\"traffic-table\""));
+            assertFalse(overview.body().contains(alicePw));
+
+            // bob's password is right, but he is not in auth.admins.
+            HttpResponse<String> bob = login(client, base, base, "bob", bobPw);
+            assertEquals(401, bob.statusCode(), bob.body());
+            assertTrue(bob.headers().allValues("Set-Cookie").isEmpty(), "no session for bob");
+            assertFalse(bob.body().contains(bobPw));
+            // An admin's name with a wrong password, and the password with no name (the admin-token form), fail.
+            assertEquals(401, login(client, base, base, "alice", "wrong-" + alicePw).statusCode());
+            assertEquals(401, login(client, base, base, "", alicePw).statusCode());
+            // Without a session the console sends the browser to the login page.
+            assertEquals(303, get(client, base + "/ui/overview", "wharf_console=none").statusCode());
+        }
+    }
+
+    private static String entry(String user, String password) {
+        byte[] salt = new byte[16];
+        new java.security.SecureRandom().nextBytes(salt);
+        return user + ":" + org.bouncycastle.crypto.generators.OpenBSDBCrypt.generate("2y", password.toCharArray(),
+                salt, 5) + "\n";
+    }
+
+    private static HttpResponse<String> login(HttpClient client, String base, String origin, String user,
+                                              String password) throws Exception {
+        String form = "username=" + java.net.URLEncoder.encode(user, java.nio.charset.StandardCharsets.UTF_8)
+                + "&secret=" + java.net.URLEncoder.encode(password, java.nio.charset.StandardCharsets.UTF_8);
+        return client.send(HttpRequest.newBuilder(URI.create(base + "/ui/login"))
+                .header("Origin", origin).header("Content-Type", "application/x-www-form-urlencoded")
+                .POST(HttpRequest.BodyPublishers.ofString(form)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
     private static HttpResponse<String> login(HttpClient client, String base, String origin, String token)
             throws Exception {
         return client.send(HttpRequest.newBuilder(URI.create(base + "/ui/login"))
