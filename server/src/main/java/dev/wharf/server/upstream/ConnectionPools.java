@@ -196,6 +196,10 @@ final class ConnectionPools implements AutoCloseable {
             if (proxied) {
                 // The proxy resolves the target; local DNS may not know it (split-horizon networks).
                 b.resolver(NoopAddressResolverGroup.INSTANCE);
+            } else {
+                // A name that resolves to a link-local or metadata address is never connected to, whatever it
+                // answered when a redirect to it was judged (DNS rebinding).
+                b.resolver(ConnectTimeGuard.INSTANCE);
             }
             return new FixedChannelPool(b, new PoolHandler(key, proxied), ChannelHealthChecker.ACTIVE,
                     FixedChannelPool.AcquireTimeoutAction.FAIL, acquireTimeoutMillis, maxPerOrigin,
