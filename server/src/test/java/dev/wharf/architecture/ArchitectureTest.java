@@ -89,6 +89,11 @@ class ArchitectureTest {
         noClasses().that().resideInAPackage("dev.wharf.auth.access..")
                 .should().dependOnClassesThat().resideInAPackage("dev.wharf.auth.upstream..")
                 .check(classes);
+        // auth.http holds what both read HTTP with (bounded bodies); it knows neither side.
+        noClasses().that().resideInAPackage("dev.wharf.auth.http..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.wharf.auth.upstream..",
+                        "dev.wharf.auth.access..")
+                .check(classes);
     }
 
     @Test

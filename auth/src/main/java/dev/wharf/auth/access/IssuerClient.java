@@ -2,6 +2,7 @@ package dev.wharf.auth.access;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.wharf.auth.http.BoundedBody;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.URI;
@@ -9,17 +10,11 @@ import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.StringJoiner;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.Flow;
 
 /**
  * The HTTP side of an OIDC issuer: the https rule, the discovery document, and small JSON requests, each bounded by
@@ -167,7 +162,7 @@ final class IssuerClient {
 
     private HttpResponse<byte[]> send(HttpRequest request) throws OidcTokenException {
         try {
-            return http.send(request, info -> bounded(info, MAX_BODY));
+            return http.send(request, BoundedBody.handler(MAX_BODY));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw unavailable(request.method() + " " + request.uri() + " was interrupted", e);
@@ -202,68 +197,5 @@ final class IssuerClient {
     static String abbreviate(String s) {
         String clean = s.replaceAll("\\p{Cntrl}", "?");
         return clean.length() <= 100 ? clean : clean.substring(0, 100) + "...";
-    }
-
-    /** A body of at most {@code max} bytes; a larger one (declared or as it arrives) fails the request. */
-    private static HttpResponse.BodySubscriber<byte[]> bounded(HttpResponse.ResponseInfo info, int max) {
-        long declared = info.headers().firstValueAsLong("Content-Length").orElse(-1);
-        return new HttpResponse.BodySubscriber<>() {
-            private final CompletableFuture<byte[]> result = new CompletableFuture<>();
-            private final List<byte[]> parts = new ArrayList<>();
-            private int size;
-            private Flow.Subscription subscription;
-
-            @Override
-            public CompletionStage<byte[]> getBody() {
-                return result;
-            }
-
-            @Override
-            public void onSubscribe(Flow.Subscription s) {
-                subscription = s;
-                if (declared > max) {
-                    s.cancel();
-                    result.completeExceptionally(new IOException("the response body is larger than " + max
-                            + " bytes"));
-                } else {
-                    s.request(Long.MAX_VALUE);
-                }
-            }
-
-            @Override
-            public void onNext(List<ByteBuffer> items) {
-                if (result.isDone()) {
-                    return;
-                }
-                for (ByteBuffer b : items) {
-                    if ((long) size + b.remaining() > max) {
-                        subscription.cancel();
-                        result.completeExceptionally(new IOException("the response body is larger than " + max
-                                + " bytes"));
-                        return;
-                    }
-                    byte[] part = new byte[b.remaining()];
-                    b.get(part);
-                    parts.add(part);
-                    size += part.length;
-                }
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                result.completeExceptionally(t);
-            }
-
-            @Override
-            public void onComplete() {
-                byte[] all = new byte[size];
-                int at = 0;
-                for (byte[] p : parts) {
-                    System.arraycopy(p, 0, all, at, p.length);
-                    at += p.length;
-                }
-                result.complete(all);
-            }
-        };
     }
 }

@@ -1,4 +1,4 @@
-package dev.wharf.auth.upstream;
+package dev.wharf.auth.http;
 
 import java.io.IOException;
 import java.net.http.HttpResponse;
@@ -10,9 +10,10 @@ import java.util.concurrent.Flow;
 
 /**
  * A response body read whole into memory, up to a limit: a larger one (by its Content-Length, or as it arrives)
- * cancels the read and fails the response. For token servers, whose answers are small by nature.
+ * cancels the read and fails the response. For the small answers both sides of auth read whole: token servers
+ * (auth.upstream) and OIDC discovery, keys and device-flow endpoints (auth.access).
  */
-final class BoundedBody implements HttpResponse.BodySubscriber<byte[]> {
+public final class BoundedBody implements HttpResponse.BodySubscriber<byte[]> {
     private final int max;
     private final CompletableFuture<byte[]> result = new CompletableFuture<>();
     private byte[] body = new byte[0];
@@ -24,7 +25,7 @@ final class BoundedBody implements HttpResponse.BodySubscriber<byte[]> {
     }
 
     /** Reads bodies of at most {@code max} bytes. */
-    static HttpResponse.BodyHandler<byte[]> handler(int max) {
+    public static HttpResponse.BodyHandler<byte[]> handler(int max) {
         return info -> {
             long length = info.headers().firstValueAsLong("Content-Length").orElse(-1);
             if (length > max) {
