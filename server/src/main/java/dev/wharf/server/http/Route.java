@@ -7,9 +7,10 @@ import dev.wharf.storage.Digest;
 
 /**
  * A parsed {@code /v2} request, one record per endpoint, so an endpoint gets exactly the parts its path has: a
- * manifest route has a reference, a blob route a digest. Every route but {@link Base} names its project, the
- * repository name at the upstream ({@code name}, with {@code library/} added for Docker Hub), the name as the
- * client addressed it ({@code clientName}, for tag-list names and Link headers) and the {@code ns} query value.
+ * manifest route has a reference, a blob route a digest. Every route but the {@link Unscoped} ones (/v2/, /token)
+ * names its project, the repository name at the upstream ({@code name}, with {@code library/} added for Docker
+ * Hub), the name as the client addressed it ({@code clientName}, for tag-list names and Link headers) and the
+ * {@code ns} query value.
  */
 public sealed interface Route {
     /** The /v2 endpoints. */
@@ -17,7 +18,7 @@ public sealed interface Route {
 
     Kind kind();
 
-    /** The project it routes to; null for {@link Base}. */
+    /** The project it routes to; null for an {@link Unscoped} route. */
     Project project();
 
     RepositoryName name();
@@ -38,26 +39,29 @@ public sealed interface Route {
         };
     }
 
+    /** A route that names no repository ({@link Base}, {@link Token}): no project, name or {@code ns}. */
+    sealed interface Unscoped extends Route {
+        default Project project() {
+            return null;
+        }
+
+        default RepositoryName name() {
+            return null;
+        }
+
+        default String clientName() {
+            return null;
+        }
+
+        default String ns() {
+            return null;
+        }
+    }
+
     /** {@code /v2/}: the API version check. */
-    record Base() implements Route {
+    record Base() implements Unscoped {
         public Kind kind() {
             return Kind.BASE;
-        }
-
-        public Project project() {
-            return null;
-        }
-
-        public RepositoryName name() {
-            return null;
-        }
-
-        public String clientName() {
-            return null;
-        }
-
-        public String ns() {
-            return null;
         }
     }
 
@@ -65,7 +69,7 @@ public sealed interface Route {
      * {@code /token}: the Docker token endpoint. {@code scopes} are the raw {@code scope} query values (each may hold
      * several, separated by spaces), {@code service} and {@code account} as the client sent them, or null.
      */
-    record Token(java.util.List<String> scopes, String service, String account) implements Route {
+    record Token(java.util.List<String> scopes, String service, String account) implements Unscoped {
         /** The token endpoint's path, which the 401 challenge's realm names. */
         public static final String PATH = "/token";
 
@@ -75,22 +79,6 @@ public sealed interface Route {
 
         public Kind kind() {
             return Kind.TOKEN;
-        }
-
-        public Project project() {
-            return null;
-        }
-
-        public RepositoryName name() {
-            return null;
-        }
-
-        public String clientName() {
-            return null;
-        }
-
-        public String ns() {
-            return null;
         }
     }
 
