@@ -11,6 +11,9 @@ import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Function;
 
 /**
  * The name resolution every direct upstream connection goes through: a host NAME whose addresses include a
@@ -18,8 +21,9 @@ import java.util.List;
  * {@link RedirectGuard} judges a redirect's host before it is followed, but the connection resolves the name again;
  * checking here too closes that DNS-rebinding window for the addresses no upstream ever needs (a name that answered
  * a public address to the guard and the metadata address to the connection). Literal addresses pass as written: an
- * operator who configures one means it, and redirects to literals are judged by the guard. Resolution is the JDK's,
- * on the connecting event loop, as with Netty's default resolver.
+ * operator who configures one means it, and redirects to literals are judged by the guard. Look-ups are the JDK's,
+ * on the same small bounded executor the redirect guard resolves on, never on an event loop; when it is full the
+ * connection fails rather than waits.
  */
 final class ConnectTimeGuard extends AddressResolverGroup<InetSocketAddress> {
     /** Looks a host name up (the JDK's resolver; a seam for tests). */
@@ -27,17 +31,18 @@ final class ConnectTimeGuard extends AddressResolverGroup<InetSocketAddress> {
         InetAddress[] all(String host) throws UnknownHostException;
     }
 
-    static final ConnectTimeGuard INSTANCE = new ConnectTimeGuard(InetAddress::getAllByName);
-
     private final Lookup lookup;
+    private final Executor lookups;
 
-    ConnectTimeGuard(Lookup lookup) {
+    /** Looks names up with {@code lookup} on {@code lookups}, which must not be an event loop. */
+    ConnectTimeGuard(Lookup lookup, Executor lookups) {
         this.lookup = lookup;
+        this.lookups = lookups;
     }
 
     @Override
     protected AddressResolver<InetSocketAddress> newResolver(EventExecutor executor) {
-        return new Resolver(executor, lookup).asAddressResolver();
+        return new Resolver(executor, lookup, lookups).asAddressResolver();
     }
 
     /** The addresses of {@code host}, refused as a whole when one of them is forbidden (and host is a name). */
@@ -57,27 +62,35 @@ final class ConnectTimeGuard extends AddressResolverGroup<InetSocketAddress> {
 
     private static final class Resolver extends InetNameResolver {
         private final Lookup lookup;
+        private final Executor lookups;
 
-        Resolver(EventExecutor executor, Lookup lookup) {
+        Resolver(EventExecutor executor, Lookup lookup, Executor lookups) {
             super(executor);
             this.lookup = lookup;
+            this.lookups = lookups;
         }
 
         @Override
         protected void doResolve(String host, Promise<InetAddress> promise) {
-            try {
-                promise.setSuccess(checked(lookup, host).get(0));
-            } catch (UnknownHostException e) {
-                promise.setFailure(e);
-            }
+            resolve(host, promise, all -> all.get(0));
         }
 
         @Override
         protected void doResolveAll(String host, Promise<List<InetAddress>> promise) {
+            resolve(host, promise, all -> all);
+        }
+
+        private <T> void resolve(String host, Promise<T> promise, Function<List<InetAddress>, T> pick) {
             try {
-                promise.setSuccess(checked(lookup, host));
-            } catch (UnknownHostException e) {
-                promise.setFailure(e);
+                lookups.execute(() -> {
+                    try {
+                        promise.trySuccess(pick.apply(checked(lookup, host)));
+                    } catch (UnknownHostException | RuntimeException e) {
+                        promise.tryFailure(e);
+                    }
+                });
+            } catch (RejectedExecutionException e) {
+                promise.tryFailure(e); // too many look-ups at once: refuse, never block the event loop
             }
         }
     }

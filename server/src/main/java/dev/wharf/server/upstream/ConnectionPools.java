@@ -74,10 +74,16 @@ final class ConnectionPools implements AutoCloseable {
     private final long acquireTimeoutMillis;
     private volatile SslContext defaultSslContext;
     private volatile boolean closed;
+    /** Resolves the names of direct connections, refusing link-local and metadata answers. */
+    private final ConnectTimeGuard resolver;
 
-    /** {@code proxy} is the egress proxy for the hosts it applies to, or null. */
+    /**
+     * {@code proxy} is the egress proxy for the hosts it applies to, or null; {@code lookups} runs the DNS look-ups
+     * of direct connections (never an event loop).
+     */
     ConnectionPools(EventLoopGroup group, long connectTimeoutMillis, EgressProxy proxy, long idleNanos,
-                    int maxPerOrigin, long acquireTimeoutMillis) {
+                    int maxPerOrigin, long acquireTimeoutMillis, java.util.concurrent.Executor lookups) {
+        this.resolver = new ConnectTimeGuard(java.net.InetAddress::getAllByName, lookups);
         this.idleNanos = idleNanos;
         this.maxPerOrigin = maxPerOrigin;
         this.acquireTimeoutMillis = acquireTimeoutMillis;
@@ -140,6 +146,7 @@ final class ConnectionPools implements AutoCloseable {
         closed = true;
         pools.close();
         channels.close();
+        resolver.close();
     }
 
     private SslContext defaultSslContext() throws SSLException {
@@ -199,7 +206,7 @@ final class ConnectionPools implements AutoCloseable {
             } else {
                 // A name that resolves to a link-local or metadata address is never connected to, whatever it
                 // answered when a redirect to it was judged (DNS rebinding).
-                b.resolver(ConnectTimeGuard.INSTANCE);
+                b.resolver(resolver);
             }
             return new FixedChannelPool(b, new PoolHandler(key, proxied), ChannelHealthChecker.ACTIVE,
                     FixedChannelPool.AcquireTimeoutAction.FAIL, acquireTimeoutMillis, maxPerOrigin,

@@ -62,7 +62,7 @@ public final class UpstreamClient implements AutoCloseable {
         this.limits = limits == null ? UpstreamLimits.DEFAULTS : limits;
         this.pools = new ConnectionPools(group, Math.max(1, Math.min(Integer.MAX_VALUE, connectTimeout.toMillis())),
                 proxy, this.limits.upstreamIdle().toNanos(), this.limits.upstreamConnections(),
-                this.limits.upstreamAcquireTimeout().toMillis());
+                this.limits.upstreamAcquireTimeout().toMillis(), resolving);
         this.redirects = new RedirectGuard(RedirectGuard.Resolver.blocking(resolving),
                 host -> proxy != null && proxy.appliesTo(host));
     }

@@ -27,19 +27,28 @@ class ConnectTimeGuardTest {
     @Test
     void aNameThatNowResolvesToTheMetadataAddressIsRefusedAtConnectTime() throws Exception {
         InetAddress[][] answer = {{ip("93.184.216.34")}};
-        ConnectTimeGuard guard = new ConnectTimeGuard(host -> answer[0]);
+        String[] lookedUpOn = new String[1];
+        java.util.concurrent.ExecutorService lookups = java.util.concurrent.Executors.newSingleThreadExecutor(
+                r -> new Thread(r, "test-lookups"));
+        ConnectTimeGuard guard = new ConnectTimeGuard(host -> {
+            lookedUpOn[0] = Thread.currentThread().getName();
+            return answer[0];
+        }, lookups);
         NioEventLoopGroup group = new NioEventLoopGroup(1);
         try {
             AddressResolver<InetSocketAddress> r = guard.getResolver(group.next());
             InetSocketAddress first = r.resolve(InetSocketAddress.createUnresolved("rebind.example", 443))
                     .get(5, TimeUnit.SECONDS);
             assertEquals("93.184.216.34", first.getAddress().getHostAddress());
+            assertEquals("test-lookups", lookedUpOn[0], "the look-up ran on the event loop, not the executor");
             answer[0] = new InetAddress[] {ip("169.254.169.254")}; // the rebinding answer
             ExecutionException e = assertThrows(ExecutionException.class, () -> r.resolve(
                     InetSocketAddress.createUnresolved("rebind.example", 443)).get(5, TimeUnit.SECONDS));
             assertTrue(e.getCause() instanceof UnknownHostException, e.toString());
             assertTrue(e.getCause().getMessage().contains("169.254.169.254"), e.getCause().getMessage());
         } finally {
+            guard.close();
+            lookups.shutdownNow();
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         }
     }
