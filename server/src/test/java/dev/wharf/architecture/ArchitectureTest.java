@@ -117,6 +117,17 @@ class ArchitectureTest {
     }
 
     @Test
+    void netImportsNothingElseFromServer() {
+        // The socket transport sits at the bottom beside api: the app, http and the upstream client all use it.
+        noClasses().that().resideInAPackage("dev.wharf.server.net..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.wharf.server.api..", "dev.wharf.server.app..",
+                        "dev.wharf.server.http..", "dev.wharf.server.upstream..", "dev.wharf.server.config..",
+                        "dev.wharf.server.registry..", "dev.wharf.server.pullthrough..", "dev.wharf.storage..",
+                        "dev.wharf.auth..")
+                .check(classes);
+    }
+
+    @Test
     void httpImportsNoEndpoint() {
         noClasses().that().resideInAPackage("dev.wharf.server.http..")
                 .should().dependOnClassesThat().resideInAnyPackage("dev.wharf.server.registry..",

@@ -22,6 +22,8 @@ import dev.wharf.server.http.RequestHandler;
 import dev.wharf.server.http.TlsContext;
 import dev.wharf.server.http.Router;
 import dev.wharf.server.metrics.Readiness;
+import dev.wharf.server.net.ListenProbe;
+import dev.wharf.server.net.Transport;
 import dev.wharf.server.metrics.UpstreamMeter;
 import dev.wharf.server.metrics.WharfMetrics;
 import dev.wharf.server.upstream.Project;
@@ -58,9 +60,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -88,9 +88,14 @@ public final class WharfServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WharfServer.class);
 
     private final WharfConfig config;
-    private final EventLoopGroup boss = new NioEventLoopGroup(1, new DefaultThreadFactory("wharf-accept", true));
-    private final EventLoopGroup workers = new NioEventLoopGroup(0, new DefaultThreadFactory("wharf-io", true));
-    private final EventLoopGroup upstreamLoops = new NioEventLoopGroup(0, new DefaultThreadFactory("wharf-upstream", true));
+    /** epoll where it loads, else NIO ({@code transport:}); every bootstrap of the server uses it. */
+    private final Transport transport;
+    /** One event loop per core: the client connections, and (with epoll) one listening socket each. */
+    private final int ioLoops = Runtime.getRuntime().availableProcessors();
+    /** Accepts for NIO's single listening socket; unused with epoll, whose listeners live on {@link #workers}. */
+    private final EventLoopGroup boss;
+    private final EventLoopGroup workers;
+    private final EventLoopGroup upstreamLoops;
     private final ThreadPoolExecutor storageIo;
     private final AtomicBoolean draining = new AtomicBoolean();
     private final AtomicInteger active = new AtomicInteger();
@@ -111,7 +116,11 @@ public final class WharfServer implements AutoCloseable {
     private StoreLock storeLock;
     /** Applies storage.maxSize and retention.unusedFor, and persists recency; its own thread. */
     private Evictor evictor;
+    /** The first of the registry address's listening sockets (with epoll there is one per event loop). */
     private Channel serverChannel;
+    /** Every listening socket of the registry address, and of the admin address. */
+    private final List<Channel> listeners = new ArrayList<>();
+    private final List<Channel> adminListeners = new ArrayList<>();
     private AdminApi admin;
     /** Client auth ({@code auth:}), or null when anyone may pull. */
     private ClientAccess access;
@@ -127,6 +136,17 @@ public final class WharfServer implements AutoCloseable {
 
     public WharfServer(WharfConfig config) {
         this.config = config;
+        try {
+            this.transport = Transport.choose(config.transport());
+        } catch (IllegalStateException e) {
+            throw new ConfigException(e.getMessage() + " (config " + config.source() + ")");
+        }
+        if (transport.fallbackReason() != null && !"nio".equalsIgnoreCase(config.transport())) {
+            LOG.info("using the JDK's NIO transport: {}", transport.fallbackReason());
+        }
+        this.boss = transport.isEpoll() ? null : transport.group(1, "wharf-accept");
+        this.workers = transport.group(ioLoops, "wharf-io");
+        this.upstreamLoops = transport.group(ioLoops, "wharf-upstream");
         // Bounded: file appends, fsyncs, renames and small reads. Callers never wait on it from an event loop, and
         // nothing runs on the caller when it is full: a rejected task fails its request with 503 (Exchange.fail) or
         // its fill, so no disk work ever lands on an event loop.
@@ -279,12 +299,11 @@ public final class WharfServer implements AutoCloseable {
 
     private Channel bind(HostPort address, TlsContext tls, RequestHandler.Serves serves, Router router,
                          RegistryEndpoints endpoints, AdminEndpoint admin, AdmissionEndpoint admission)
-            throws InterruptedException {
+            throws IOException, InterruptedException {
         var limits = config.limits();
         ClientLimits.Cap cap = new ClientLimits.Cap(limits.maxConnections());
-        ServerBootstrap b = new ServerBootstrap()
-                .group(boss, workers)
-                .channel(NioServerSocketChannel.class)
+        ServerBootstrap b = transport.configure(new ServerBootstrap())
+                .group(boss == null ? workers : boss, workers)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(256 << 10, 1 << 20))
@@ -298,7 +317,22 @@ public final class WharfServer implements AutoCloseable {
                                 access == null ? dev.wharf.server.http.RegistryAccess.OPEN : access));
                     }
                 });
-        return b.bind(new InetSocketAddress(address.host(), address.port())).sync().channel();
+        InetSocketAddress at = new InetSocketAddress(address.host(), address.port());
+        int count = transport.listeners(ioLoops);
+        if (count > 1) {
+            // SO_REUSEPORT would let this server share a port another process of the same user listens on: a plain
+            // bind first fails as it always did when the address is taken (and picks the port for port 0).
+            at = new InetSocketAddress(at.getAddress(), ListenProbe.claim(at));
+        }
+        Channel first = null;
+        for (int i = 0; i < count; i++) {
+            Channel ch = b.bind(at).sync().channel();
+            (serves == RequestHandler.Serves.ADMIN ? adminListeners : listeners).add(ch);
+            if (first == null) {
+                first = ch;
+            }
+        }
+        return first;
     }
 
     /**
@@ -385,9 +419,7 @@ public final class WharfServer implements AutoCloseable {
      */
     public void drainAndClose(Duration timeout) {
         draining.set(true);
-        if (serverChannel != null) {
-            serverChannel.close().awaitUninterruptibly();
-        }
+        closeListeners(false);
         long deadline = System.nanoTime() + timeout.toNanos();
         int left;
         while ((left = active.get()) > 0 && System.nanoTime() < deadline) {
@@ -406,6 +438,23 @@ public final class WharfServer implements AutoCloseable {
         close();
     }
 
+    /** Closes the registry address's listeners, and the admin address's too when {@code admin} is set. */
+    private void closeListeners(boolean admin) {
+        for (Channel ch : listeners) {
+            ch.close().awaitUninterruptibly();
+        }
+        if (admin) {
+            for (Channel ch : adminListeners) {
+                ch.close().awaitUninterruptibly();
+            }
+        }
+    }
+
+    /** The socket transport in use: epoll or NIO. */
+    public Transport transport() {
+        return transport;
+    }
+
     /** Requests whose responses are not finished. */
     public int inFlight() {
         return active.get();
@@ -414,15 +463,12 @@ public final class WharfServer implements AutoCloseable {
     @Override
     public void close() {
         draining.set(true);
-        if (serverChannel != null) {
-            serverChannel.close().awaitUninterruptibly();
-        }
-        if (adminChannel != null) {
-            adminChannel.close().awaitUninterruptibly();
-        }
+        closeListeners(true);
         clients.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         workers.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly();
-        boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+        if (boss != null) {
+            boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+        }
         if (upstreamClient != null) {
             upstreamClient.close();
         }

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
+import dev.wharf.server.net.Transport;
 import java.util.function.Function;
 
 /**
@@ -29,7 +30,7 @@ public final class ConfigLoader {
     public static final String DEFAULTS_RESOURCE = "/wharf-defaults.yaml";
 
     private static final Set<String> TOP_KEYS = Set.of("listen", "storage", "defaultProject", "projects",
-            "retention", "admin", "accessLog", "egress", "rewrite", "limits", "tls", "auth");
+            "retention", "admin", "accessLog", "egress", "rewrite", "limits", "tls", "auth", "transport");
 
     private final String source;
     private final Function<String, String> env;
@@ -124,7 +125,14 @@ public final class ConfigLoader {
             // With auth on, /metrics and /api/v1 leave the public port unless admin.listen says where they go.
             operations = operations.withAdminListen(OperationsConfig.DEFAULT_ADMIN_LISTEN);
         }
+        String transport = "auto";
+        if (top.has("transport")) {
+            transport = values.string(top.get("transport"), "transport");
+            if (!Transport.CHOICES.contains(transport)) {
+                throw values.fail("transport", "must be one of auto, epoll, nio");
+            }
+        }
         return new WharfConfig(listen, storage.path(), defaultProject, projects, source, operations, rewrite,
-                limits, tls, auth);
+                limits, tls, auth, transport);
     }
 }

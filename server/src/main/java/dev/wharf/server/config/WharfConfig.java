@@ -16,15 +16,24 @@ import java.util.List;
  * @param limits         timeouts and the connection cap for clients ({@code limits:})
  * @param tls            the certificate and key {@code listen} serves HTTPS with, or null for plain HTTP
  * @param auth           client auth ({@code auth:}), or null when anyone who reaches wharf may pull
+ * @param transport      the socket transport ({@code transport:}): {@code auto} (the default: native epoll where it
+ *                       loads, else the JDK's NIO), {@code epoll} or {@code nio}
  */
 public record WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
                           String source, OperationsConfig operations, RewriteConfig rewrite, LimitsConfig limits,
-                          TlsConfig tls, AuthConfig auth) {
+                          TlsConfig tls, AuthConfig auth, String transport) {
     public WharfConfig {
+        transport = transport == null ? "auto" : transport;
         projects = List.copyOf(projects);
         operations = operations == null ? OperationsConfig.DEFAULTS : operations;
         rewrite = rewrite == null ? RewriteConfig.NONE : rewrite;
         limits = limits == null ? LimitsConfig.DEFAULTS : limits;
+    }
+
+    public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
+                       String source, OperationsConfig operations, RewriteConfig rewrite, LimitsConfig limits,
+                       TlsConfig tls, AuthConfig auth) {
+        this(listen, storagePath, defaultProject, projects, source, operations, rewrite, limits, tls, auth, null);
     }
 
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
@@ -51,11 +60,16 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
 
     public WharfConfig withListen(HostPort newListen) {
         return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, rewrite, limits,
-                tls, auth);
+                tls, auth, transport);
     }
 
     public WharfConfig withStoragePath(Path newPath) {
         return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, rewrite, limits, tls,
-                auth);
+                auth, transport);
+    }
+
+    public WharfConfig withTransport(String newTransport) {
+        return new WharfConfig(listen, storagePath, defaultProject, projects, source, operations, rewrite, limits, tls,
+                auth, newTransport);
     }
 }

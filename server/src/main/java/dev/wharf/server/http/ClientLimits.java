@@ -177,7 +177,7 @@ public final class ClientLimits {
 
         @Override
         public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-            if (msg instanceof LastHttpContent) {
+            if (msg instanceof LastHttpContent || msg instanceof EncodedResponse) {
                 promise = promise.unvoid();
                 promise.addListener(f -> inFlight = Math.max(0, inFlight - 1));
             }

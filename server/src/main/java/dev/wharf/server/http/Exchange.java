@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.wharf.server.api.ErrorCode;
 import dev.wharf.server.api.RegistryException;
 import dev.wharf.storage.Digest;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
@@ -67,6 +68,8 @@ public final class Exchange {
     private volatile boolean keepAlive;
     private final boolean head;
     private final boolean sendFile;
+    /** HTTP/1.1 through {@link RequestCodec}: a {@link PreparedHead}'s bytes can go out as they are. */
+    private final boolean encodedHeads;
     private final AtomicBoolean responded = new AtomicBoolean();
     private final AtomicBoolean finished = new AtomicBoolean();
     private final Runnable onFinish;
@@ -87,6 +90,7 @@ public final class Exchange {
         this.keepAlive = HttpUtil.isKeepAlive(request);
         this.head = request.method().equals(HttpMethod.HEAD);
         this.sendFile = canSendFile(ctx);
+        this.encodedHeads = ctx.pipeline().get(RequestCodec.class) != null;
         this.onFinish = onFinish;
     }
 
@@ -213,9 +217,7 @@ public final class Exchange {
         }
         FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, st,
                 head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body));
-        resp.headers().set(headers);
-        resp.headers().set(HttpHeaderNames.CONTENT_LENGTH, body.length);
-        prepare(resp);
+        headers(resp, headers, body.length, keepAlive);
         status = st.code();
         bytesSent = head ? 0 : body.length;
         ctx.writeAndFlush(resp).addListener(this::finish);
@@ -230,15 +232,38 @@ public final class Exchange {
         return ctx.executor().isShuttingDown();
     }
 
+    /**
+     * The answer whose head was encoded once ({@link PreparedHead}), with {@code body} (its Content-Length) unless
+     * the request is a HEAD. On HTTP/1.1 the head's bytes go out as they are: no header map, no encoding; an HTTP/2
+     * stream gets the same headers as an ordinary response.
+     */
+    public void prepared(PreparedHead prepared, byte[] body) {
+        if (!encodedHeads) {
+            bytes(prepared.status(), prepared.headers(), body);
+            return;
+        }
+        if (!responded.compareAndSet(false, true) || serverStopping()) {
+            return;
+        }
+        status = prepared.status().code();
+        ByteBuf headBytes = prepared.encoded(keepAlive);
+        ByteBuf bytes;
+        if (head) {
+            bytes = headBytes;
+        } else {
+            bytes = Unpooled.wrappedBuffer(headBytes, Unpooled.wrappedBuffer(body));
+            bytesSent = body.length;
+        }
+        ctx.writeAndFlush(new EncodedResponse(bytes)).addListener(this::finish);
+    }
+
     /** Headers only, with an explicit Content-Length (HEAD answers for content that is not read here). */
     public void headersOnly(HttpResponseStatus st, HttpHeaders headers, long contentLength) {
         if (!responded.compareAndSet(false, true) || serverStopping()) {
             return;
         }
         FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, st, Unpooled.EMPTY_BUFFER);
-        resp.headers().set(headers);
-        resp.headers().set(HttpHeaderNames.CONTENT_LENGTH, contentLength);
-        prepare(resp);
+        headers(resp, headers, contentLength, keepAlive);
         status = st.code();
         ctx.writeAndFlush(resp).addListener(this::finish);
     }
@@ -355,21 +380,31 @@ public final class Exchange {
     /** The head of a response whose body follows separately; records the status. */
     private HttpResponse head(HttpResponseStatus st, HttpHeaders headers, long contentLength) {
         HttpResponse resp = new DefaultHttpResponse(HttpVersion.HTTP_1_1, st);
-        resp.headers().set(headers);
-        resp.headers().set(HttpHeaderNames.CONTENT_LENGTH, contentLength);
-        prepare(resp);
+        headers(resp, headers, contentLength, keepAlive);
         status = st.code();
         return resp;
     }
 
-    private void prepare(HttpResponse resp) {
-        resp.headers().set("Docker-Distribution-API-Version", "registry/2.0");
-        if (keepAlive) {
-            resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
-        } else {
-            resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        }
+    /** The headers wharf adds to every response: the API version and the connection's fate. */
+    private static void connectionHeaders(HttpResponse resp, boolean keepAlive) {
+        resp.headers().set(API_VERSION, REGISTRY_2);
+        resp.headers().set(HttpHeaderNames.CONNECTION, keepAlive ? HttpHeaderValues.KEEP_ALIVE
+                : HttpHeaderValues.CLOSE);
     }
+
+    /**
+     * Sets {@code headers}, the Content-Length and the headers of {@link #connectionHeaders} on {@code resp}, as
+     * every ordinary response gets them; {@link PreparedHead} encodes its bytes from this.
+     */
+    static void headers(HttpResponse resp, HttpHeaders headers, long contentLength, boolean keepAlive) {
+        resp.headers().set(headers);
+        resp.headers().set(HttpHeaderNames.CONTENT_LENGTH, contentLength);
+        connectionHeaders(resp, keepAlive);
+    }
+
+    private static final io.netty.util.AsciiString API_VERSION =
+            io.netty.util.AsciiString.cached("Docker-Distribution-API-Version");
+    private static final io.netty.util.AsciiString REGISTRY_2 = io.netty.util.AsciiString.cached("registry/2.0");
 
     private void finish(Future<? super Void> f) {
         if (!f.isSuccess() || !keepAlive) {

@@ -1,88 +1,23 @@
 package dev.wharf.server.http;
 
-import io.netty.channel.FileRegion;
-import io.netty.util.AbstractReferenceCounted;
-import java.io.IOException;
+import io.netty.channel.DefaultFileRegion;
 import java.nio.channels.FileChannel;
-import java.nio.channels.WritableByteChannel;
 
 /**
- * A slice of a file channel that the caller owns. Unlike Netty's DefaultFileRegion it does not close the channel
- * when released, so a client streaming a growing fill can send many slices over one open channel. On the NIO
- * transport {@code FileChannel.transferTo} to a socket is sendfile, so this stays zero-copy.
+ * A slice of a file channel that the caller owns. Unlike a plain {@link DefaultFileRegion} it does not close the
+ * channel when released, so a client streaming a growing fill can send many slices over one open channel. It is a
+ * {@code DefaultFileRegion} so that both transports send it with sendfile: NIO through
+ * {@code FileChannel.transferTo}, and native epoll only for that class (any other region it copies through
+ * {@code transferTo} into a small buffer). A region sent while the file is shorter than it fails its write
+ * ({@code DefaultFileRegion} checks the size when a transfer makes no progress).
  */
-final class FileSegment extends AbstractReferenceCounted implements FileRegion {
-    private final FileChannel file;
-    private final long position;
-    private final long count;
-    private long transferred;
-
+final class FileSegment extends DefaultFileRegion {
     FileSegment(FileChannel file, long position, long count) {
-        this.file = file;
-        this.position = position;
-        this.count = count;
-    }
-
-    @Override
-    public long position() {
-        return position;
-    }
-
-    @Override
-    @Deprecated
-    public long transfered() {
-        return transferred;
-    }
-
-    @Override
-    public long transferred() {
-        return transferred;
-    }
-
-    @Override
-    public long count() {
-        return count;
-    }
-
-    @Override
-    public long transferTo(WritableByteChannel target, long pos) throws IOException {
-        long remaining = count - pos;
-        if (remaining <= 0) {
-            return 0;
-        }
-        long written = file.transferTo(position + pos, remaining, target);
-        if (written > 0) {
-            transferred += written;
-        } else if (written == 0 && file.size() < position + pos + 1) {
-            throw new IOException("file shrank under a region being sent");
-        }
-        return written;
+        super(file, position, count);
     }
 
     @Override
     protected void deallocate() {
         // The channel belongs to the caller.
-    }
-
-    @Override
-    public FileRegion retain() {
-        super.retain();
-        return this;
-    }
-
-    @Override
-    public FileRegion retain(int increment) {
-        super.retain(increment);
-        return this;
-    }
-
-    @Override
-    public FileRegion touch() {
-        return this;
-    }
-
-    @Override
-    public FileRegion touch(Object hint) {
-        return this;
     }
 }

@@ -2,6 +2,7 @@ package dev.wharf.server.http;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.HttpDecoderConfig;
@@ -20,7 +21,8 @@ import java.util.Queue;
  * encoder that knows which responses answer a HEAD), with one difference. A request carrying both
  * {@code Content-Length} and {@code Transfer-Encoding: chunked} is marked as failed to decode, so it gets a 400 and its
  * connection is closed, as RFC 9112 section 6.3 asks; Netty 4.1's decoder would drop the {@code Content-Length}
- * and go on, which is how requests are smuggled past a proxy that reads the other length. Both handlers run on the
+ * and go on, which is how requests are smuggled past a proxy that reads the other length. A response that comes already
+ * encoded ({@link EncodedResponse}: a prepared manifest answer) passes the encoder as it is. Both handlers run on the
  * connection's event loop, so the queue of request methods needs no lock.
  */
 final class RequestCodec extends CombinedChannelDuplexHandler<RequestCodec.Decoder, RequestCodec.Encoder> {
@@ -63,6 +65,17 @@ final class RequestCodec extends CombinedChannelDuplexHandler<RequestCodec.Decod
     }
 
     final class Encoder extends HttpResponseEncoder {
+        /** A response already in bytes goes out as it is; it answers a request like any other. */
+        @Override
+        public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) throws Exception {
+            if (msg instanceof EncodedResponse encoded) {
+                methods.poll();
+                ctx.write(encoded.bytes(), promise);
+                return;
+            }
+            super.write(ctx, msg, promise);
+        }
+
         @Override
         protected boolean isContentAlwaysEmpty(HttpResponse msg) {
             HttpMethod method = methods.poll();

@@ -86,6 +86,39 @@ public final class ManifestSource {
         });
     }
 
+    /**
+     * The answer from memory alone, on the caller's thread, or null when answering needs the store, the upstream or a
+     * revalidation ({@link #manifest} then). What {@link #manifest}'s hot paths answer, without its futures: a
+     * manifest by digest this project's upstream served or confirmed, or a tag within its TTL whose media type the
+     * client accepts, with its body in memory.
+     */
+    public Manifest hot(Project project, RepositoryName name, Reference reference, String accept) {
+        Digest digest;
+        String type;
+        if (reference.isDigest()) {
+            digest = reference.digest();
+            type = cache.linkedType(project.name(), digest);
+            if (type == null) {
+                return null;
+            }
+        } else {
+            Optional<TagEntry> entry = cache.tagIfPresent(TagCache.tagKey(project.name(), name.value(),
+                    reference.tag()));
+            if (entry == null || entry.isEmpty() || !isFresh(project, entry.get())
+                    || !MediaTypes.accepts(accept, entry.get().mediaType())) {
+                return null;
+            }
+            digest = entry.get().digest();
+            type = entry.get().mediaType();
+        }
+        byte[] body = cache.body(digest);
+        if (body == null) {
+            return null;
+        }
+        store.touch(digest); // recency for eviction: a volatile write, no I/O
+        return new Manifest(digest, type, body, body.length, false, CacheResult.HIT);
+    }
+
     // ---------------------------------------------------------------- by digest
 
     private CompletableFuture<Manifest> byDigest(Project project, RepositoryName name, Digest digest, String accept,
@@ -194,8 +227,8 @@ public final class ManifestSource {
     }
 
     private boolean isFresh(Project project, TagEntry e) {
-        Duration age = Duration.between(e.fetchedAt(), clock.instant());
-        return age.compareTo(project.config().tagTtl()) < 0;
+        // In milliseconds, so that the hot path allocates no Instant or Duration.
+        return clock.millis() - e.fetchedAt().toEpochMilli() < project.config().tagTtl().toMillis();
     }
 
     /** Past the TTL: HEAD upstream; same digest → serve the cache; changed → fetch; trouble → serve stale. */

@@ -1,6 +1,7 @@
 package dev.wharf.server.upstream;
 
 import dev.wharf.server.egress.EgressProxy;
+import dev.wharf.server.net.Transport;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
@@ -13,7 +14,6 @@ import io.netty.channel.pool.AbstractChannelPoolMap;
 import io.netty.channel.pool.ChannelHealthChecker;
 import io.netty.channel.pool.ChannelPoolHandler;
 import io.netty.channel.pool.FixedChannelPool;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.proxy.HttpProxyHandler;
@@ -192,7 +192,7 @@ final class ConnectionPools implements AutoCloseable {
             boolean proxied = proxy != null && proxy.appliesTo(key.host);
             Bootstrap b = new Bootstrap()
                     .group(group)
-                    .channel(NioSocketChannel.class)
+                    .channel(Transport.socketChannelFor(group))
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeoutMillis)
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.SO_KEEPALIVE, true)
