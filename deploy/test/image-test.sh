@@ -150,6 +150,11 @@ VERSION_OUT="$(timeout 60 podman run --rm --read-only --user 10000:10000 --no-he
   --version 2>"$TMP/version.err")" || die "podman run IMAGE --version failed: $(cat "$TMP/version.err")"
 [[ "$VERSION_OUT" =~ ^wharf\ [0-9]+\.[0-9]+ ]] || die "--version printed '$VERSION_OUT'"
 log "--version: $VERSION_OUT"
+# The class-data-sharing archive made at build time belongs to the image's jar: -Xshare:on fails unless it maps.
+timeout 60 podman run --rm --read-only --user 10000:10000 --no-healthcheck --entrypoint java "$IMAGE" \
+  -XX:SharedArchiveFile=/opt/wharf/wharf.jsa -Xshare:on -jar /opt/wharf/wharf.jar --version \
+  >"$TMP/cds.out" 2>&1 || die "the image's CDS archive does not map with its jar: $(tail -n 5 "$TMP/cds.out")"
+log "CDS archive /opt/wharf/wharf.jsa maps with the image's jar"
 
 # ------------------------------------------------------------------------------------ 3. upstream registry
 REGISTRY_PORT="$(free_port)"

@@ -17,6 +17,16 @@ public final class Main {
     }
 
     static int run(String[] args) {
+        if (args.length == 1 && args[0].equals("cds-training")) {
+            // Not a documented command: the launcher's and the image build's class-data-sharing training run.
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+            try {
+                return CdsTraining.run();
+            } catch (Exception e) {
+                System.err.println("cds-training failed: " + e);
+                return 1;
+            }
+        }
         if (args.length == 0 || !args[0].equals("serve")) {
             // The tools print their own report; the store's and HTTP client's informational logging is noise there.
             // Set before any logger exists, which is why ServeCommand makes its logger in call().
