@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # wharf beside its peers, in one run. See bench/README.md.
 #
-#   bash bench/run.sh                        # full run: 1 GiB blob, cold x3, fast x5 (~10-20 min on 2 cores)
+#   bash bench/run.sh                        # full run: 1 GiB blob, cold x3, fast x5 (~15-25 min on 2 cores)
+#   SHORT=1 bash bench/run.sh                # smoke run: 64 MiB, one repetition, 2 s HEAD runs (~2 min)
 #   BLOB_MB=64 REPEAT=1 bash bench/run.sh    # smoke run (writes bench/work/RESULTS-smoke.md)
 #
 # Starts on free 127.0.0.1 ports, under bench/work/: the upstream (docker-registry, filesystem storage), wharf
@@ -14,6 +15,9 @@ BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH/.." && pwd)"
 WORK="$BENCH/work"
 
+if [ "${SHORT:-0}" = 1 ]; then          # a quick end-to-end check of the script, not a measurement
+  BLOB_MB="${BLOB_MB:-64}"; REPEAT="${REPEAT:-1}"; HEAD_SECONDS="${HEAD_SECONDS:-2}"
+fi
 BLOB_MB="${BLOB_MB:-1024}"              # size of the big blob, MiB
 REPEAT="${REPEAT:-3}"                   # repetitions of the slow (cold 1 GiB) measurements
 if [ -z "${REPEAT_FAST:-}" ]; then      # repetitions of the fast ones (warm throughput, HEAD rates)
@@ -23,9 +27,13 @@ if [ -z "${REPEAT_WARM:-}" ]; then     # warm throughput: a repetition is short,
   if [ "$REPEAT_FAST" -ge 5 ]; then REPEAT_WARM=$((2 * REPEAT_FAST - 1)); else REPEAT_WARM="$REPEAT_FAST"; fi
 fi
 PARALLEL="${PARALLEL:-8}"               # concurrent clients / streams
-HEAD_CONNS="${HEAD_CONNS:-64}"          # keep-alive connections of the HEAD load generator
-HEAD_SECONDS="${HEAD_SECONDS:-10}"      # measured seconds per HEAD run (after 1 s of warm-up)
-JAVA_OPTS="${JAVA_OPTS:-}"              # passed to wharf's JVM by ./wharf
+HEAD_CONNS="${HEAD_CONNS:-32 256}"      # keep-alive connections of the HEAD load generator, one run per count
+HEAD_SECONDS="${HEAD_SECONDS:-5}"       # measured seconds per HEAD run (after 1 s of warm-up)
+# wharf's JVM options: by default the container image's own (deploy/image/Containerfile) with -XX:MaxRAM=256m, so
+# the JVM sizes itself as in a 256 MiB container; set JAVA_OPTS (even empty) to replace them.
+IMAGE_JAVA_OPTS="$(sed -n 's/^ENV JAVA_OPTS="\([^"]*\)".*/\1/p' "$ROOT/deploy/image/Containerfile")"
+if [ -z "${JAVA_OPTS+set}" ]; then JAVA_OPTS="$IMAGE_JAVA_OPTS -XX:MaxRAM=256m"; JAVA_OPTS_HOW="the image's defaults"
+else JAVA_OPTS_HOW="JAVA_OPTS from the environment"; fi
 KEEP_WORK="${KEEP_WORK:-0}"             # 1: keep the blob copies and caches under bench/work/ after the run
 if [ -z "${RESULTS_FILE:-}" ]; then
   if [ "$BLOB_MB" -eq 1024 ] && [ "$REPEAT" -ge 3 ]; then RESULTS_FILE="$BENCH/RESULTS.md"
@@ -60,7 +68,8 @@ cleanup() {
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
   done
   if [ "$KEEP_WORK" != 1 ] && [ -d "$WORK" ]; then
-    rm -rf "$WORK/upstream-data" "$WORK/wharf-data" "$WORK/peer-data" "$WORK/nginx/www" "$WORK/small"
+    rm -rf "$WORK/upstream-data" "$WORK/wharf-data" "$WORK/peer-data" "$WORK/nginx/www" "$WORK/small" \
+      "$WORK/nginx-lock/cache" "$WORK/blob2.bin"
   fi
   exit "$rc"
 }
@@ -129,7 +138,7 @@ command -v java >/dev/null || die "java not found"
 
 case "$WORK" in */bench/work) ;; *) die "unexpected work dir $WORK" ;; esac
 rm -rf "$WORK"
-mkdir -p "$WORK"/{upstream-data,wharf-data,peer-data,nginx/www,nginx/logs,nginx/tmp,small,logs}
+mkdir -p "$WORK"/{upstream-data,wharf-data,peer-data,nginx/www,nginx/logs,nginx/tmp,nginx-lock/tmp,small,logs}
 : >"$FAIL_FILE"
 note_load "start"
 log "work dir $WORK; blob ${BLOB_MB} MiB; cold repeats $REPEAT; fast repeats $REPEAT_FAST"
@@ -145,16 +154,31 @@ log "building wharf if needed (./wharf --help)"
 # the launcher starts it (exec java $JAVA_OPTS -jar wharf.jar serve ...), so a source edit during the run cannot
 # trigger a rebuild between repetitions. WHARF_LAUNCHER=1 runs ./wharf serve itself every time instead.
 cp "$ROOT/server/target/wharf.jar" "$WORK/wharf.jar"
+# The class-data-sharing archive of that jar, trained as the launcher trains it (WHARF_CDS=0: none).
+CDS_OPTS=""
+if [ "${WHARF_CDS:-1}" != 0 ]; then
+  log "training the class-data-sharing archive (java -jar wharf.jar cds-training)"
+  java -XX:ArchiveClassesAtExit="$WORK/wharf.jsa" -Xlog:cds=off -Xlog:cds+dynamic=off -jar "$WORK/wharf.jar" \
+    cds-training >"$WORK/logs/cds-training.log" 2>&1 || { tail -20 "$WORK/logs/cds-training.log" >&2; die "cds-training failed"; }
+  CDS_OPTS="-XX:SharedArchiveFile=$WORK/wharf.jsa -Xlog:cds=off -Xlog:cds+dynamic=off"
+fi
 
 UP_PORT=$(free_port); WHARF_PORT=$(free_port); PEER_PORT=$(free_port); NGINX_PORT=$(free_port)
 while [ "$WHARF_PORT" = "$UP_PORT" ] || [ "$PEER_PORT" = "$UP_PORT" ] || [ "$PEER_PORT" = "$WHARF_PORT" ] \
       || [ "$NGINX_PORT" = "$UP_PORT" ] || [ "$NGINX_PORT" = "$WHARF_PORT" ] || [ "$NGINX_PORT" = "$PEER_PORT" ]; do
   WHARF_PORT=$(free_port); PEER_PORT=$(free_port); NGINX_PORT=$(free_port)
 done
+NGINX_LOCK_PORT=$(free_port)
+while [[ " $UP_PORT $WHARF_PORT $PEER_PORT $NGINX_PORT " == *" $NGINX_LOCK_PORT "* ]]; do NGINX_LOCK_PORT=$(free_port); done
+NGINX_LOCK="http://127.0.0.1:$NGINX_LOCK_PORT"
 UP="http://127.0.0.1:$UP_PORT"; WHARF="http://127.0.0.1:$WHARF_PORT"
 PEER="http://127.0.0.1:$PEER_PORT"; NGINX="http://127.0.0.1:$NGINX_PORT"
 # HTTPS (phase 2b): a second wharf serving TLS, and nginx serving the same file over TLS, with one certificate
 WHARF_TLS_PORT=$(free_port); NGINX_TLS_PORT=$(free_port)
+while [[ " $UP_PORT $WHARF_PORT $PEER_PORT $NGINX_PORT $NGINX_LOCK_PORT " == *" $WHARF_TLS_PORT "* ]] \
+      || [[ " $UP_PORT $WHARF_PORT $PEER_PORT $NGINX_PORT $NGINX_LOCK_PORT $WHARF_TLS_PORT " == *" $NGINX_TLS_PORT "* ]]; do
+  WHARF_TLS_PORT=$(free_port); NGINX_TLS_PORT=$(free_port)
+done
 log "ports: upstream $UP_PORT, wharf $WHARF_PORT, peer $PEER_PORT, nginx $NGINX_PORT; HTTPS: wharf $WHARF_TLS_PORT, nginx $NGINX_TLS_PORT"
 java -jar "$WORK/wharf.jar" tls init --dir "$WORK/tls" --host 127.0.0.1 >"$WORK/logs/tls-init.log" 2>&1 \
   || { cat "$WORK/logs/tls-init.log" >&2; die "wharf tls init failed"; }
@@ -224,7 +248,20 @@ cp "$S/manifest.json" "$WORK/nginx/www/manifest.json"   # nginx's small file for
 ACCEPT="Accept: $MT_MANIFEST, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json"
 code=$(curl -s --max-time 30 -o /dev/null -w '%{http_code}' -I -H "$ACCEPT" "$UP/v2/$REPO_SMALL/manifests/latest" || true)
 [ "$code" = 200 ] || die "upstream HEAD of $REPO_SMALL:latest gave $code"
-log "seeded: blob $BLOB_DIGEST ($BLOB_BYTES bytes), $REPO_SMALL:latest = $MANIFEST_DIGEST"
+# A second blob of the same size: each fresh wharf of phase 1 pulls it first (the fresh-JVM cold pull), so that the
+# cold pull of the big blob after it runs on a warm JVM.
+BLOB2_FILE="$WORK/blob2.bin"
+head -c "$BLOB_BYTES" /dev/urandom >"$BLOB2_FILE"
+BLOB2_DIGEST="sha256:$(sha256sum "$BLOB2_FILE" | cut -d' ' -f1)"
+push_blob "$REPO_BIG" "$BLOB2_FILE" "$BLOB2_DIGEST"
+log "seeded: blobs $BLOB_DIGEST and $BLOB2_DIGEST ($BLOB_BYTES bytes each), $REPO_SMALL:latest = $MANIFEST_DIGEST"
+
+# --- the SHA-256 limit of this machine: the JDK's SHA-256 (what a fill uses) over the blob, from the page cache
+note_load "0-sha256"
+HASH_OUT=$(java "$BENCH/Sha256Rate.java" "$BLOB_FILE" 3 2>"$WORK/logs/sha256.err") || { cat "$WORK/logs/sha256.err" >&2; die "Sha256Rate failed"; }
+HASH_S=$(printf '%s\n' "$HASH_OUT" | sed -n 's/^seconds=\([0-9.]*\) .*/\1/p')
+[ "$(printf '%s\n' "$HASH_OUT" | sed -n 's/.*digest=//p')" = "$BLOB_DIGEST" ] || die "Sha256Rate hashed the blob to something else: $HASH_OUT"
+log "SHA-256 of the blob (JDK): $HASH_S s"
 
 # --- nginx serving the same blob as a static file
 cat >"$WORK/nginx/nginx.conf" <<EOF
@@ -262,6 +299,52 @@ nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' >"$WORK/logs
 NGINX_PID=$!; PIDS+=("$NGINX_PID")
 wait_http "$NGINX/manifest.json" "$NGINX_PID" 20 || { cat "$WORK/logs/nginx.log" >&2; die "nginx did not start"; }
 
+# --- the second peer for phase 3: nginx as a caching proxy of the upstream with proxy_cache_lock, so concurrent
+# misses of one URL make one upstream request and the others wait for it to be cached (whole) before they are served
+cat >"$WORK/nginx-lock/nginx.conf" <<EOF
+worker_processes auto;
+pid $WORK/nginx-lock/nginx.pid;
+error_log $WORK/nginx-lock/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  client_body_temp_path $WORK/nginx-lock/tmp;
+  proxy_temp_path $WORK/nginx-lock/tmp;
+  fastcgi_temp_path $WORK/nginx-lock/tmp;
+  uwsgi_temp_path $WORK/nginx-lock/tmp;
+  scgi_temp_path $WORK/nginx-lock/tmp;
+  proxy_cache_path $WORK/nginx-lock/cache levels=1:2 keys_zone=blobs:10m max_size=16g inactive=1h use_temp_path=off;
+  server {
+    listen 127.0.0.1:$NGINX_LOCK_PORT;
+    location / {
+      proxy_pass $UP;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache blobs;
+      proxy_cache_valid 200 1h;
+      proxy_cache_lock on;
+      proxy_cache_lock_timeout 600s;
+      proxy_cache_lock_age 600s;
+      proxy_read_timeout 600s;
+    }
+  }
+}
+EOF
+NGINX_LOCK_PID=""; NGINX_LOCK_RUNS=0
+nginx_lock_stop() { [ -n "$NGINX_LOCK_PID" ] || return 0; stop_pid "$NGINX_LOCK_PID"; NGINX_LOCK_PID=""; }
+nginx_lock_start_fresh() {
+  nginx_lock_stop
+  rm -rf "$WORK/nginx-lock/cache"; mkdir -p "$WORK/nginx-lock/cache"
+  NGINX_LOCK_RUNS=$((NGINX_LOCK_RUNS + 1))
+  nginx -p "$WORK/nginx-lock" -c "$WORK/nginx-lock/nginx.conf" -g 'daemon off;' \
+    >"$WORK/logs/nginx-lock-$NGINX_LOCK_RUNS.log" 2>&1 &
+  NGINX_LOCK_PID=$!; PIDS+=("$NGINX_LOCK_PID")
+  wait_http "$NGINX_LOCK/v2/" "$NGINX_LOCK_PID" 20 \
+    || { cat "$WORK/logs/nginx-lock-$NGINX_LOCK_RUNS.log" "$WORK/nginx-lock/error.log" >&2; die "nginx (proxy_cache_lock) did not start"; }
+}
+
 # --- wharf and the peer: (re)started with an emptied storage dir whenever a cold cache is needed
 cat >"$WORK/wharf.yml" <<EOF
 listen: 127.0.0.1:$WHARF_PORT
@@ -289,8 +372,10 @@ proxy:
   remoteurl: $UP
 EOF
 
-WHARF_PID=""; WHARF_RUNS=0; WHARF_HWM_MAX_KB=0; WHARF_HWM_LAST_KB=0; WHARF_HWMS=()
+WHARF_PID=""; WHARF_RUNS=0; WHARF_HWM_MAX_KB=0; WHARF_HWM_LAST_KB=0; WHARF_HWMS=(); WHARF_READY_S=""
 wharf_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+wharf_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+mib() { calc "${1:-0} / 1024" %.0f; }
 wharf_stop() {
   [ -n "$WHARF_PID" ] || return 0
   local hwm; hwm=$(wharf_hwm_kb "$WHARF_PID"); hwm=${hwm:-0}
@@ -299,19 +384,29 @@ wharf_stop() {
   [ "$hwm" -gt "$WHARF_HWM_MAX_KB" ] && WHARF_HWM_MAX_KB=$hwm
   stop_pid "$WHARF_PID"; WHARF_PID=""
 }
-wharf_start_fresh() {
+wharf_start_fresh() {  # wharf_start_fresh [nocds]: a new JVM on an emptied storage dir; WHARF_READY_S = s to ready
   wharf_stop
   rm -rf "$WORK/wharf-data"; mkdir -p "$WORK/wharf-data"
   WHARF_RUNS=$((WHARF_RUNS + 1))
-  local wlog="$WORK/logs/wharf-$WHARF_RUNS.log"
+  local wlog="$WORK/logs/wharf-$WHARF_RUNS.log" cds="$CDS_OPTS" t0
+  [ "${1:-}" = nocds ] && cds=""
+  t0=$(now_ns)
   if [ "${WHARF_LAUNCHER:-0}" = 1 ]; then
     (cd "$ROOT" && exec ./wharf serve --config "$WORK/wharf.yml") >"$wlog" 2>&1 &
   else
     # shellcheck disable=SC2086
-    (cd "$ROOT" && exec java ${JAVA_OPTS} -jar "$WORK/wharf.jar" serve --config "$WORK/wharf.yml") >"$wlog" 2>&1 &
+    (cd "$ROOT" && exec java $cds ${JAVA_OPTS} -jar "$WORK/wharf.jar" serve --config "$WORK/wharf.yml") >"$wlog" 2>&1 &
   fi
   WHARF_PID=$!; PIDS+=("$WHARF_PID")
-  wait_http "$WHARF/readyz" "$WHARF_PID" 300 || { tail -30 "$wlog" >&2; die "wharf did not become ready (log: $wlog)"; }
+  local i code=""
+  for i in $(seq 1 6000); do  # /readyz every 50 ms for at most 300 s
+    kill -0 "$WHARF_PID" 2>/dev/null || break
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$WHARF/readyz" || true)
+    [ "$code" = 200 ] && break
+    sleep 0.05
+  done
+  [ "$code" = 200 ] || { tail -30 "$wlog" >&2; die "wharf did not become ready (log: $wlog)"; }
+  WHARF_READY_S=$(secs_since "$t0")
 }
 PEER_PID=""; PEER_RUNS=0
 peer_stop() { [ -n "$PEER_PID" ] || return 0; stop_pid "$PEER_PID"; PEER_PID=""; }
@@ -350,9 +445,10 @@ wait_upstream_idle() {  # until the upstream has read+written < 1 MiB in a secon
 
 # fetch URL OUT: GET with curl to /dev/null; writes "http_code size_download" to OUT
 CURL_EXTRA=()   # phase 2b sets the CA and HTTP/1.1 here
-fetch() { curl -s --max-time "$CURL_MAX" "${CURL_EXTRA[@]}" -o /dev/null -w '%{http_code} %{size_download}\n' "$1" >"$2" 2>&1 || true; }
+# (a third field: seconds to the first byte of the body, curl's time_starttransfer)
+fetch() { curl -s --max-time "$CURL_MAX" "${CURL_EXTRA[@]}" -o /dev/null -w '%{http_code} %{size_download} %{time_starttransfer}\n' "$1" >"$2" 2>&1 || true; }
 check_fetch() {  # check_fetch OUT WHAT URL: 200 and the whole blob, or a recorded failure with the response
-  local got; got=$(cat "$1" 2>/dev/null || echo "none")
+  local got; got=$(awk '{ print $1, $2 }' "$1" 2>/dev/null || echo "none")
   if [ "$got" = "200 $BLOB_BYTES" ]; then return 0; fi
   [ -n "${4:-}" ] && return 1   # quiet: the caller reports
   local resp; resp=$(curl -s --max-time 10 -D - -r 0-199 "$3" 2>&1 | tr -d '\r' | tr '\n' ' ' | head -c 700 || true)
@@ -367,13 +463,16 @@ pull_timed() {
   check_fetch "$out" "$2" "$1" || return 1
   echo "$s"
 }
-# pull_parallel URL N WHAT: N GETs at once; prints wall seconds until all N are done
+# pull_parallel URL N WHAT: N GETs at once; prints wall seconds until all N are done; the slowest client's first byte
+# (seconds from the start) goes to $WORK/logs/ttfb.last
 pull_parallel() {
   local url="$1" n="$2" what="$3" t0 s i pids=()
   t0=$(now_ns)
   for i in $(seq 1 "$n"); do fetch "$url" "$WORK/logs/fetch.$i.out" & pids+=($!); done
   for p in "${pids[@]}"; do wait "$p" || true; done
   s=$(secs_since "$t0")
+  awk 'BEGIN { m = 0 } $3 + 0 > m { m = $3 + 0 } END { printf "%.3f\n", m }' "$WORK"/logs/fetch.[0-9]*.out \
+    >"$WORK/logs/ttfb.last" 2>/dev/null || echo n/a >"$WORK/logs/ttfb.last"
   local bad=0 first=0
   for i in $(seq 1 "$n"); do
     if ! check_fetch "$WORK/logs/fetch.$i.out" "" "$url" quiet; then bad=$((bad + 1)); [ "$first" = 0 ] && first=$i; fi
@@ -389,51 +488,79 @@ mbps() { isnum "$2" && calc "$1 / $2 / 1e6" "%.1f" || echo "n/a"; }   # MB/s, MB
 W_BLOB="$WHARF/v2/$PROJECT/$REPO_BIG/blobs/$BLOB_DIGEST"
 P_BLOB="$PEER/v2/$REPO_BIG/blobs/$BLOB_DIGEST"
 U_BLOB="$UP/v2/$REPO_BIG/blobs/$BLOB_DIGEST"
+W_BLOB2="$WHARF/v2/$PROJECT/$REPO_BIG/blobs/$BLOB2_DIGEST"
+L_BLOB="$NGINX_LOCK/v2/$REPO_BIG/blobs/$BLOB_DIGEST"
 N_BLOB="$NGINX/blob.bin"
 
 # ---------------------------------------------------------------------------------------------------------------
 # 1. one cold pull: wharf, peer, direct. Cold = wharf / the peer restarted on an emptied storage dir before every
-#    repetition. The upstream's file stays in the page cache throughout (it was just written), for all three.
+#    repetition. Each fresh wharf first pulls the second blob (the fresh-JVM cold pull: the first request after
+#    start, with the class-data-sharing archive as the launcher uses it), then the big blob (the cold pull on a warm
+#    JVM); then once more without the archive (fresh JVM, no CDS). The upstream's files stay in the page cache
+#    throughout, the same for all paths.
 COLD_DIRECT=(); COLD_WHARF=(); COLD_PEER=(); UPX1_WHARF=(); UPX1_PEER=()
+FRESH_WHARF=(); FRESH_NOCDS=(); READY_CDS=(); READY_NOCDS=()
 note_load "1-cold"
-log "1. one cold pull x$REPEAT (direct, wharf, peer)"
+log "1. one cold pull x$REPEAT (direct, wharf fresh JVM then warm JVM, wharf without CDS, peer)"
 for r in $(seq 1 "$REPEAT"); do
   sync
   if t=$(pull_timed "$U_BLOB" "direct pull"); then COLD_DIRECT+=("$t"); fi
 
   wharf_start_fresh; sync
+  [ -z "$CDS_OPTS" ] || READY_CDS+=("$WHARF_READY_S")
+  if t=$(pull_timed "$W_BLOB2" "wharf fresh-JVM cold pull"); then FRESH_WHARF+=("$t"); fi
+  wait_upstream_idle
   off=$(up_lines)
   ok=0; if t=$(pull_timed "$W_BLOB" "wharf cold pull"); then COLD_WHARF+=("$t"); ok=1; fi
   wait_upstream_idle; wharf_stop; sleep 0.5
   [ "$ok" = 0 ] || UPX1_WHARF+=("$(calc "$(up_blob_bytes_since "$off") / $BLOB_BYTES")")
+
+  wharf_start_fresh nocds; sync
+  READY_NOCDS+=("$WHARF_READY_S")
+  if t=$(pull_timed "$W_BLOB2" "wharf fresh-JVM cold pull without CDS"); then FRESH_NOCDS+=("$t"); fi
+  wait_upstream_idle; wharf_stop; sleep 0.5
 
   peer_start_fresh; sync
   off=$(up_lines)
   ok=0; if t=$(pull_timed "$P_BLOB" "peer cold pull"); then COLD_PEER+=("$t"); ok=1; fi
   wait_upstream_idle; peer_stop; sleep 0.5
   [ "$ok" = 0 ] || UPX1_PEER+=("$(calc "$(up_blob_bytes_since "$off") / $BLOB_BYTES")")
-  log "  rep $r: direct ${COLD_DIRECT[*]: -1} s, wharf ${COLD_WHARF[*]: -1} s (${UPX1_WHARF[*]: -1}x up), peer ${COLD_PEER[*]: -1} s (${UPX1_PEER[*]: -1}x up)"
+  log "  rep $r: direct ${COLD_DIRECT[*]: -1} s, wharf fresh JVM ${FRESH_WHARF[*]: -1} s (no CDS ${FRESH_NOCDS[*]: -1} s), warm JVM ${COLD_WHARF[*]: -1} s (${UPX1_WHARF[*]: -1}x up), peer ${COLD_PEER[*]: -1} s (${UPX1_PEER[*]: -1}x up); ready in ${READY_CDS[*]: -1} s (no CDS ${READY_NOCDS[*]: -1} s)"
 done
 
 # ---------------------------------------------------------------------------------------------------------------
-# 3. PARALLEL concurrent cold clients of the same blob: wharf and the peer, fresh caches each repetition
-CONC_WHARF=(); CONC_PEER=(); UPXN_WHARF=(); UPXN_PEER=()
+# 3. PARALLEL concurrent cold clients of the same blob: wharf, the peer and nginx with proxy_cache_lock, fresh caches
+#    each repetition; the slowest client's first byte; wharf's RSS idle (after start) and its peak during the pulls
+CONC_WHARF=(); CONC_PEER=(); CONC_LOCK=(); UPXN_WHARF=(); UPXN_PEER=(); UPXN_LOCK=()
+TTFB_WHARF=(); TTFB_PEER=(); TTFB_LOCK=(); RSS_IDLE=(); RSS_COLDN=()
 note_load "3-concurrent-cold"
-log "3. $PARALLEL concurrent cold clients x$REPEAT (wharf, peer)"
+log "3. $PARALLEL concurrent cold clients x$REPEAT (wharf, peer, nginx proxy_cache_lock)"
 for r in $(seq 1 "$REPEAT"); do
-  wharf_start_fresh; sync
+  wharf_start_fresh; sync; sleep 1
+  RSS_IDLE+=("$(mib "$(wharf_rss_kb "$WHARF_PID")")")
   off=$(up_lines)
   ok=0; if t=$(pull_parallel "$W_BLOB" "$PARALLEL" "wharf $PARALLEL concurrent cold"); then CONC_WHARF+=("$t"); ok=1; fi
+  TTFB_WHARF+=("$(cat "$WORK/logs/ttfb.last")")
+  RSS_COLDN+=("$(mib "$(wharf_hwm_kb "$WHARF_PID")")")
   wait_upstream_idle; wharf_stop; sleep 0.5
   [ "$ok" = 0 ] || UPXN_WHARF+=("$(calc "$(up_blob_bytes_since "$off") / $BLOB_BYTES")")
 
   peer_start_fresh; sync
   off=$(up_lines)
   ok=0; if t=$(pull_parallel "$P_BLOB" "$PARALLEL" "peer $PARALLEL concurrent cold"); then CONC_PEER+=("$t"); ok=1; fi
+  TTFB_PEER+=("$(cat "$WORK/logs/ttfb.last")")
   wait_upstream_idle; peer_stop; sleep 0.5
   [ "$ok" = 0 ] || UPXN_PEER+=("$(calc "$(up_blob_bytes_since "$off") / $BLOB_BYTES")")
-  log "  rep $r: wharf ${CONC_WHARF[*]: -1} s (${UPXN_WHARF[*]: -1}x up), peer ${CONC_PEER[*]: -1} s (${UPXN_PEER[*]: -1}x up)"
+
+  nginx_lock_start_fresh; sync
+  off=$(up_lines)
+  ok=0; if t=$(pull_parallel "$L_BLOB" "$PARALLEL" "nginx proxy_cache_lock $PARALLEL concurrent cold"); then CONC_LOCK+=("$t"); ok=1; fi
+  TTFB_LOCK+=("$(cat "$WORK/logs/ttfb.last")")
+  wait_upstream_idle; nginx_lock_stop; sleep 0.5
+  [ "$ok" = 0 ] || UPXN_LOCK+=("$(calc "$(up_blob_bytes_since "$off") / $BLOB_BYTES")")
+  log "  rep $r: wharf ${CONC_WHARF[*]: -1} s (${UPXN_WHARF[*]: -1}x up, slowest first byte ${TTFB_WHARF[*]: -1} s, RSS idle ${RSS_IDLE[*]: -1} MiB, peak ${RSS_COLDN[*]: -1} MiB), peer ${CONC_PEER[*]: -1} s (${UPXN_PEER[*]: -1}x up, ${TTFB_PEER[*]: -1} s), nginx lock ${CONC_LOCK[*]: -1} s (${UPXN_LOCK[*]: -1}x up, ${TTFB_LOCK[*]: -1} s)"
 done
+rm -rf "$WORK/nginx-lock/cache"
 
 # ---------------------------------------------------------------------------------------------------------------
 # warm caches for 2. and 4.: one wharf and one peer, filled once, then kept for the rest of the run
@@ -467,17 +594,18 @@ done
 
 # ---------------------------------------------------------------------------------------------------------------
 # 2. warm throughput: wharf vs nginx static, 1 stream and PARALLEL streams (total bytes / wall time)
-WARM1_WHARF=(); WARM1_NGINX=(); WARMN_WHARF=(); WARMN_NGINX=()
+WARM1_WHARF=(); WARM1_NGINX=(); WARM1_PEER=(); WARMN_WHARF=(); WARMN_NGINX=()
 note_load "2-warm"
 log "2. warm throughput x$REPEAT_WARM (1 and $PARALLEL streams, wharf and nginx)"
 for r in $(seq 1 "$REPEAT_WARM"); do
   if [ "$WARM_OK" = 1 ] && t=$(pull_timed "$W_BLOB" "wharf warm 1 stream"); then WARM1_WHARF+=("$(mbps "$BLOB_BYTES" "$t")"); fi
   if t=$(pull_timed "$N_BLOB" "nginx 1 stream"); then WARM1_NGINX+=("$(mbps "$BLOB_BYTES" "$t")"); fi
+  if t=$(pull_timed "$P_BLOB" "peer warm 1 stream"); then WARM1_PEER+=("$(mbps "$BLOB_BYTES" "$t")"); fi
   if [ "$WARM_OK" = 1 ] && t=$(pull_parallel "$W_BLOB" "$PARALLEL" "wharf warm $PARALLEL streams"); then
     WARMN_WHARF+=("$(mbps "$((BLOB_BYTES * PARALLEL))" "$t")"); fi
   if t=$(pull_parallel "$N_BLOB" "$PARALLEL" "nginx $PARALLEL streams"); then
     WARMN_NGINX+=("$(mbps "$((BLOB_BYTES * PARALLEL))" "$t")"); fi
-  log "  rep $r: 1 stream wharf ${WARM1_WHARF[*]: -1} MB/s nginx ${WARM1_NGINX[*]: -1} MB/s; $PARALLEL streams wharf ${WARMN_WHARF[*]: -1} MB/s nginx ${WARMN_NGINX[*]: -1} MB/s"
+  log "  rep $r: 1 stream wharf ${WARM1_WHARF[*]: -1} MB/s nginx ${WARM1_NGINX[*]: -1} MB/s peer ${WARM1_PEER[*]: -1} MB/s; $PARALLEL streams wharf ${WARMN_WHARF[*]: -1} MB/s nginx ${WARMN_NGINX[*]: -1} MB/s"
 done
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -526,7 +654,7 @@ stop_pid "$WHARF_TLS_PID"; forget_pid "$WHARF_TLS_PID"
 # ---------------------------------------------------------------------------------------------------------------
 # 4. manifest HEAD rate on a warm cache: bench/headload, HEAD_CONNS keep-alive connections, HEAD_SECONDS each
 note_load "4-head"
-log "4. HEAD rates x$REPEAT_FAST (${HEAD_CONNS} connections, ${HEAD_SECONDS} s each)"
+log "4. HEAD rates x$REPEAT_FAST (${HEAD_CONNS// /, } connections, ${HEAD_SECONDS} s each)"
 # the load generator checked against nginx first: a file that exists is all 2xx, one that does not is all non-2xx
 chk_ok=$("$WORK/headload" -url "$N_SMALL" -c 8 -d 1s -warmup 0s)
 chk_404=$("$WORK/headload" -url "$NGINX/missing" -c 8 -d 1s -warmup 0s)
@@ -537,9 +665,9 @@ if [ "$(kv "$chk_ok" non2xx)" != 0 ] || [ "$(kv "$chk_ok" ok)" -lt 100 ] || [ "$
 fi
 log "  headload self-check: nginx 200: $chk_ok; nginx 404: $chk_404"
 declare -A HEAD_RPS=() HEAD_NON2XX=() HEAD_ERR=()
-head_run() {  # head_run KEY URL
+head_run() {  # head_run KEY URL CONNECTIONS
   local out
-  out=$("$WORK/headload" -url "$2" -H "$ACCEPT" -c "$HEAD_CONNS" -d "${HEAD_SECONDS}s" -warmup 1s) || out="rps=n/a non2xx=n/a errors=n/a"
+  out=$("$WORK/headload" -url "$2" -H "$ACCEPT" -c "$3" -d "${HEAD_SECONDS}s" -warmup 1s) || out="rps=n/a non2xx=n/a errors=n/a"
   printf '%s %s\n' "$1" "$out" >>"$WORK/logs/headload.log"
   HEAD_RPS[$1]+="$(kv "$out" rps) "
   local n e; n=$(kv "$out" non2xx); e=$(kv "$out" errors)
@@ -548,14 +676,19 @@ head_run() {  # head_run KEY URL
   HEAD_NON2XX[$1]=$(( ${HEAD_NON2XX[$1]:-0} + n ))
   HEAD_ERR[$1]=$(( ${HEAD_ERR[$1]:-0} + e ))
 }
+HEAD_KEYS=()
 for r in $(seq 1 "$REPEAT_FAST"); do
-  head_run wharf_tag "$W_MAN_TAG"
-  head_run wharf_digest "$W_MAN_DIG"
-  head_run peer_tag "$P_MAN_TAG"
-  head_run peer_digest "$P_MAN_DIG"
-  head_run nginx "$N_SMALL"
-  log "  rep $r: $(for k in wharf_tag wharf_digest peer_tag peer_digest nginx; do printf '%s %s/s  ' "$k" "$(echo "${HEAD_RPS[$k]}" | awk '{ print $NF }')"; done)"
+  for c in $HEAD_CONNS; do
+    head_run "wharf_tag_$c" "$W_MAN_TAG" "$c"
+    head_run "wharf_digest_$c" "$W_MAN_DIG" "$c"
+    head_run "peer_tag_$c" "$P_MAN_TAG" "$c"
+    head_run "peer_digest_$c" "$P_MAN_DIG" "$c"
+    head_run "nginx_$c" "$N_SMALL" "$c"
+    log "  rep $r, $c connections: $(for k in wharf_tag wharf_digest peer_tag peer_digest nginx; do printf '%s %s/s  ' "$k" "$(echo "${HEAD_RPS[${k}_$c]}" | awk '{ print $NF }')"; done)"
+  done
 done
+# wharf's RSS after the HEAD load (the warm wharf that served phases 2 and 4)
+RSS_AFTER_HEAD=$(mib "$(wharf_rss_kb "$WHARF_PID")")
 
 # ---------------------------------------------------------------------------------------------------------------
 # 5. peak RSS of wharf: VmHWM of every wharf process, read just before it is stopped
@@ -575,21 +708,48 @@ met() {  # met EXPR-with-numbers... ; prints met / NOT met / n/a
   if [ "$(calc "$e" %d)" = 1 ]; then echo "**met**"; else echo "**NOT met**"; fi
 }
 C_DIRECT=$(m COLD_DIRECT); C_WHARF=$(m COLD_WHARF); C_PEER=$(m COLD_PEER)
+F_WHARF=$(m FRESH_WHARF); F_NOCDS=$(m FRESH_NOCDS); R_CDS=$(m READY_CDS); R_NOCDS=$(m READY_NOCDS)
 U1_WHARF=$(m UPX1_WHARF); U1_PEER=$(m UPX1_PEER)
-N_WHARF=$(m CONC_WHARF); N_PEER=$(m CONC_PEER); UN_WHARF=$(m UPXN_WHARF); UN_PEER=$(m UPXN_PEER)
+N_WHARF=$(m CONC_WHARF); N_PEER=$(m CONC_PEER); N_LOCK=$(m CONC_LOCK)
+UN_WHARF=$(m UPXN_WHARF); UN_PEER=$(m UPXN_PEER); UN_LOCK=$(m UPXN_LOCK)
+FB_WHARF=$(m TTFB_WHARF); FB_PEER=$(m TTFB_PEER); FB_LOCK=$(m TTFB_LOCK)
 W1T_WHARF=$(m WARM1_WHARF_TLS); W1T_NGINX=$(m WARM1_NGINX_TLS)
-W1_WHARF=$(m WARM1_WHARF); W1_NGINX=$(m WARM1_NGINX); WN_WHARF=$(m WARMN_WHARF); WN_NGINX=$(m WARMN_NGINX)
-H_WT=$(hm wharf_tag); H_WD=$(hm wharf_digest); H_PT=$(hm peer_tag); H_PD=$(hm peer_digest); H_NG=$(hm nginx)
+W1_WHARF=$(m WARM1_WHARF); W1_NGINX=$(m WARM1_NGINX); W1_PEER=$(m WARM1_PEER); WN_WHARF=$(m WARMN_WHARF); WN_NGINX=$(m WARMN_NGINX)
 RSS_MAX_MB=$(calc "$WHARF_HWM_MAX_KB / 1024" %.0f); RSS_LAST_MB=$(calc "$WHARF_HWM_LAST_KB / 1024" %.0f)
+M_RSS_IDLE=$(m RSS_IDLE); M_RSS_COLDN=$(m RSS_COLDN)
+LIMIT_1=$(isnum "$HASH_S" && isnum "$C_DIRECT" && calc "($HASH_S > $C_DIRECT) ? $HASH_S : $C_DIRECT" || echo n/a)
 
+T_C1=$(met "$C_WHARF <= 1.3 * $LIMIT_1 && $C_WHARF < $C_PEER" "$C_WHARF" "$LIMIT_1" "$C_PEER")
+T_F1=$(met "$F_WHARF <= 1.2 * $C_WHARF" "$F_WHARF" "$C_WHARF")
 T_UP1=$(met "$U1_WHARF <= 1.005" "$U1_WHARF")
 T_UPN=$(met "$UN_WHARF <= 1.005" "$UN_WHARF")
-T_HT=$(met "$H_WT >= 50 * $H_PT" "$H_WT" "$H_PT")
-T_HD=$(met "$H_WD >= 50 * $H_PD" "$H_WD" "$H_PD")
-T_W1=$(met "$W1_WHARF >= 0.9 * $W1_NGINX" "$W1_WHARF" "$W1_NGINX")
-T_WN=$(met "$WN_WHARF >= 0.9 * $WN_NGINX" "$WN_WHARF" "$WN_NGINX")
-T_CN=$(met "$N_WHARF < $N_PEER" "$N_WHARF" "$N_PEER")
+T_CN=$(met "$N_WHARF <= 0.5 * $N_PEER" "$N_WHARF" "$N_PEER")
+T_W1=$(met "$W1_WHARF >= $W1_NGINX && $W1_WHARF >= 0.9 * $W1_PEER" "$W1_WHARF" "$W1_NGINX" "$W1_PEER")
+T_WN=$(met "$WN_WHARF >= $WN_NGINX" "$WN_WHARF" "$WN_NGINX")
+T_RSS=$(met "$M_RSS_COLDN <= 128" "$M_RSS_COLDN")
 nz() { local k="$1"; local n="${HEAD_NON2XX[$k]:-0}" e="${HEAD_ERR[$k]:-0}"; echo "$n / $e"; }
+head_rows() {  # one table row per HEAD kind and connection count
+  local c kind label w p n
+  for c in $HEAD_CONNS; do
+    for kind in tag digest; do
+      w=$(hm "wharf_${kind}_$c"); p=$(hm "peer_${kind}_$c"); n=$(hm "nginx_$c")
+      echo "| 4 | manifest HEAD by $kind, warm, $c connections (req/s) | $(fmt_int "$w") | $(fmt_int "$p") | nginx static HEAD $(fmt_int "$n") | wharf/nginx $(ratio "$w" "$n"), wharf/peer $(ratio "$w" "$p") | >= 0.6x nginx | $(met "$w >= 0.6 * $n" "$w" "$n") |"
+    done
+  done
+}
+head_reps() {
+  local c k
+  for c in $HEAD_CONNS; do
+    for k in wharf_tag wharf_digest peer_tag peer_digest nginx; do
+      echo "| HEAD $k, $c connections (req/s) | $(echo "${HEAD_RPS[${k}_$c]:-}" | xargs) |"
+    done
+  done
+}
+head_errors() {
+  local c k out=""
+  for c in $HEAD_CONNS; do for k in wharf_tag wharf_digest peer_tag peer_digest nginx; do out+="${k} at $c: $(nz "${k}_$c"); "; done; done
+  echo "${out%; }"
+}
 
 MEM_GIB=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
 CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -619,81 +779,90 @@ Blob: $BLOB_DESC of random bytes. Medians of $REPEAT repetitions for the cold pu
 throughput and $REPEAT_FAST for the HEAD rates. MB = 10^6 bytes.
 
 **Cold** means an empty cache: before every cold repetition wharf (or the peer) is stopped, its storage directory
-is emptied and it is started again (so wharf's JVM is also fresh). The upstream's copy of the blob stays in the
-page cache throughout, the same for all three paths.
+is emptied and it is started again (1. says which pull is the first of a fresh JVM and which runs on a warm one).
+The upstream's copies of the blobs stay in the page cache throughout, the same for all paths.
 
 ## Results
 
-| # | measurement | wharf | peer (distribution proxy) | direct upstream / nginx | ratio | target | |
-|---|---|---|---|---|---|---|---|
-| 1 | one cold pull, wall time (s) | $(fmt "$C_WHARF") | $(fmt "$C_PEER") | direct $(fmt "$C_DIRECT") | wharf/direct $(ratio "$C_WHARF" "$C_DIRECT"), peer/direct $(ratio "$C_PEER" "$C_DIRECT") | - | |
-| 1 | upstream bytes for one cold pull (x blob size) | $(fmt "$U1_WHARF") | $(fmt "$U1_PEER") | - | - | wharf 1.0x (peer 2.0x) | $T_UP1 |
-| 2 | warm throughput, 1 stream (MB/s) | $(fmt "$W1_WHARF" %.0f) | - | nginx $(fmt "$W1_NGINX" %.0f) | wharf/nginx $(ratio "$W1_WHARF" "$W1_NGINX") | >= 0.9x nginx | $T_W1 |
-| 2 | warm throughput, $PARALLEL streams (MB/s, total) | $(fmt "$WN_WHARF" %.0f) | - | nginx $(fmt "$WN_NGINX" %.0f) | wharf/nginx $(ratio "$WN_WHARF" "$WN_NGINX") | >= 0.9x nginx (nginx ~3,000 MB/s) | $T_WN |
-| 2b | warm throughput over HTTPS, 1 stream, HTTP/1.1 (MB/s) | $(fmt "$W1T_WHARF" %.0f) | - | nginx with TLS $(fmt "$W1T_NGINX" %.0f) | wharf/nginx $(ratio "$W1T_WHARF" "$W1T_NGINX") | - | |
-| 3 | $PARALLEL concurrent cold clients, wall time until all done (s) | $(fmt "$N_WHARF") | $(fmt "$N_PEER") | - | wharf/peer $(ratio "$N_WHARF" "$N_PEER") | faster than the peer (peer 7.3 s) | $T_CN |
-| 3 | upstream bytes for $PARALLEL concurrent cold clients (x blob size) | $(fmt "$UN_WHARF") | $(fmt "$UN_PEER") | - | - | wharf 1.0x (peer 9.0x) | $T_UPN |
-| 4 | manifest HEAD by tag, warm (req/s) | $(fmt_int "$H_WT") | $(fmt_int "$H_PT") | nginx static HEAD $(fmt_int "$H_NG") | wharf/peer $(ratio "$H_WT" "$H_PT"), wharf/nginx $(ratio "$H_WT" "$H_NG") | >= 50x the peer (peer 274/s) | $T_HT |
-| 4 | manifest HEAD by digest, warm (req/s) | $(fmt_int "$H_WD") | $(fmt_int "$H_PD") | nginx static HEAD $(fmt_int "$H_NG") | wharf/peer $(ratio "$H_WD" "$H_PD"), wharf/nginx $(ratio "$H_WD" "$H_NG") | >= 50x the peer (peer 981/s) | $T_HD |
-| 5 | wharf peak RSS (VmHWM, MiB) | $RSS_MAX_MB | - | - | - | - | |
+Every figure is beside the peers measured in the same run; the ratio column is what the goal is judged on.
 
-Targets for comparison (from the project's brief): peer upstream bytes 2.0x for one cold pull and 9.0x for 8
-concurrent cold pulls; peer HEAD by tag 274/s, by digest 981/s; 8 concurrent cold clients of 1 GiB: peer 7.3 s;
-nginx 173,000 HEAD/s and about 3,000 MB/s over 8 streams. wharf's targets: 1.0x upstream bytes in both cases; HEAD
-by tag or digest within the TTL at 50x the peer or more; warm throughput at least 0.9x nginx static; 8 concurrent
-cold clients faster than the peer. The met / NOT met column is computed from the measured medians above (HEAD
-targets against the peer measured here, on the same machine).
+| # | measurement | wharf | peer (distribution proxy) | limit / other peer | ratio | goal | |
+|---|---|---|---|---|---|---|---|
+| 1 | one cold pull, JVM already warm (s) | $(fmt "$C_WHARF") | $(fmt "$C_PEER") | direct $(fmt "$C_DIRECT"); SHA-256 of the blob (JDK) $(fmt "$HASH_S") | wharf/max(direct, hash) $(ratio "$C_WHARF" "$LIMIT_1"), wharf/peer $(ratio "$C_WHARF" "$C_PEER") | <= 1.3x max(direct, hash) and faster than the peer | $T_C1 |
+| 1 | one cold pull, fresh JVM: the first request after start (s) | $(fmt "$F_WHARF") | - | without the CDS archive $(fmt "$F_NOCDS") | fresh/warm JVM $(ratio "$F_WHARF" "$C_WHARF"), no CDS/warm $(ratio "$F_NOCDS" "$C_WHARF") | <= 1.2x the warm-JVM pull | $T_F1 |
+| 1 | start-up, launch to /readyz 200 (s) | $(fmt "$R_CDS") | - | without the CDS archive $(fmt "$R_NOCDS") | CDS/no CDS $(ratio "$R_CDS" "$R_NOCDS") | - | |
+| 1 | upstream bytes for one cold pull (x blob size) | $(fmt "$U1_WHARF") | $(fmt "$U1_PEER") | - | - | 1.0x | $T_UP1 |
+| 2 | warm throughput, 1 stream (MB/s) | $(fmt "$W1_WHARF" %.0f) | $(fmt "$W1_PEER" %.0f) | nginx static $(fmt "$W1_NGINX" %.0f) | wharf/nginx $(ratio "$W1_WHARF" "$W1_NGINX"), wharf/peer $(ratio "$W1_WHARF" "$W1_PEER") | >= 1.0x nginx and >= 0.9x the peer | $T_W1 |
+| 2 | warm throughput, $PARALLEL streams (MB/s, total) | $(fmt "$WN_WHARF" %.0f) | - | nginx static $(fmt "$WN_NGINX" %.0f) | wharf/nginx $(ratio "$WN_WHARF" "$WN_NGINX") | >= 1.0x nginx | $T_WN |
+| 2b | warm throughput over HTTPS, 1 stream, HTTP/1.1 (MB/s) | $(fmt "$W1T_WHARF" %.0f) | - | nginx with TLS $(fmt "$W1T_NGINX" %.0f) | wharf/nginx $(ratio "$W1T_WHARF" "$W1T_NGINX") | - | |
+| 3 | $PARALLEL concurrent cold clients, wall time until all done (s) | $(fmt "$N_WHARF") | $(fmt "$N_PEER") | nginx proxy_cache_lock $(fmt "$N_LOCK") | wharf/peer $(ratio "$N_WHARF" "$N_PEER"), wharf/nginx-lock $(ratio "$N_WHARF" "$N_LOCK") | <= 0.5x the peer | $T_CN |
+| 3 | $PARALLEL concurrent cold clients, slowest client's first byte (s) | $(fmt "$FB_WHARF") | $(fmt "$FB_PEER") | nginx proxy_cache_lock $(fmt "$FB_LOCK") | wharf/nginx-lock $(ratio "$FB_WHARF" "$FB_LOCK") | - | |
+| 3 | upstream bytes for $PARALLEL concurrent cold clients (x blob size) | $(fmt "$UN_WHARF") | $(fmt "$UN_PEER") | nginx proxy_cache_lock $(fmt "$UN_LOCK") | - | 1.0x | $T_UPN |
+$(head_rows)
+| 5 | wharf RSS: idle after start / peak during $PARALLEL cold pulls / after the HEAD load (MiB) | $(fmt "$M_RSS_IDLE" %.0f) / $(fmt "$M_RSS_COLDN" %.0f) / $(fmt "$RSS_AFTER_HEAD" %.0f) | - | - | - | peak during the cold pulls <= 128 MiB | $T_RSS |
+
+wharf's JVM: $JAVA_OPTS_HOW (\`$JAVA_OPTS\`)$( [ -n "$CDS_OPTS" ] && echo ", with the class-data-sharing archive trained from the jar (\`java -XX:ArchiveClassesAtExit=... -jar wharf.jar cds-training\`) as \`./wharf\` and the image use it, except in the rows that say without").
+The met / NOT met column is computed from the medians above.
 
 ## How each number is measured
 
 1. **One cold pull**: \`curl -o /dev/null\` of the blob, wall time, through wharf
    (\`/v2/$PROJECT/$REPO_BIG/blobs/<digest>\`), through the peer and straight from the upstream. Every response
-   is checked to be 200 with exactly $BLOB_BYTES bytes. **Upstream bytes**: the upstream registry's apache-style
-   access log (\`"GET /v2/.../blobs/<digest> HTTP/1.1" 200 <bytes>\`) is summed over the lines written during the
-   repetition; the proxy is stopped only after the upstream has gone idle (read+written < 1 MiB/s for 3 s), so
-   background fills are counted too; the sum is divided by the blob size.
+   is checked to be 200 with exactly $BLOB_BYTES bytes. Each repetition starts wharf on an empty storage directory;
+   its first request is a pull of a second random blob of the same size (**fresh JVM**), then the big blob is pulled
+   (**JVM already warm**, still a cold cache); a second fresh wharf started without the CDS archive pulls the
+   second blob too (**without the CDS archive**). **Start-up**: from the launch of the JVM to the first 200 from
+   \`/readyz\` (polled every 50 ms). **SHA-256 limit**: \`java bench/Sha256Rate.java\`, the JDK's SHA-256 over
+   the blob file read in 1 MiB chunks from the page cache, median of 3 passes after warming up on at least 1 GiB. **Upstream
+   bytes**: the upstream registry's access log (\`"GET /v2/.../blobs/<digest> HTTP/1.1" 200 <bytes>\`) summed over
+   the lines written during the warm-JVM pull; the proxy is stopped only after the upstream has gone idle.
 2. **Warm throughput**: on a wharf that has the blob cached (its content checked once by sha256), wall time of
    one \`curl -o /dev/null\`, and of $PARALLEL started together (total bytes / wall time until the last one ends);
-   the same against nginx serving the same file (\`sendfile on\`, \`access_log off\`, \`worker_processes auto\`).
+   the same against nginx serving the same file (\`sendfile on\`, \`access_log off\`, \`worker_processes auto\`) and,
+   for one stream, the peer with the blob cached.
 3. **$PARALLEL concurrent cold clients**: $PARALLEL curls of the blob started together on an empty cache; wall
-   time until the last one ends; upstream bytes as in 1. Upstream bytes are reported only for
-   repetitions whose pulls all succeeded.
+   time until the last one ends; the slowest client's first byte (the largest curl \`time_starttransfer\`); upstream
+   bytes as in 1 (reported only for repetitions whose pulls all succeeded). The second peer is nginx as a caching
+   proxy of the upstream with \`proxy_cache_lock on\`: one upstream request per miss, and the others wait until the
+   whole blob is cached (its first bytes reach them only then).
 4. **HEAD rate**: \`bench/headload\` (Go, standard library; stock wrk 4.1 cannot complete HEAD requests),
-   $HEAD_CONNS keep-alive connections each sending one HEAD at a time for $HEAD_SECONDS s after 1 s of warm-up,
+   keep-alive connections ($HEAD_CONNS) each sending one HEAD at a time for $HEAD_SECONDS s after 1 s of warm-up,
    with \`$ACCEPT\`. Targets: \`$PROJECT/$REPO_SMALL/manifests/latest\` (tag) and \`.../manifests/<digest>\`
    on wharf (tagTtl 1h, cache filled by one GET of each first), \`$REPO_SMALL/manifests/...\` on the peer, and the
-   same manifest as a static file on nginx (the ceiling). Before use, headload is checked against nginx: an
-   existing file gives only 2xx, a missing one only non-2xx. Non-2xx / connection errors over all repetitions:
-   wharf tag $(nz wharf_tag), wharf digest $(nz wharf_digest), peer tag $(nz peer_tag), peer digest
-   $(nz peer_digest), nginx $(nz nginx).
-5. **Peak RSS**: \`VmHWM\` from \`/proc/<pid>/status\` of each wharf process, read just before it is stopped;
-   the maximum over the $WHARF_RUNS wharf processes of the run (the last one, which served the warm throughput and
-   HEAD runs, peaked at $RSS_LAST_MB MiB). JVM defaults unless JAVA_OPTS is set.
+   same manifest as a static file on nginx. Before use, headload is checked against nginx: an existing file gives
+   only 2xx, a missing one only non-2xx. Non-2xx / connection errors over all repetitions: $(head_errors).
+5. **RSS**: \`VmRSS\` of the wharf of phase 3 one second after it became ready (**idle**); its \`VmHWM\` when its
+   $PARALLEL cold pulls have ended (**peak during the cold pulls**); \`VmRSS\` of the warm wharf after the HEAD runs
+   (**after the HEAD load**). The peak over all $WHARF_RUNS wharf processes of the run was $RSS_MAX_MB MiB.
 
 ## Every repetition
 
 | measurement | values |
 |---|---|
 | one cold pull, direct (s) | $(all COLD_DIRECT) |
-| one cold pull, wharf (s) | $(all COLD_WHARF) |
+| one cold pull, wharf, warm JVM (s) | $(all COLD_WHARF) |
+| one cold pull, wharf, fresh JVM (s) | $(all FRESH_WHARF) |
+| one cold pull, wharf, fresh JVM without CDS (s) | $(all FRESH_NOCDS) |
+| start-up to ready, with / without CDS (s) | $(all READY_CDS) / $(all READY_NOCDS) |
 | one cold pull, peer (s) | $(all COLD_PEER) |
 | upstream bytes x, one cold pull, wharf | $(all UPX1_WHARF) |
 | upstream bytes x, one cold pull, peer | $(all UPX1_PEER) |
 | $PARALLEL concurrent cold, wharf (s) | $(all CONC_WHARF) |
 | $PARALLEL concurrent cold, peer (s) | $(all CONC_PEER) |
+| $PARALLEL concurrent cold, nginx proxy_cache_lock (s) | $(all CONC_LOCK) |
+| slowest first byte, wharf / peer / nginx lock (s) | $(all TTFB_WHARF) / $(all TTFB_PEER) / $(all TTFB_LOCK) |
 | upstream bytes x, $PARALLEL concurrent cold, wharf | $(all UPXN_WHARF) |
 | upstream bytes x, $PARALLEL concurrent cold, peer | $(all UPXN_PEER) |
+| upstream bytes x, $PARALLEL concurrent cold, nginx lock | $(all UPXN_LOCK) |
 | warm 1 stream, wharf (MB/s) | $(all WARM1_WHARF) |
 | warm 1 stream, nginx (MB/s) | $(all WARM1_NGINX) |
+| warm 1 stream, peer (MB/s) | $(all WARM1_PEER) |
 | warm 1 stream over HTTPS, wharf (MB/s) | $(all WARM1_WHARF_TLS) |
 | warm 1 stream over HTTPS, nginx (MB/s) | $(all WARM1_NGINX_TLS) |
 | warm $PARALLEL streams, wharf (MB/s) | $(all WARMN_WHARF) |
 | warm $PARALLEL streams, nginx (MB/s) | $(all WARMN_NGINX) |
-| HEAD by tag, wharf (req/s) | $(echo "${HEAD_RPS[wharf_tag]:-}" | xargs) |
-| HEAD by digest, wharf (req/s) | $(echo "${HEAD_RPS[wharf_digest]:-}" | xargs) |
-| HEAD by tag, peer (req/s) | $(echo "${HEAD_RPS[peer_tag]:-}" | xargs) |
-| HEAD by digest, peer (req/s) | $(echo "${HEAD_RPS[peer_digest]:-}" | xargs) |
-| HEAD static file, nginx (req/s) | $(echo "${HEAD_RPS[nginx]:-}" | xargs) |
+$(head_reps)
+| wharf RSS idle / peak during $PARALLEL cold pulls (MiB) | $(all RSS_IDLE) / $(all RSS_COLDN) |
 | wharf peak RSS per process, in start order (MiB) | $(all WHARF_HWMS) |
 EOF
 mapfile -t FAILURES <"$FAIL_FILE"
