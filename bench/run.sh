@@ -32,8 +32,11 @@ HEAD_SECONDS="${HEAD_SECONDS:-5}"       # measured seconds per HEAD run (after 1
 # wharf's JVM options: by default the container image's own (deploy/image/Containerfile) with -XX:MaxRAM=256m, so
 # the JVM sizes itself as in a 256 MiB container; set JAVA_OPTS (even empty) to replace them.
 IMAGE_JAVA_OPTS="$(sed -n 's/^ENV JAVA_OPTS="\([^"]*\)".*/\1/p' "$ROOT/deploy/image/Containerfile")"
-if [ -z "${JAVA_OPTS+set}" ]; then JAVA_OPTS="$IMAGE_JAVA_OPTS -XX:MaxRAM=256m"; JAVA_OPTS_HOW="the image's defaults"
-else JAVA_OPTS_HOW="JAVA_OPTS from the environment"; fi
+IMAGE_MALLOC_ARENA_MAX="$(sed -n 's/^ *MALLOC_ARENA_MAX=\([0-9]*\).*/\1/p' "$ROOT/deploy/image/Containerfile")"
+if [ -z "${JAVA_OPTS+set}" ]; then
+  JAVA_OPTS="$IMAGE_JAVA_OPTS -XX:MaxRAM=256m"; JAVA_OPTS_HOW="the image's defaults (and its MALLOC_ARENA_MAX=$IMAGE_MALLOC_ARENA_MAX)"
+  WHARF_ENV=(MALLOC_ARENA_MAX="$IMAGE_MALLOC_ARENA_MAX")
+else JAVA_OPTS_HOW="JAVA_OPTS from the environment"; WHARF_ENV=(); fi
 KEEP_WORK="${KEEP_WORK:-0}"             # 1: keep the blob copies and caches under bench/work/ after the run
 if [ -z "${RESULTS_FILE:-}" ]; then
   if [ "$BLOB_MB" -eq 1024 ] && [ "$REPEAT" -ge 3 ]; then RESULTS_FILE="$BENCH/RESULTS.md"
@@ -395,7 +398,7 @@ wharf_start_fresh() {  # wharf_start_fresh [nocds]: a new JVM on an emptied stor
     (cd "$ROOT" && exec ./wharf serve --config "$WORK/wharf.yml") >"$wlog" 2>&1 &
   else
     # shellcheck disable=SC2086
-    (cd "$ROOT" && exec java $cds ${JAVA_OPTS} -jar "$WORK/wharf.jar" serve --config "$WORK/wharf.yml") >"$wlog" 2>&1 &
+    (cd "$ROOT" && exec env "${WHARF_ENV[@]}" java $cds ${JAVA_OPTS} -jar "$WORK/wharf.jar" serve --config "$WORK/wharf.yml") >"$wlog" 2>&1 &
   fi
   WHARF_PID=$!; PIDS+=("$WHARF_PID")
   local i code=""
@@ -628,7 +631,7 @@ projects:
     tagTtl: 1h
 EOF
 # shellcheck disable=SC2086
-(cd "$ROOT" && exec java ${JAVA_OPTS} -jar "$WORK/wharf.jar" serve --config "$WORK/wharf-tls.yml") \
+(cd "$ROOT" && exec env "${WHARF_ENV[@]}" java $CDS_OPTS ${JAVA_OPTS} -jar "$WORK/wharf.jar" serve --config "$WORK/wharf-tls.yml") \
   >"$WORK/logs/wharf-tls.log" 2>&1 &
 WHARF_TLS_PID=$!; PIDS+=("$WHARF_TLS_PID")
 CURL_EXTRA=(--cacert "$WORK/tls/ca.crt" --http1.1)

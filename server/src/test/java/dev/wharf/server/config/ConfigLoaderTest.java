@@ -77,6 +77,14 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void transportIsAutoUnlessSet() {
+        String projects = "projects:\n  - name: a\n    upstream: http://127.0.0.1:1\n";
+        assertEquals("auto", ConfigLoader.parse(projects, "t.yaml").transport());
+        assertEquals("nio", ConfigLoader.parse("transport: nio\n" + projects, "t.yaml").transport());
+        assertEquals("epoll", ConfigLoader.parse("transport: epoll\n" + projects, "t.yaml").transport());
+    }
+
+    @Test
     void defaultProjectIsOptional() {
         WharfConfig c = ConfigLoader.parse("projects:\n  - name: a\n    upstream: http://127.0.0.1:1\n", "t.yaml");
         assertNull(c.defaultProject());
@@ -97,6 +105,7 @@ class ConfigLoaderTest {
             "projects: [{name: a, upstream: 'http://x'}, {name: a, upstream: 'http://y'}] | key 'projects[1].name'",
             "defaultProject: nope                                          | key 'defaultProject' names 'nope'",
             "projects: {name: a}                                           | key 'projects' must be a list",
+            "transport: kqueue                                             | key 'transport' must be one of auto, epoll, nio",
     })
     void badConfigNamesTheKeyAndTheFile(String yaml, String expected) {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(yaml, "bad.yaml"));
