@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Supplier;
 
 /**
@@ -161,9 +162,8 @@ public final class WharfMetrics {
      */
     public void request(String project, String kind, String method, int status, long nanos) {
         String m = METHODS.contains(method) ? method : "other";
-        requests.withTags("project", project, "kind", kind, "method", m, "status", Integer.toString(status))
-                .increment();
-        requestDuration.withTags("project", project, "kind", kind).record(nanos, TimeUnit.NANOSECONDS);
+        meters.requests(project, kind, m, status).increment();
+        meters.duration(project, kind).record(nanos, TimeUnit.NANOSECONDS);
     }
 
     /**
@@ -172,10 +172,90 @@ public final class WharfMetrics {
      * {@code cache} otherwise.
      */
     public void served(String project, String kind, String result, long bytes) {
-        cache.withTags("project", project, "kind", kind, "result", result).increment();
+        meters.cache(project, kind, result).increment();
         String source = result.equals("miss") ? "upstream" : "cache";
-        served.withTags("project", project, "source", source).increment(bytes);
+        meters.served(project, source).increment(bytes);
     }
+
+    /**
+     * The meters of {@link #request} and {@link #served}, found once per label set and then looked up without
+     * allocating (a Micrometer {@code withTags} builds tags and an id on every call, on every request).
+     * Concurrency: ConcurrentHashMaps; two threads that resolve one label set at once both get Micrometer's single
+     * meter for it.
+     */
+    private final class HotMeters {
+        private final Map<String, Map<String, Map<String, AtomicReferenceArray<Counter>>>> requestCounters =
+                new ConcurrentHashMap<>();
+        private final Map<String, Map<String, Timer>> durations = new ConcurrentHashMap<>();
+        private final Map<String, Map<String, Map<String, Counter>>> cacheCounters = new ConcurrentHashMap<>();
+        private final Map<String, Map<String, Counter>> servedCounters = new ConcurrentHashMap<>();
+
+        Counter requests(String project, String kind, String method, int status) {
+            AtomicReferenceArray<Counter> byStatus = level(level(level(requestCounters, project), kind), method,
+                    STATUS_SLOTS);
+            if (status < 0 || status >= byStatus.length()) {
+                return requestCounter(project, kind, method, status);
+            }
+            Counter c = byStatus.get(status);
+            if (c == null) {
+                c = requestCounter(project, kind, method, status);
+                byStatus.set(status, c); // a racing writer stores the same meter
+            }
+            return c;
+        }
+
+        private Counter requestCounter(String project, String kind, String method, int status) {
+            return WharfMetrics.this.requests.withTags("project", project, "kind", kind, "method", method,
+                    "status", Integer.toString(status));
+        }
+
+        Timer duration(String project, String kind) {
+            Map<String, Timer> byKind = level(durations, project);
+            Timer t = byKind.get(kind);
+            if (t == null) {
+                t = requestDuration.withTags("project", project, "kind", kind);
+                byKind.put(kind, t);
+            }
+            return t;
+        }
+
+        Counter cache(String project, String kind, String result) {
+            Map<String, Counter> byResult = level(level(cacheCounters, project), kind);
+            Counter c = byResult.get(result);
+            if (c == null) {
+                c = WharfMetrics.this.cache.withTags("project", project, "kind", kind, "result", result);
+                byResult.put(result, c);
+            }
+            return c;
+        }
+
+        Counter served(String project, String source) {
+            Map<String, Counter> bySource = level(servedCounters, project);
+            Counter c = bySource.get(source);
+            if (c == null) {
+                c = WharfMetrics.this.served.withTags("project", project, "source", source);
+                bySource.put(source, c);
+            }
+            return c;
+        }
+
+        /** The map under {@code key}, made on first use (the lambda captures nothing: no allocation per call). */
+        private static <V> Map<String, V> level(Map<String, Map<String, V>> map, String key) {
+            Map<String, V> next = map.get(key);
+            return next != null ? next : map.computeIfAbsent(key, k -> new ConcurrentHashMap<>());
+        }
+
+        private static AtomicReferenceArray<Counter> level(Map<String, AtomicReferenceArray<Counter>> map, String key,
+                                                           int slots) {
+            AtomicReferenceArray<Counter> next = map.get(key);
+            return next != null ? next : map.computeIfAbsent(key, k -> new AtomicReferenceArray<>(slots));
+        }
+    }
+
+    /** HTTP statuses below this have a slot of their own in {@link HotMeters}. */
+    private static final int STATUS_SLOTS = 600;
+
+    private final HotMeters meters = new HotMeters();
 
     /** A client joined a blob fill that another request started ({@code wharf_fill_joins_total}). */
     public void fillJoin() {
