@@ -95,7 +95,20 @@ public record ProjectConfig(String name, URI upstream, List<String> aliases, Dur
      * serves the same names.
      */
     public boolean isDockerHub() {
-        return dockerHub || DockerHub.isDockerHubHost(name) || aliases.stream().anyMatch(DockerHub::isDockerHubHost)
-                || upstreams.stream().anyMatch(u -> DockerHub.isDockerHubHost(u.getHost()));
+        // Loops, not streams: the router asks this on every request.
+        if (dockerHub || DockerHub.isDockerHubHost(name)) {
+            return true;
+        }
+        for (String alias : aliases) {
+            if (DockerHub.isDockerHubHost(alias)) {
+                return true;
+            }
+        }
+        for (URI u : upstreams) {
+            if (DockerHub.isDockerHubHost(u.getHost())) {
+                return true;
+            }
+        }
+        return false;
     }
 }
