@@ -16,7 +16,7 @@ ROOT="$(cd "$BENCH/.." && pwd)"
 WORK="$BENCH/work"
 
 if [ "${SHORT:-0}" = 1 ]; then          # a quick end-to-end check of the script, not a measurement
-  BLOB_MB="${BLOB_MB:-64}"; REPEAT="${REPEAT:-1}"; HEAD_SECONDS="${HEAD_SECONDS:-2}"
+  BLOB_MB="${BLOB_MB:-64}"; REPEAT="${REPEAT:-1}"; HEAD_SECONDS="${HEAD_SECONDS:-2}"; HEAD_WARMUP="${HEAD_WARMUP:-3}"
 fi
 BLOB_MB="${BLOB_MB:-1024}"              # size of the big blob, MiB
 REPEAT="${REPEAT:-3}"                   # repetitions of the slow (cold 1 GiB) measurements
@@ -29,6 +29,7 @@ fi
 PARALLEL="${PARALLEL:-8}"               # concurrent clients / streams
 HEAD_CONNS="${HEAD_CONNS:-32 256}"      # keep-alive connections of the HEAD load generator, one run per count
 HEAD_SECONDS="${HEAD_SECONDS:-5}"       # measured seconds per HEAD run (after 1 s of warm-up)
+HEAD_WARMUP="${HEAD_WARMUP:-10}"        # seconds of untimed HEAD load on each wharf target before the HEAD runs
 # wharf's JVM options: by default the container image's own (deploy/image/Containerfile) with -XX:MaxRAM=256m, so
 # the JVM sizes itself as in a 256 MiB container; set JAVA_OPTS (even empty) to replace them.
 IMAGE_JAVA_OPTS="$(sed -n 's/^ENV JAVA_OPTS="\([^"]*\)".*/\1/p' "$ROOT/deploy/image/Containerfile")"
@@ -679,7 +680,11 @@ head_run() {  # head_run KEY URL CONNECTIONS
   HEAD_NON2XX[$1]=$(( ${HEAD_NON2XX[$1]:-0} + n ))
   HEAD_ERR[$1]=$(( ${HEAD_ERR[$1]:-0} + e ))
 }
-HEAD_KEYS=()
+# An untimed run against each of wharf's targets first: the JIT compiles the HEAD path before the measured runs
+# (the peer and nginx have no JIT to warm).
+for u in "$W_MAN_TAG" "$W_MAN_DIG"; do
+  "$WORK/headload" -url "$u" -H "$ACCEPT" -c 32 -d "${HEAD_WARMUP}s" -warmup 0s >/dev/null || true
+done
 for r in $(seq 1 "$REPEAT_FAST"); do
   for c in $HEAD_CONNS; do
     head_run "wharf_tag_$c" "$W_MAN_TAG" "$c"
@@ -829,7 +834,8 @@ The met / NOT met column is computed from the medians above.
    proxy of the upstream with \`proxy_cache_lock on\`: one upstream request per miss, and the others wait until the
    whole blob is cached (its first bytes reach them only then).
 4. **HEAD rate**: \`bench/headload\` (Go, standard library; stock wrk 4.1 cannot complete HEAD requests),
-   keep-alive connections ($HEAD_CONNS) each sending one HEAD at a time for $HEAD_SECONDS s after 1 s of warm-up,
+   keep-alive connections ($HEAD_CONNS) each sending one HEAD at a time for $HEAD_SECONDS s after 1 s of warm-up
+   (and, before the first run, $HEAD_WARMUP s of untimed load on each wharf target so its JIT has compiled the path),
    with \`$ACCEPT\`. Targets: \`$PROJECT/$REPO_SMALL/manifests/latest\` (tag) and \`.../manifests/<digest>\`
    on wharf (tagTtl 1h, cache filled by one GET of each first), \`$REPO_SMALL/manifests/...\` on the peer, and the
    same manifest as a static file on nginx. Before use, headload is checked against nginx: an existing file gives
