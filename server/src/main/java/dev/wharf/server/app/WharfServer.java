@@ -234,8 +234,10 @@ public final class WharfServer implements AutoCloseable {
             LOG.info("admin endpoints (/metrics, /healthz, /readyz, /api/v1, the console /ui) on {}", adminChannel.localAddress());
         }
         readiness.configLoaded();
-        LOG.info("wharf listening on {}{} with storage {} ({}), projects: {}", serverChannel.localAddress(),
-                tls == null ? "" : " (HTTPS, HTTP/2 and HTTP/1.1, " + tls.provider() + " TLS)",
+        LOG.info("wharf listening on {}{} ({} transport, {} listening sockets) with storage {} ({}), projects: {}",
+                serverChannel.localAddress(),
+                tls == null ? "" : " (HTTPS, HTTP/2 and HTTP/1.1, " + tls.provider() + " TLS)", transport.name(),
+                listeners.size(),
                 config.storagePath().toAbsolutePath(), config.source(),
                 config.projects().stream().map(p -> p.name() + "=" + p.upstream()).toList());
         if (admission != null) {
@@ -322,6 +324,7 @@ public final class WharfServer implements AutoCloseable {
         if (count > 1) {
             // SO_REUSEPORT would let this server share a port another process of the same user listens on: a plain
             // bind first fails as it always did when the address is taken (and picks the port for port 0).
+            // (claim fails for an unresolved address, so getAddress() below is never null: never the wildcard.)
             at = new InetSocketAddress(at.getAddress(), ListenProbe.claim(at));
         }
         Channel first = null;
