@@ -379,12 +379,14 @@ final class FillDrain {
         if (deleteTemp) {
             fill.window.deletePassedTemp();
         }
-        fill.verifiedNow();
+        // result() before verified(): whoever counts the outcome on result() has counted it before a client can have
+        // its last byte (nothing follows here, unlike a commit).
         if (commitFailure == null) {
             fill.result.complete(null);
         } else {
             fill.result.completeExceptionally(commitFailure);
         }
+        fill.verifiedNow();
         fill.waiters.wakeAll();
     }
 
@@ -412,8 +414,8 @@ final class FillDrain {
             fill.store.releaseSpace(claimed);
         }
         fill.onDone.accept(fill);
+        fill.result.completeExceptionally(fill.failure); // first, as in endPassThrough: counted before any abort
         fill.verified.completeExceptionally(fill.failure);
-        fill.result.completeExceptionally(fill.failure);
         fill.waiters.wakeAll();
     }
 
