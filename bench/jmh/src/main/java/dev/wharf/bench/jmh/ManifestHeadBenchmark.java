@@ -71,7 +71,10 @@ public class ManifestHeadBenchmark {
         seed.link(PROJECT, digest, MEDIA_TYPE);
         seed.putTag(PROJECT, REPO, "v1", new TagEntry(digest, MEDIA_TYPE, Instant.now()));
         String yaml = "listen: 127.0.0.1:0\nstorage:\n  path: " + root + "\nprojects:\n  - name: " + PROJECT
-                + "\n    upstream: http://127.0.0.1:9\n    tagTtl: 1h\n";
+                + "\n    upstream: http://127.0.0.1:9\n    tagTtl: 1h\n"
+                // One JSON line per request, as in production, but to a file: on stdout it would go through JMH's
+                // pipe to the harness and measure that.
+                + "accessLog:\n  path: " + root.resolve("access.log") + "\n";
         server = new WharfServer(ConfigLoader.parse(yaml, "jmh")).start();
         socket = new Socket("127.0.0.1", server.port());
         socket.setTcpNoDelay(true);
