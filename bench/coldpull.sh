@@ -137,6 +137,10 @@ threads_cpu() {
            split(substr(s, b + 2), r, " "); print FILENAME, name, r[12], r[13] }' "$f" 2>/dev/null || true
   done
 }
+proc_cpu_ms() {  # PID: user+system CPU of the whole process so far, ms
+  awk -v t="$(awk -v hz="$(getconf CLK_TCK)" 'BEGIN { print 1000 / hz }')" '{ s = $0; b = index(s, ")");
+    split(substr(s, b + 2), r, " "); printf "%d", (r[12] + r[13]) * t }' "/proc/$1/stat"
+}
 TICK_MS=$(awk -v hz="$(getconf CLK_TCK)" 'BEGIN { print 1000 / hz }')
 cpu_delta() {  # BEFORE AFTER: per thread name (numbered pools folded), user and sys ms, busiest first
   awk -v t="$TICK_MS" 'NR == FNR { u[$1] = $3; s[$1] = $4; next }
@@ -150,7 +154,7 @@ pull "$WHARF/v2/bench/test/big/blobs/${DIGESTS[0]}" >/dev/null
 pull "$PEER/v2/test/big/blobs/${DIGESTS[0]}" >/dev/null
 pull "$UP/v2/test/big/blobs/${DIGESTS[0]}" >/dev/null
 
-T_DIRECT=(); T_WHARF=(); T_PEER=(); CPU_TABLES=""
+T_DIRECT=(); T_WHARF=(); T_PEER=(); CPU_TABLES=""; C_WHARF=(); C_PEER=(); C_UP_W=(); C_UP_P=()
 for r in $(seq 1 "$REPEAT"); do
   d="${DIGESTS[$r]}"
   sync; sleep 1
@@ -160,8 +164,11 @@ for r in $(seq 1 "$REPEAT"); do
     jcmd "$WHARF_PID" JFR.start name=cold settings=profile >/dev/null
   fi
   threads_cpu "$WHARF_PID" >"$WORK/cpu-before"
+  w0=$(proc_cpu_ms "$WHARF_PID"); u0=$(proc_cpu_ms "$UP_PID")
   T_WHARF+=("$(pull "$WHARF/v2/bench/test/big/blobs/$d")")
+  sleep 0.5 # the commit (fsync, rename) follows the last byte: count it too
   threads_cpu "$WHARF_PID" >"$WORK/cpu-after"
+  C_WHARF+=("$(( $(proc_cpu_ms "$WHARF_PID") - w0 ))"); C_UP_W+=("$(( $(proc_cpu_ms "$UP_PID") - u0 ))")
   if [ "$PROFILE" = 1 ] && [ "$r" = 1 ]; then
     jcmd "$WHARF_PID" JFR.stop name=cold filename="$WORK/cold.jfr" >/dev/null
   fi
@@ -173,7 +180,10 @@ pull $r (${T_WHARF[-1]} s):
 $(cpu_delta "$WORK/cpu-before" "$WORK/cpu-after")
 "
   sync; sleep 1
+  p0=$(proc_cpu_ms "$PEER_PID"); u0=$(proc_cpu_ms "$UP_PID")
   T_PEER+=("$(pull "$PEER/v2/test/big/blobs/$d")")
+  sleep 0.5
+  C_PEER+=("$(( $(proc_cpu_ms "$PEER_PID") - p0 ))"); C_UP_P+=("$(( $(proc_cpu_ms "$UP_PID") - u0 ))")
   log "rep $r: direct ${T_DIRECT[-1]} s, wharf ${T_WHARF[-1]} s, peer ${T_PEER[-1]} s"
 done
 SHA=$(java "$BENCH/Sha256Limit.java" "$BLOB_MB" "$REPEAT" | awk '/^median/ { print $2 }')
@@ -190,6 +200,9 @@ LIMIT=$(awk -v a="$D" -v b="$SHA" 'BEGIN { print (a > b ? a : b) }')
   echo "| peer (docker-registry proxy) | $P | ${T_PEER[*]} | peer/max(direct, sha) $(ratio "$P" "$LIMIT") |"
   echo "| direct (upstream) | $D | ${T_DIRECT[*]} | |"
   echo "| SHA-256 of $BLOB_MB MiB, JDK | $SHA | | |"
+  echo
+  echo "CPU of the whole process over each pull (user + system ms, 0.5 s after the last byte): wharf ${C_WHARF[*]}" \
+       "(upstream meanwhile ${C_UP_W[*]}); peer ${C_PEER[*]} (upstream meanwhile ${C_UP_P[*]})"
   echo
   echo "wharf's CPU per thread over each measured pull:"
   echo "$CPU_TABLES"
