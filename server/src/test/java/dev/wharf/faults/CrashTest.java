@@ -9,6 +9,7 @@ import dev.wharf.testing.Fetch;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.CountTap;
 import dev.wharf.testing.Pulls;
+import dev.wharf.testing.StoredBlobs;
 import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.TcpRelay;
 import dev.wharf.testing.ThrottleTap;
@@ -93,11 +94,56 @@ class CrashTest {
                 Pulls.await(Duration.ofSeconds(10), () -> registry.countRequests("GET", blobPath) >= 2);
                 assertEquals(2, registry.countRequests("GET", blobPath),
                         "upstream GETs: one before the crash, one after: " + registry.requests());
-                assertTrue(Pulls.await(Duration.ofSeconds(5), () -> Files.isRegularFile(committed)), "not committed");
+                StoredBlobs.await(storage, blob.digest()); // the commit follows the client's last byte
                 assertEquals(blob.digest(), ImageSeeder.sha256(committed), "the committed file's SHA-256");
             }
         } finally {
             clients.shutdownNow();
+        }
+    }
+
+    /**
+     * The new window: the client has every byte (the digest matched), the fsync and rename have not run yet, and
+     * wharf is killed. Whenever the kill lands, blobs/ holds the whole verified blob or nothing, tmp/ is cleaned at
+     * the next start, and the next pull gets the blob whole (from the store, or fetched again).
+     */
+    @Test
+    void aKillRightAfterTheLastByteLeavesTheBlobWholeOrAbsent(DistributionRegistry registry, ImageSeeder seeder)
+            throws Exception {
+        ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "faults/crash-late", SIZE, 8004);
+        Path storage = tmp.resolve("store-late");
+        Path committed = Pulls.blobFile(storage, blob.digest());
+        try (WharfProcess wharf = WharfProcess.builder()
+                .project("up", registry.url())
+                .storage(storage)
+                .jvmArgs("-Xmx128m")
+                .start()) {
+            URI uri = wharf.url().resolve("/v2/up/faults/crash-late/blobs/" + blob.digest());
+            Fetch first = Pulls.get(uri, null, null, Duration.ofSeconds(60));
+            wharf.kill9();
+            boolean committedAtKill = Files.exists(committed);
+            assertTrue(first.clean(), first.describe());
+            assertEquals(blob.digest(), first.digest());
+            assertFalse(wharf.isAlive());
+            System.out.printf("[CrashTest] killed right after the last byte: the blob was %s%n",
+                    committedAtKill ? "already committed" : "not committed yet (the kill landed before the rename)");
+
+            List<Path> stored = Pulls.files(storage.resolve("blobs"));
+            assertTrue(stored.isEmpty() || stored.equals(List.of(committed)), "blobs/ holds " + stored);
+            if (!stored.isEmpty()) {
+                assertEquals(blob.digest(), ImageSeeder.sha256(committed), "a committed blob is whole and verified");
+            }
+
+            wharf.restart();
+            assertTrue(Pulls.files(storage.resolve("tmp")).isEmpty(),
+                    "tmp/ was not cleaned at start-up: " + Pulls.files(storage.resolve("tmp")));
+            Fetch again = Pulls.get(uri, null, null, Duration.ofSeconds(60));
+            assertTrue(again.clean(), again.describe() + "\n--- wharf log ---\n" + wharf.log());
+            assertEquals(blob.digest(), again.digest());
+            StoredBlobs.await(storage, blob.digest());
+            assertEquals(blob.digest(), ImageSeeder.sha256(committed), "the committed file's SHA-256");
+            long gets = registry.countRequests("GET", "/blobs/" + blob.digest());
+            assertEquals(stored.isEmpty() ? 2 : 1, gets, "fetched again only if the kill lost the cache entry");
         }
     }
 }

@@ -8,6 +8,7 @@ import dev.wharf.testing.Fetch;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.Pulls;
+import dev.wharf.testing.StoredBlobs;
 import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.WharfYaml;
 import java.net.URI;
@@ -68,6 +69,7 @@ class DedupeTest {
                     Pulls.seconds(slowest - start));
             assertEquals(1, registry.countRequests("GET", "/blobs/" + blob.digest()),
                     "upstream GETs of the blob: " + registry.requests());
+            StoredBlobs.await(storage, blob.digest()); // the commit follows the clients' last byte
             assertEquals(SIZE, Pulls.size(Pulls.blobFile(storage, blob.digest())), "committed blob size");
         } finally {
             clients.shutdownNow();

@@ -11,6 +11,7 @@ import dev.wharf.server.metrics.Scrapes;
 import dev.wharf.testing.Fetch;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.Pulls;
+import dev.wharf.testing.StoredBlobs;
 import dev.wharf.testing.RandomBytes;
 import dev.wharf.testing.WharfYaml;
 import java.io.ByteArrayOutputStream;
@@ -301,7 +302,7 @@ class DigestMismatchTest {
 
     private void assertCommitted() throws Exception {
         Path committed = Pulls.blobFile(storage, digest);
-        assertTrue(Pulls.await(Duration.ofSeconds(5), () -> Files.isRegularFile(committed)), "not committed: " + committed);
+        StoredBlobs.await(storage, digest); // the commit follows the client's last byte
         assertEquals(digest, Pulls.sha256(Files.readAllBytes(committed)));
         assertTrue(Pulls.await(Duration.ofSeconds(5), () -> Pulls.files(storage.resolve("tmp")).isEmpty()),
                 "tmp/ still holds " + Pulls.files(storage.resolve("tmp")));

@@ -7,6 +7,7 @@ import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.Fetch;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.Pulls;
+import dev.wharf.testing.StoredBlobs;
 import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.WharfProcess;
 import java.io.IOException;
@@ -44,6 +45,8 @@ class MemoryTest {
             assertEquals(SIZE, cold.bytes());
             assertEquals(blob.digest(), cold.digest());
             long coldHwm = vmHwmKiB(wharf.pid());
+            // The fsync and rename follow the client's last byte: let them land, so the next GET is a warm one.
+            StoredBlobs.await(wharf.storage(), blob.digest());
 
             Fetch warm = Pulls.get(uri, null, null, Duration.ofMinutes(2));
             assertTrue(warm.clean(), "warm: " + warm.describe() + "\n--- wharf log ---\n" + tail(wharf));

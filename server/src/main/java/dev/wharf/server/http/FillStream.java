@@ -180,11 +180,13 @@ public final class FillStream {
 
     /**
      * Sends bytes {@code [offset, end)} (already taken: {@code held}, or null to read them then) and ends the
-     * response only once the fill verified the blob; aborts it, one byte short, if the check fails.
+     * response only once the fill verified the blob's digest; aborts it, one byte short, if the check fails.
      */
     private void sendLastAfterCheck(Object held) {
         done = true;
-        fill.result().whenComplete((path, err) -> loop.execute(() -> {
+        // verified(), not result(): the fsync and rename follow the last byte (a crash between them loses only the
+        // cache entry), so the client waits for the digest alone.
+        fill.verified().whenComplete((verifiedSize, err) -> loop.execute(() -> {
             if (err != null) {
                 ReferenceCountUtil.release(held);
                 finish();

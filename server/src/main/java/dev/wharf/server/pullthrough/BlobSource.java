@@ -141,11 +141,19 @@ public final class BlobSource {
         BlobFill fill = acquired.fill();
         if (acquired.started()) {
             owners.put(fill, project.name());
+            // The link is written when the digest matches, on the fill's I/O thread, before the fsync and rename and
+            // before that thread lets the fill leave Fills: so when the blob appears in the store, it is linked, and a
+            // pull right after the first finds either the fill (joins it) or the linked blob, never a blob it must
+            // confirm upstream. A crash before the rename leaves a link without its blob: harmless (the upstream did
+            // serve the digest; the blob is fetched again on the next pull).
+            fill.verified().whenComplete((verifiedSize, err) -> {
+                if (err == null && !fill.isPassThrough()) {
+                    linkQuietly(project, digest);
+                }
+            });
             fill.result().whenComplete((path, err) -> {
                 owners.remove(fill);
-                if (err == null && path != null) {
-                    linkQuietly(project, digest);
-                } else if (err == null) {
+                if (err == null && path == null) {
                     metrics.passThrough(project.name()); // delivered whole, not stored: storage is full
                 }
             });

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.wharf.testing.StoredBlobs;
 import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
@@ -59,9 +60,10 @@ class AccessLogTest {
             assertEquals(200, wharf.get("/v2/hub/log/app/manifests/v1" + q, auth).statusCode());
             assertEquals(200, wharf.head("/v2/hub/log/app/manifests/v1" + q, auth).statusCode());
             assertEquals(200, wharf.get("/v2/hub/log/app/blobs/" + config + q, auth).statusCode());
-            // The fill links the blob to hub just after it commits, a moment after the client has its last
-            // byte; a request before that asks the upstream to confirm (revalidated). Wait for the link.
+            // The fill links the blob to hub when its digest matches and commits it (fsync, rename) after the client
+            // has its last byte; a request before the commit joins the fill (a miss). Wait for both.
             awaitLink(tmp.resolve("store"), "hub", config);
+            StoredBlobs.await(wharf.server().store(), config);
             assertEquals(200, wharf.get("/v2/hub/log/app/blobs/" + config + q, auth).statusCode());
             assertEquals(404, wharf.get("/v2/hub/log/app/blobs/" + missing + q, auth).statusCode());
             HttpResponse<byte[]> put = wharf.send("PUT", "/v2/hub/log/app/manifests/v2" + q, auth);

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.ImageSeeder.Image;
 import dev.wharf.testing.Pulls;
+import dev.wharf.testing.StoredBlobs;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -132,11 +133,22 @@ final class AdminTesting {
     }
 
     /**
-     * Waits (at most 10 s) until {@code project} links every digest in {@code digests}. A client has the last byte
-     * of a blob a moment before wharf has renamed it into place and linked it, so a test that looks at the store
-     * right after a pull waits for this first.
+     * Waits (at most 10 s) until {@code project} links every digest in {@code digests}, then (bounded too) until each
+     * is committed under blobs/. A client has the last byte of a blob once its digest matched: wharf links it then,
+     * and fsyncs and renames it into place after, so a test that looks at the store right after a pull waits for
+     * both first.
      */
     static void awaitLinked(Path storage, String project, Collection<String> digests) {
+        awaitLinkOnly(storage, project, digests);
+        try {
+            StoredBlobs.await(storage, digests);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    private static void awaitLinkOnly(Path storage, String project, Collection<String> digests) {
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (!linked(storage, project).containsAll(digests)) {
             if (System.nanoTime() > deadline) {

@@ -14,6 +14,7 @@ import dev.wharf.testing.ImageSeeder.Index;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.Pulls;
 import dev.wharf.testing.RealRegistry;
+import dev.wharf.testing.StoredBlobs;
 import dev.wharf.testing.TcpRelay;
 import dev.wharf.testing.ThrottleTap;
 import dev.wharf.testing.Tools;
@@ -119,6 +120,7 @@ class ConsoleBrowserTest {
             for (String layer : small.layerDigests()) {
                 Pulls.getBytes(URI.create(wharf.url() + "/v2/hub/library/console-small/blobs/" + layer));
             }
+            StoredBlobs.await(wharf.server().store(), small.layerDigests()); // committed: the second round hits
         }
         Pulls.getBytes(URI.create(wharf.url() + "/v2/hub/library/console-multi/manifests/v1"), "Accept", ALL_MANIFESTS);
         Pulls.getBytes(URI.create(wharf.url() + "/v2/hub/library/console-small/manifests/v2"), "Accept", ALL_MANIFESTS);

@@ -9,6 +9,7 @@ import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.RealRegistry;
+import dev.wharf.testing.StoredBlobs;
 import dev.wharf.testing.WharfYaml;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -73,12 +74,14 @@ class PullMetricsTest {
             assertEquals(1 + blobs, registry.countRequests("GET", "/v2/" + REPO + "/"),
                     "what the upstream served: " + registry.requests());
 
-            // ---- warm pull: everything from the cache, nothing upstream. A fill links its blob to the project
-            // a moment after the client has the last byte; a request before that asks the upstream to confirm
-            // (revalidated), so wait for the links as a later pull would find them.
+            // ---- warm pull: everything from the cache, nothing upstream. A fill links its blob to the project when
+            // its digest matches, and commits it (fsync, rename) after the client has the last byte; a request
+            // before the commit joins the fill (a miss), so wait for the links and the commits as a later pull
+            // would find them.
             for (String digest : image.blobDigests()) {
                 awaitLink(tmp.resolve("store"), "hub", digest);
             }
+            StoredBlobs.await(wharf.server().store(), image.blobDigests());
             pull(wharf, "hub", image);
             s = Scrapes.settled(wharf, "hub", 2 * (1 + blobs));
             assertEquals(1, s.sum("wharf_cache_total", "project", "hub", "kind", "manifest", "result", "hit"),

@@ -148,7 +148,7 @@ class BlobSourceTest {
     }
 
     private void awaitLinked(Project project) throws InterruptedException {
-        // The project is linked when the fill's result completes, on the thread that completes it: wait for that.
+        // The project is linked when the fill's digest matches (before its commit), on the fill's I/O thread.
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (store.link(project.name(), DIGEST).isEmpty()) {
             if (System.nanoTime() > deadline) {

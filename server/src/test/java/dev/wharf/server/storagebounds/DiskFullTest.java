@@ -13,6 +13,7 @@ import dev.wharf.testing.Fetch;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.Pulls;
+import dev.wharf.testing.StoredBlobs;
 import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.WharfYaml;
 import java.io.IOException;
@@ -144,6 +145,7 @@ class DiskFullTest {
 
             // With its space back, the store caches again.
             Pulls.pullImage(wharf.hostPort(), "up", small);
+            StoredBlobs.await(storage, small.blobDigests()); // the commit follows the client's last byte
             for (String digest : small.blobDigests()) {
                 assertTrue(Files.exists(Pulls.blobFile(storage, digest)), "not cached after the pass-through: " + digest);
             }
@@ -176,6 +178,7 @@ class DiskFullTest {
 
             Files.deleteIfExists(filler);
             Pulls.pullImage(wharf.hostPort(), "up", image);
+            StoredBlobs.await(storage, image.blobDigests()); // the commit follows the client's last byte
             for (String digest : image.blobDigests()) {
                 assertTrue(Files.exists(Pulls.blobFile(storage, digest)), "not cached once space was back: " + digest);
             }

@@ -15,6 +15,7 @@ import dev.wharf.testing.Fetch;
 import dev.wharf.testing.ImageSeeder;
 import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.Pulls;
+import dev.wharf.testing.StoredBlobs;
 import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.WharfYaml;
 import java.nio.file.Files;
@@ -73,6 +74,9 @@ class EvictionTest {
             ContentStore store = wharf.server().store();
             for (ImageSeeder.Image image : images) {
                 Pulls.pullImage(wharf.hostPort(), "up", image);
+                // The commit follows the client's last byte: wait for it, so what the store holds below is settled
+                // (each image is the most recently used when it lands, so eviction never takes it before this sees it).
+                StoredBlobs.await(store, image.blobDigests());
             }
             assertTrue(pushed > 2 * cap, "the test must pull more than the cap: " + pushed);
             assertTrue(Pulls.await(Duration.ofSeconds(20), () -> store.storedBytes() <= cap * 9 / 10),
@@ -199,6 +203,7 @@ class EvictionTest {
             for (ImageSeeder.Blob b : blobs) { // committed in the order a, b, c
                 assertTrue(Pulls.get(wharf.hostPort(), "/v2/up/bounds/recency/blobs/" + b.digest(), 0, null,
                         Duration.ofSeconds(30)).whole());
+                StoredBlobs.await(wharf.server().store(), b.digest()); // the commit follows the last byte
                 Thread.sleep(50);
             }
             // a is used again: by last use the order is now b, c, a (by commit time it would still be a, b, c).

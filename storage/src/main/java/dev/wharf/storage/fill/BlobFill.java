@@ -21,8 +21,9 @@ import org.slf4j.LoggerFactory;
  * One upstream transfer of one blob, shared by every client that wants that digest while it runs (the stream-tee):
  * its state, the writer API ({@link #begin}, {@link #offer}, {@link #complete}, {@link #fail}) and the reader API
  * ({@link #openReader}, {@link #whenAvailable}, {@link #newReader}). The work is done by {@link FillDrain} (appends,
- * verify and commit, on the I/O executor; nothing is written on the caller's thread), {@link FillWaiters} and
- * {@link PassThroughWindow} (storage full). Concurrency: the writer is one thread calling in order; readers are
+ * verify and commit, on the I/O executor; nothing is written on the caller's thread), {@link FillHasher} (the
+ * digest, on the hash executor, in parallel with the appends), {@link FillWaiters} and {@link PassThroughWindow}
+ * (storage full). Concurrency: the writer is one thread calling in order; readers are
  * any number on any thread; the drainer is one at a time. {@code lock} guards state transitions, the waiters and
  * the window; the first of FAILED, COMMITTED and PASSED_THROUGH wins under it. {@code available} is published only
  * after the bytes are in the file (or the window), and {@code fileLimit} before any {@code available} beyond it.
@@ -50,6 +51,7 @@ public final class BlobFill {
     final Consumer<BlobFill> onDone;
     private final CompletableFuture<Long> size = new CompletableFuture<>();
     final CompletableFuture<Path> result = new CompletableFuture<>();
+    final CompletableFuture<Long> verified = new CompletableFuture<>();
 
     // Shared; see the class comment.
     final Object lock = new Object();
@@ -68,6 +70,8 @@ public final class BlobFill {
     final FillWaiters waiters = new FillWaiters(lock);
     final PassThroughWindow window = new PassThroughWindow(this);
     private final FillDrain drain;
+    /** Null for a fill finished from the start. */
+    private final FillHasher hasher;
 
     // Writer only.
     private long offered;
@@ -77,15 +81,20 @@ public final class BlobFill {
     private volatile String origin;
     private final java.util.concurrent.atomic.AtomicInteger joined = new java.util.concurrent.atomic.AtomicInteger();
 
-    /** A running fill writing to {@code temp} (an empty file the store just created); {@code onDone} may run more than once. */
-    BlobFill(Digest digest, ContentStore store, Executor io, Path temp, Consumer<BlobFill> onDone) {
+    /**
+     * A running fill writing to {@code temp} (an empty file the store just created) on {@code io}, hashing on
+     * {@code hashing}; {@code onDone} may run more than once.
+     */
+    BlobFill(Digest digest, ContentStore store, Executor io, Executor hashing, Path temp, Consumer<BlobFill> onDone) {
         this.digest = Objects.requireNonNull(digest, "digest");
         this.store = Objects.requireNonNull(store, "store");
         this.io = Objects.requireNonNull(io, "io");
         this.temp = temp; // null only for passThrough(...)
         this.finalPath = store.blobPath(digest);
         this.onDone = Objects.requireNonNull(onDone, "onDone");
-        this.drain = new FillDrain(this, digest.newMessageDigest());
+        this.drain = new FillDrain(this);
+        this.hasher = new FillHasher(this, drain, Objects.requireNonNull(hashing, "hashing"),
+                digest.newMessageDigest());
         this.state = State.STARTING;
     }
 
@@ -93,9 +102,9 @@ public final class BlobFill {
      * A running fill that caches nothing: no temp file could be created for lack of space, so every byte passes
      * through memory. Not registered in {@link Fills}: only its starter reads it.
      */
-    static BlobFill passThrough(Digest digest, ContentStore store, Executor io, Throwable cause,
+    static BlobFill passThrough(Digest digest, ContentStore store, Executor io, Executor hashing, Throwable cause,
                                 Consumer<BlobFill> onDone) {
-        BlobFill fill = new BlobFill(digest, store, io, null, onDone);
+        BlobFill fill = new BlobFill(digest, store, io, hashing, null, onDone);
         synchronized (fill.lock) {
             fill.fileLimit = 0;
             fill.passThrough = true;
@@ -113,7 +122,8 @@ public final class BlobFill {
         this.temp = null;
         this.finalPath = finalPath;
         this.onDone = fill -> { };
-        this.drain = new FillDrain(this, null);
+        this.drain = new FillDrain(this);
+        this.hasher = null;
         this.drain.markFinished(size);
         this.completeCalled = true;
         this.waiters.markDone();
@@ -122,11 +132,13 @@ public final class BlobFill {
             this.expected = size;
             this.available = size;
             this.size.complete(size);
+            this.verified.complete(size);
             this.result.complete(finalPath);
         } else {
             this.state = State.FAILED;
             this.failure = failure;
             this.size.completeExceptionally(failure);
+            this.verified.completeExceptionally(failure);
             this.result.completeExceptionally(failure);
         }
     }
@@ -198,6 +210,17 @@ public final class BlobFill {
      */
     public CompletableFuture<Path> result() {
         return result.copy();
+    }
+
+    /**
+     * Completes with the blob's size once every byte is readable and the digest matched: from then on a client may
+     * send its last byte. It comes before {@link #result()}: the fsync and rename follow it (a crash between loses
+     * only the cache entry; see {@link FillDrain}). Fails with the fill's cause (digest mismatch, short body,
+     * upstream error): a client still streaming must then abort, its last byte withheld. A dependent copy per call,
+     * as {@link #size()}.
+     */
+    public CompletableFuture<Long> verified() {
+        return verified.copy();
     }
 
     /**
@@ -323,7 +346,13 @@ public final class BlobFill {
             return true;
         }
         long nowQueued = queued.addAndGet(length);
-        drain.offer(new FillDrain.Chunk(chunk, release, length));
+        FillDrain.Chunk queuedChunk = new FillDrain.Chunk(chunk, release);
+        drain.offer(queuedChunk); // the drainer and the hasher read it in parallel; the second one done releases it
+        if (state == State.STREAMING) {
+            hasher.offer(queuedChunk);
+        } else {
+            queuedChunk.done(this); // failed meanwhile (a rejected drain fails at once): the hasher's share is dropped
+        }
         if (nowQueued <= HIGH_WATER) {
             return true;
         }
@@ -351,7 +380,8 @@ public final class BlobFill {
             return;
         }
         completeCalled = true;
-        drain.complete();
+        drain.complete(); // first: the hasher's digest must reach the drainer after COMPLETE
+        hasher.complete();
     }
 
     /**
@@ -371,6 +401,16 @@ public final class BlobFill {
         if (left <= LOW_WATER && paused.compareAndSet(true, false)) {
             runQuietly(resume, "resume");
         }
+    }
+
+    /** A copy of {@code bytes} went into the pass-through window: it holds the writer back until trimmed. */
+    void held(long bytes) {
+        queued.addAndGet(bytes);
+    }
+
+    /** Every byte is readable and the digest matched (drainer only): clients may send their last byte. */
+    void verifiedNow() {
+        verified.complete(expected);
     }
 
     /** Window bytes left memory: they no longer hold the writer back. */
@@ -451,6 +491,9 @@ public final class BlobFill {
         log.debug("fill of {} failed: {}", digest, cause.toString());
         size.completeExceptionally(cause);
         drain.dropQueued();
+        if (hasher != null) {
+            hasher.dropQueued();
+        }
         if (paused.compareAndSet(true, false)) {
             runQuietly(resume, "resume");
         }

@@ -8,7 +8,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -16,24 +17,75 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A fill's writer queue and the drainer that empties it on the I/O executor: appends, hashing, the size and digest
- * check, fsync, commit, the switch to pass-through and clean-up. Concurrency: {@link #drain} never runs on two
- * threads at once. {@link #schedule} submits it only on the 0→1 transition of {@code wip}, and it exits only by a CAS
- * of {@code wip} back to 0 from the value it saw before its last pass, so an op queued after that read makes the CAS
- * fail and is handled by another pass (the queue-drain idiom). So the channel, the hasher, {@code written},
- * {@code claimed} and {@code cleanedUp} are touched by one thread at a time, ordered by the executor hand-off and
- * the {@code wip} atomics. A rejected submission fails the fill; the caller's thread then only drops chunks and
- * deletes the temp file, never appends. Full argument: docs/architecture.md, "Concurrency of a fill".
+ * A fill's writer queue and the drainer that empties it on the I/O executor: appends (gathered into large writes),
+ * the size check, the digest check once {@link FillHasher} hands the digest over, then fsync and commit; the switch to
+ * pass-through and clean-up. Concurrency: {@link #drain} never runs on two threads at once. {@link #schedule} submits
+ * it only on the 0→1 transition of {@code wip}, and it exits only by a CAS of {@code wip} back to 0 from the value it
+ * saw before its last pass, so an op queued after that read makes the CAS fail and is handled by another pass (the
+ * queue-drain idiom). So the channel, {@code written}, {@code claimed}, {@code pending} and {@code cleanedUp} are
+ * touched by one thread at a time, ordered by the executor hand-off and the {@code wip} atomics. A rejected
+ * submission fails the fill; the caller's thread then only drops chunks and deletes the temp file, never appends.
+ * Full argument: docs/architecture.md, "Concurrency of a fill".
+ *
+ * <p>Crash safety of the commit, which runs after the clients have their last byte: the client waits only for the
+ * digest (a mismatch still aborts it, its last byte withheld), never for fsync or rename. A crash (kill -9, power)
+ * between the last byte and the rename loses only the cache entry: the bytes live under {@code tmp/} with a name
+ * that is never a digest, so nothing reads them as a blob, and the store deletes {@code tmp/} at start-up
+ * ({@link ContentStore#cleanTemp}). A blob appears under {@code blobs/} only by the rename of a file that was
+ * verified and then fsynced ({@link ContentStore#commit} also fsyncs the directory), so after any crash a name
+ * under {@code blobs/} holds the whole verified content or does not exist. The project's link may be written before
+ * the rename (at verification); a link without its blob is harmless: it says the upstream served the digest, which
+ * is true, and grants nothing until a verified blob is committed under that digest.
  */
 final class FillDrain {
     private static final Logger log = LoggerFactory.getLogger(BlobFill.class);
     /** Ops one drain run handles before it yields the I/O thread to other fills. */
     private static final int DRAIN_BUDGET = 64;
+    /** At most this many queued chunks, and about this many bytes, go into one gathering write. */
+    private static final int MAX_BATCH = 64;
+    private static final long MAX_BATCH_BYTES = 4L << 20;
     /** The queued op that ends the body; ordered after every chunk the writer offered before it. */
     private static final Object COMPLETE = new Object();
 
-    /** One offered chunk; {@code release} runs exactly once, by whoever polls it. */
-    record Chunk(ByteBuffer buffer, Runnable release, int length) {
+    /**
+     * One offered chunk, read by the drainer ({@link #buffer}, never moved: each use takes a view) and by the hasher
+     * ({@link #forHash}, its own view of the same bytes); released once both are done with it ({@link #done}).
+     */
+    static final class Chunk {
+        private final ByteBuffer buffer;
+        private final ByteBuffer forHash;
+        private final Runnable release;
+        final int length;
+        private final AtomicInteger holders = new AtomicInteger(2);
+
+        Chunk(ByteBuffer buffer, Runnable release) {
+            this.buffer = buffer;
+            this.forHash = buffer.duplicate();
+            this.release = release;
+            this.length = buffer.remaining();
+        }
+
+        /** A fresh view of the whole chunk, for the drainer. */
+        ByteBuffer view() {
+            return buffer.duplicate();
+        }
+
+        /** The hasher's view (hash thread only). */
+        ByteBuffer forHash() {
+            return forHash;
+        }
+
+        /** One of the two readers is done: the second releases the buffer and unqueues its bytes. */
+        void done(BlobFill fill) {
+            if (holders.decrementAndGet() == 0) {
+                BlobFill.runQuietly(release, "release");
+                fill.unqueued(length);
+            }
+        }
+    }
+
+    /** The digest of the whole body, from the hasher; ordered after COMPLETE. */
+    private record Digested(Digest actual) {
     }
 
     private final BlobFill fill;
@@ -41,16 +93,17 @@ final class FillDrain {
     private final AtomicInteger wip = new AtomicInteger();
 
     // Drainer only.
-    private final MessageDigest hasher;
     private FileChannel channel;
     private long written;
     private boolean cleanedUp;
     /** Bytes reserved with {@link ContentStore#claimSpace} for the temp file. */
     private long claimed;
+    /** An op polled while gathering a batch of chunks, handled next. */
+    private Object pending;
+    private final List<Chunk> batch = new ArrayList<>(MAX_BATCH);
 
-    FillDrain(BlobFill fill, MessageDigest hasher) {
+    FillDrain(BlobFill fill) {
         this.fill = fill;
-        this.hasher = hasher;
     }
 
     /** A fill finished from the start: nothing will ever drain. */
@@ -71,12 +124,18 @@ final class FillDrain {
         schedule();
     }
 
-    /** Drops every queued chunk, releasing each (the fill failed). Any thread; poll hands each chunk to one. */
+    /** The hasher's digest of the whole body (it queued COMPLETE here before it got its own end). */
+    void digested(Digest actual) {
+        ops.add(new Digested(actual));
+        schedule();
+    }
+
+    /** Drops every queued chunk (the fill failed). Any thread; poll hands each chunk to one. */
     void dropQueued() {
         Object op;
         while ((op = ops.poll()) != null) {
             if (op instanceof Chunk chunk) {
-                BlobFill.runQuietly(chunk.release(), "release");
+                chunk.done(fill);
             }
         }
     }
@@ -95,18 +154,29 @@ final class FillDrain {
         }
     }
 
+    private Object next() {
+        Object op = pending;
+        if (op != null) {
+            pending = null;
+            return op;
+        }
+        return ops.poll();
+    }
+
     private void drain() {
         for (;;) {
             int seen = wip.get();
             int budget = DRAIN_BUDGET;
             Object op;
-            while (budget > 0 && (op = ops.poll()) != null) {
+            while (budget > 0 && (op = next()) != null) {
                 budget--;
                 try {
                     if (op == COMPLETE) {
-                        finish();
+                        bodyEnded();
+                    } else if (op instanceof Digested d) {
+                        verify(d.actual());
                     } else {
-                        append((Chunk) op);
+                        appendBatch((Chunk) op);
                     }
                 } catch (Throwable t) {
                     // A bug, not an I/O error (those are handled inside); never leave the fill stuck.
@@ -115,9 +185,13 @@ final class FillDrain {
                 }
             }
             if (fill.state() == BlobFill.State.FAILED && !cleanedUp) {
+                if (pending instanceof Chunk chunk) {
+                    pending = null;
+                    chunk.done(fill);
+                }
                 cleanUp();
             }
-            if (budget == 0 && !ops.isEmpty()) {
+            if (budget == 0 && (pending != null || !ops.isEmpty())) {
                 try {
                     fill.io.execute(this::drain); // keeps the wip token: no one else submits meanwhile
                     return;
@@ -125,117 +199,125 @@ final class FillDrain {
                     continue; // already on the I/O thread; carry on here
                 }
             }
-            if (wip.compareAndSet(seen, 0)) {
+            if (pending == null && wip.compareAndSet(seen, 0)) {
                 return;
             }
         }
     }
 
-    private void append(Chunk chunk) {
-        boolean inWindow = false;
+    /** Gathers {@code first} and the chunks queued right behind it, then appends them with one gathering write. */
+    private void appendBatch(Chunk first) {
+        batch.add(first);
+        long bytes = first.length;
+        while (batch.size() < MAX_BATCH && bytes < MAX_BATCH_BYTES) {
+            Object op = ops.poll();
+            if (op == null) {
+                break;
+            }
+            if (op instanceof Chunk chunk) {
+                batch.add(chunk);
+                bytes += chunk.length;
+            } else {
+                pending = op;
+                break;
+            }
+        }
         try {
-            if (fill.state() != BlobFill.State.STREAMING) {
-                return; // failed: drop unwritten
-            }
-            ByteBuffer source = chunk.buffer();
-            ByteBuffer forDigest = source.duplicate();
-            boolean inFile = false;
-            if (!fill.passThrough) {
-                try {
-                    fill.store.claimSpace(chunk.length());
-                    claimed += chunk.length();
-                    FileChannel out = channel();
-                    long position = written;
-                    while (source.hasRemaining()) {
-                        position += out.write(source, position);
-                    }
-                    hasher.update(forDigest);
-                    written = position;
-                    fill.available = position;
-                    inFile = true;
-                } catch (IOException e) {
-                    if (!fill.store.outOfSpace(e)) {
-                        fill.failInternal(new IOException(
-                                "writing the fill of " + fill.digest() + " failed: " + e.getMessage(), e));
-                        return;
-                    }
-                    startPassThrough(e); // and keep this chunk (whole: forDigest still holds all of it) in memory
-                }
-            }
-            if (!inFile) {
-                inWindow = keepInMemory(forDigest, chunk.length());
-            }
+            append(bytes);
         } finally {
-            BlobFill.runQuietly(chunk.release(), "release");
-            if (!inWindow) {
-                fill.unqueued(chunk.length());
+            for (Chunk chunk : batch) {
+                chunk.done(fill);
             }
+            batch.clear();
         }
         fill.waiters.wakeUpTo(written);
     }
 
-    /** The disk is full mid-transfer: stop caching, go on through memory (see "Pass-through"). */
-    private void startPassThrough(IOException cause) {
-        fill.onDone.accept(fill); // leave Fills first: from now on a new request starts its own transfer
-        synchronized (fill.lock) {
-            fill.fileLimit = written;
-            fill.passThrough = true;
-            fill.window.closeToJoinersLocked(claimed);
+    private void append(long bytes) {
+        if (fill.state() != BlobFill.State.STREAMING) {
+            return; // failed: drop unwritten
         }
-        closeChannel();
-        fill.store.passedThrough(fill.digest(), cause);
+        if (!fill.passThrough) {
+            try {
+                fill.store.claimSpace(bytes);
+                claimed += bytes;
+                FileChannel out = channel();
+                ByteBuffer[] views = new ByteBuffer[batch.size()];
+                for (int i = 0; i < views.length; i++) {
+                    views[i] = batch.get(i).view();
+                }
+                out.position(written);
+                long left = bytes;
+                while (left > 0) {
+                    left -= out.write(views);
+                }
+                written += bytes;
+                fill.available = written;
+                return;
+            } catch (IOException e) {
+                if (!fill.store.outOfSpace(e)) {
+                    fill.failInternal(new IOException(
+                            "writing the fill of " + fill.digest() + " failed: " + e.getMessage(), e));
+                    return;
+                }
+                // Whatever part of the batch reached the file lies beyond fileLimit and is never read from there.
+                startPassThrough(e, true); // and keep the batch, whole, in memory
+            }
+        }
+        for (Chunk chunk : batch) {
+            if (!keepInMemory(chunk.view(), chunk.length)) {
+                return;
+            }
+        }
     }
 
-    /** Hashes and keeps a copy of the chunk for the readers; false (and the fill fails) if none is left. */
-    private boolean keepInMemory(ByteBuffer bytes, int length) {
-        ByteBuffer copy = ByteBuffer.allocate(length);
-        copy.put(bytes.duplicate()).flip();
-        hasher.update(bytes);
-        if (!fill.window.keep(written, copy)) {
-            fill.failInternal(new IOException(
-                    "storage is full and no client is left to pass " + fill.digest() + " through to"));
-            return false;
-        }
-        written += length;
-        fill.available = written;
-        return true;
-    }
-
-    private void finish() {
+    /** The body ended: its size must be the announced one; the digest check follows when the hasher is done. */
+    private void bodyEnded() {
         if (fill.state() != BlobFill.State.STREAMING) {
             return;
         }
-        Digest digest = fill.digest();
         long size = fill.expected;
         if (written != size) {
             fill.failInternal(new IOException(
-                    "upstream body of " + digest + " ended after " + written + " of " + size + " bytes"));
-            return;
+                    "upstream body of " + fill.digest() + " ended after " + written + " of " + size + " bytes"));
         }
-        Digest actual = Digest.of(digest.algorithm(), hasher);
+    }
+
+    /**
+     * The hasher's digest: on a match the clients may have their last byte at once (see the crash-safety note at the
+     * head of the class), then the temp file is fsynced and renamed into place.
+     */
+    private void verify(Digest actual) {
+        if (fill.state() != BlobFill.State.STREAMING) {
+            return; // failed meanwhile (a short body fails at COMPLETE, which came first)
+        }
+        Digest digest = fill.digest();
         if (!actual.equals(digest)) {
             fill.failInternal(new DigestMismatchException(digest, actual));
             return;
         }
         if (fill.passThrough) {
-            endPassThrough();
+            endPassThrough(null);
             return;
         }
+        fill.verifiedNow();
         try {
             FileChannel out = channel();
             out.force(false);
             out.close();
             channel = null;
             fill.store.commit(fill.temp, digest);
-        } catch (IOException e) {
-            if (fill.store.outOfSpace(e)) {
-                // Every byte is in the temp file and verified; only the commit lacks space: the readers finish
-                // from the file, nothing is stored.
-                startPassThrough(e);
-                endPassThrough();
-                return;
+        } catch (IOException | RuntimeException e) {
+            // Verified and released to the clients already, so never FAILED from here: every byte is in the temp
+            // file, the readers still streaming finish from it, and only the cache entry is lost.
+            boolean space = fill.store.outOfSpace(e);
+            if (!space) {
+                log.warn("committing the fill of {} failed; its clients get it whole from the temp file, nothing is "
+                        + "stored: {}", digest, e.toString());
             }
-            fill.failInternal(new IOException("committing the fill of " + digest + " failed: " + e.getMessage(), e));
+            startPassThrough(e, space);
+            endPassThrough(space ? null
+                    : new IOException("committing the fill of " + digest + " failed: " + e.getMessage(), e));
             return;
         }
         fill.store.releaseSpace(claimed); // now counted as committed bytes
@@ -248,8 +330,43 @@ final class FillDrain {
         }
     }
 
-    /** A passed-through blob arrived whole and verified: PASSED_THROUGH, result() completes with null. */
-    private void endPassThrough() {
+    /** Stops caching: the disk is full mid-transfer (or the commit failed), go on through memory ("Pass-through"). */
+    private void startPassThrough(Throwable cause, boolean countAsFull) {
+        fill.onDone.accept(fill); // leave Fills first: from now on a new request starts its own transfer
+        synchronized (fill.lock) {
+            fill.fileLimit = written;
+            fill.passThrough = true;
+            fill.window.closeToJoinersLocked(claimed);
+        }
+        closeChannel();
+        if (countAsFull) {
+            fill.store.passedThrough(fill.digest(), cause);
+        }
+    }
+
+    /**
+     * Keeps a copy of a chunk for the readers (counted in the writer's backpressure until every reader is past it);
+     * false (and the fill fails) if no reader is left.
+     */
+    private boolean keepInMemory(ByteBuffer bytes, int length) {
+        ByteBuffer copy = ByteBuffer.allocate(length);
+        copy.put(bytes).flip();
+        if (!fill.window.keep(written, copy)) {
+            fill.failInternal(new IOException(
+                    "storage is full and no client is left to pass " + fill.digest() + " through to"));
+            return false;
+        }
+        fill.held(length);
+        written += length;
+        fill.available = written;
+        return true;
+    }
+
+    /**
+     * A passed-through blob arrived whole and verified: PASSED_THROUGH; result() completes with null, or with
+     * {@code commitFailure} when it was verified but its commit failed for another reason than space.
+     */
+    private void endPassThrough(Throwable commitFailure) {
         boolean deleteTemp;
         synchronized (fill.lock) {
             if (fill.state() != BlobFill.State.STREAMING) {
@@ -262,7 +379,14 @@ final class FillDrain {
         if (deleteTemp) {
             fill.window.deletePassedTemp();
         }
-        fill.result.complete(null);
+        // result() before verified(): whoever counts the outcome on result() has counted it before a client can have
+        // its last byte (nothing follows here, unlike a commit).
+        if (commitFailure == null) {
+            fill.result.complete(null);
+        } else {
+            fill.result.completeExceptionally(commitFailure);
+        }
+        fill.verifiedNow();
         fill.waiters.wakeAll();
     }
 
@@ -290,7 +414,8 @@ final class FillDrain {
             fill.store.releaseSpace(claimed);
         }
         fill.onDone.accept(fill);
-        fill.result.completeExceptionally(fill.failure);
+        fill.result.completeExceptionally(fill.failure); // first, as in endPassThrough: counted before any abort
+        fill.verified.completeExceptionally(fill.failure);
         fill.waiters.wakeAll();
     }
 

@@ -26,6 +26,7 @@ import java.util.concurrent.Executor;
 public final class Fills {
     private final ContentStore store;
     private final Executor io;
+    private final Executor hashing;
     private final ConcurrentHashMap<Digest, BlobFill> fills = new ConcurrentHashMap<>();
 
     /**
@@ -34,8 +35,17 @@ public final class Fills {
      * rejecting hand-off.
      */
     public Fills(ContentStore store, Executor io) {
+        this(store, io, HashThreads.SHARED);
+    }
+
+    /**
+     * As {@link #Fills(ContentStore, Executor)}, with each fill's digest computed on {@code hashing} in parallel with
+     * its appends (CPU-bound work: about as many threads as cores is enough; a rejected task fails that fill).
+     */
+    public Fills(ContentStore store, Executor io, Executor hashing) {
         this.store = Objects.requireNonNull(store, "store");
         this.io = Objects.requireNonNull(io, "io");
+        this.hashing = Objects.requireNonNull(hashing, "hashing");
     }
 
     /**
@@ -78,7 +88,7 @@ public final class Fills {
             } catch (IOException e) {
                 if (store.outOfSpace(e)) {
                     // The disk is full: this transfer passes through uncached, for its starter alone.
-                    finished[0] = BlobFill.passThrough(d, store, io, e, this::remove);
+                    finished[0] = BlobFill.passThrough(d, store, io, hashing, e, this::remove);
                     started[0] = true;
                     return null;
                 }
@@ -86,7 +96,7 @@ public final class Fills {
                 return null;
             }
             started[0] = true;
-            BlobFill created = new BlobFill(d, store, io, temp, this::remove);
+            BlobFill created = new BlobFill(d, store, io, hashing, temp, this::remove);
             created.origin(origin);
             return created;
         });

@@ -322,7 +322,7 @@ class BlobFillTest {
 
     @Test
     void failReleasesQueuedChunksExactlyOnce() throws Exception {
-        Fills fills = new Fills(store, gatedIo());
+        Fills fills = new Fills(store, gatedIo(), gatedIo()); // neither the appends nor the hashing run yet
         Digest digest = sha256(randomBytes(8, 10));
         BlobFill fill = fills.acquire(digest).fill();
         FillTesting.Releases releases = new FillTesting.Releases();
@@ -334,7 +334,7 @@ class BlobFillTest {
             paused |= !fill.offer(ByteBuffer.allocate(1 << 20), releases.track());
         }
         assertTrue(paused);
-        assertEquals(0, releases.released(), "held by the fill while the io executor is stuck");
+        assertEquals(0, releases.released(), "held by the fill while the executors are stuck");
 
         fill.fail(new IOException("upstream reset"));
         releases.assertEachReleasedExactlyOnce(); // dropped at once by fail, on the caller's thread

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# One cold pull of a big blob with a warm JVM: wharf vs the peer (docker-registry in proxy mode) vs the upstream
+# direct vs the JDK's SHA-256 of the same number of bytes, medians of one run, plus wharf's CPU per thread over
+# each of its pulls (from /proc/<pid>/task/*/stat). See bench/README.md, "Cold pull, focused".
+#
+#   bash bench/coldpull.sh                   # 1 GiB, 3 repetitions (~3 min on 2 cores, 5 GiB of disk)
+#   BLOB_MB=256 REPEAT=1 bash bench/coldpull.sh
+#   PROFILE=1 bash bench/coldpull.sh         # also a JFR recording of wharf's first measured pull: top frames
+#
+# wharf and the peer are started once and warmed up with a pull of another blob of the same size, so each measured
+# pull is cold for the cache but not for the JIT: every repetition pulls a blob neither has seen. Every process it
+# starts is stopped by PID on exit; every client and loop is bounded.
+set -euo pipefail
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$BENCH/.." && pwd)"
+WORK="$BENCH/work-cold"
+BLOB_MB="${BLOB_MB:-1024}"
+REPEAT="${REPEAT:-3}"
+PROFILE="${PROFILE:-0}"
+JAVA_OPTS="${JAVA_OPTS:-}"
+JAR="${JAR:-$ROOT/server/target/wharf.jar}"
+CURL_MAX=600
+BLOB_BYTES=$((BLOB_MB * 1024 * 1024))
+
+log() { printf '[cold %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "FATAL: $*"; exit 1; }
+now_ns() { date +%s%N; }
+secs_since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+PIDS=()
+cleanup() {
+  local rc=$? pid
+  set +e
+  for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  done
+  rm -rf "$WORK/upstream-data" "$WORK/wharf-data" "$WORK/peer-data" "$WORK"/blob-*.bin
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_http() {  # URL PID SECONDS
+  local i code
+  for i in $(seq 1 $(($3 * 10))); do
+    kill -0 "$2" 2>/dev/null || return 1
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true)
+    [ "$code" = 200 ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+command -v docker-registry >/dev/null || die "docker-registry not found (apt-get install docker-registry)"
+command -v python3 >/dev/null || die "python3 not found"
+[ -f "$JAR" ] || die "no $JAR: build it first (mvn -B -q -DskipTests package)"
+case "$WORK" in */bench/work-cold) ;; *) die "unexpected work dir $WORK" ;; esac
+rm -rf "$WORK"; mkdir -p "$WORK"/{upstream-data,wharf-data,peer-data,logs}
+cp "$JAR" "$WORK/wharf.jar"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+UP_PORT=$(free_port); WHARF_PORT=$(free_port); PEER_PORT=$(free_port)
+UP="http://127.0.0.1:$UP_PORT"; WHARF="http://127.0.0.1:$WHARF_PORT"; PEER="http://127.0.0.1:$PEER_PORT"
+cat >"$WORK/upstream.yml" <<EOF
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $WORK/upstream-data}, cache: {blobdescriptor: inmemory}}
+http: {addr: 127.0.0.1:$UP_PORT}
+EOF
+docker-registry serve "$WORK/upstream.yml" >"$WORK/logs/upstream.log" 2>&1 &
+UP_PID=$!; PIDS+=("$UP_PID")
+wait_http "$UP/v2/" "$UP_PID" 30 || die "upstream did not start"
+
+push_blob() {  # FILE DIGEST
+  local loc sep code
+  loc=$(curl -sS --max-time 30 -o /dev/null -D - -X POST "$UP/v2/test/big/blobs/uploads/" \
+        | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
+  [ -n "$loc" ] || die "upload POST gave no Location"
+  case "$loc" in http*) ;; *) loc="$UP$loc" ;; esac
+  case "$loc" in *\?*) sep='&' ;; *) sep='?' ;; esac
+  code=$(curl -sS --max-time "$CURL_MAX" -o /dev/null -w '%{http_code}' -X PUT \
+         -H 'Content-Type: application/octet-stream' -T "$1" "$loc${sep}digest=$2")
+  [ "$code" = 201 ] || die "blob PUT gave $code"
+}
+DIGESTS=()
+for i in $(seq 0 "$REPEAT"); do
+  f="$WORK/blob-$i.bin"
+  head -c "$BLOB_BYTES" /dev/urandom >"$f"
+  d="sha256:$(sha256sum "$f" | cut -d' ' -f1)"
+  push_blob "$f" "$d"; rm -f "$f"
+  DIGESTS+=("$d")
+done
+log "seeded $((REPEAT + 1)) blobs of $BLOB_MB MiB"
+
+cat >"$WORK/wharf.yml" <<EOF
+listen: 127.0.0.1:$WHARF_PORT
+storage:
+  path: $WORK/wharf-data
+projects:
+  - name: bench
+    upstream: $UP
+EOF
+# shellcheck disable=SC2086
+(cd "$WORK" && exec java ${JAVA_OPTS} -jar "$WORK/wharf.jar" serve --config "$WORK/wharf.yml") >"$WORK/logs/wharf.log" 2>&1 &
+WHARF_PID=$!; PIDS+=("$WHARF_PID")
+wait_http "$WHARF/readyz" "$WHARF_PID" 120 || { tail -20 "$WORK/logs/wharf.log" >&2; die "wharf did not start"; }
+cat >"$WORK/peer.yml" <<EOF
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $WORK/peer-data}, cache: {blobdescriptor: inmemory}}
+http: {addr: 127.0.0.1:$PEER_PORT}
+proxy: {remoteurl: $UP}
+EOF
+docker-registry serve "$WORK/peer.yml" >"$WORK/logs/peer.log" 2>&1 &
+PEER_PID=$!; PIDS+=("$PEER_PID")
+wait_http "$PEER/v2/" "$PEER_PID" 30 || die "peer did not start"
+
+pull() {  # URL: prints wall seconds; fails unless 200 and the whole blob
+  local t0 out s
+  t0=$(now_ns)
+  out=$(curl -s --max-time "$CURL_MAX" -o /dev/null -w '%{http_code} %{size_download}' "$1" || true)
+  s=$(secs_since "$t0")
+  [ "$out" = "200 $BLOB_BYTES" ] || die "GET $1 -> '$out'"
+  echo "$s"
+}
+# CPU per thread: "name utime stime" in clock ticks, one line per thread (names can hold spaces: taken in parens)
+threads_cpu() {
+  local f
+  for f in /proc/"$1"/task/*/stat; do
+    awk '{ s = $0; a = index(s, "("); b = index(s, ")"); name = substr(s, a + 1, b - a - 1); gsub(/ /, "_", name);
+           split(substr(s, b + 2), r, " "); print FILENAME, name, r[12], r[13] }' "$f" 2>/dev/null || true
+  done
+}
+proc_cpu_ms() {  # PID: user+system CPU of the whole process so far, ms
+  awk -v t="$(awk -v hz="$(getconf CLK_TCK)" 'BEGIN { print 1000 / hz }')" '{ s = $0; b = index(s, ")");
+    split(substr(s, b + 2), r, " "); printf "%d", (r[12] + r[13]) * t }' "/proc/$1/stat"
+}
+TICK_MS=$(awk -v hz="$(getconf CLK_TCK)" 'BEGIN { print 1000 / hz }')
+cpu_delta() {  # BEFORE AFTER: per thread name (numbered pools folded), user and sys ms, busiest first
+  awk -v t="$TICK_MS" 'NR == FNR { u[$1] = $3; s[$1] = $4; next }
+       { n = $2; gsub(/[-#]?[0-9]+$/, "", n); du[n] += ($3 - u[$1]) * t; ds[n] += ($4 - s[$1]) * t }
+       END { for (n in du) if (du[n] + ds[n] > 0) printf "%s %d %d\n", n, du[n], ds[n] }' "$1" "$2" \
+    | sort -k2,2nr -k3,3nr | awk '{ printf "| %s | %d | %d | %d |\n", $1, $2, $3, $2 + $3 }' | sort -t'|' -k5,5nr
+}
+
+log "warm-up: one pull through wharf and the peer (blob 0)"
+pull "$WHARF/v2/bench/test/big/blobs/${DIGESTS[0]}" >/dev/null
+pull "$PEER/v2/test/big/blobs/${DIGESTS[0]}" >/dev/null
+pull "$UP/v2/test/big/blobs/${DIGESTS[0]}" >/dev/null
+
+T_DIRECT=(); T_WHARF=(); T_PEER=(); CPU_TABLES=""; C_WHARF=(); C_PEER=(); C_UP_W=(); C_UP_P=()
+for r in $(seq 1 "$REPEAT"); do
+  d="${DIGESTS[$r]}"
+  sync; sleep 1
+  T_DIRECT+=("$(pull "$UP/v2/test/big/blobs/$d")")
+  sync; sleep 1
+  if [ "$PROFILE" = 1 ] && [ "$r" = 1 ]; then
+    jcmd "$WHARF_PID" JFR.start name=cold settings=profile >/dev/null
+  fi
+  threads_cpu "$WHARF_PID" >"$WORK/cpu-before"
+  w0=$(proc_cpu_ms "$WHARF_PID"); u0=$(proc_cpu_ms "$UP_PID")
+  T_WHARF+=("$(pull "$WHARF/v2/bench/test/big/blobs/$d")")
+  sleep 0.5 # the commit (fsync, rename) follows the last byte: count it too
+  threads_cpu "$WHARF_PID" >"$WORK/cpu-after"
+  C_WHARF+=("$(( $(proc_cpu_ms "$WHARF_PID") - w0 ))"); C_UP_W+=("$(( $(proc_cpu_ms "$UP_PID") - u0 ))")
+  if [ "$PROFILE" = 1 ] && [ "$r" = 1 ]; then
+    jcmd "$WHARF_PID" JFR.stop name=cold filename="$WORK/cold.jfr" >/dev/null
+  fi
+  CPU_TABLES+="
+pull $r (${T_WHARF[-1]} s):
+
+| thread | user ms | sys ms | total ms |
+|---|---|---|---|
+$(cpu_delta "$WORK/cpu-before" "$WORK/cpu-after")
+"
+  sync; sleep 1
+  p0=$(proc_cpu_ms "$PEER_PID"); u0=$(proc_cpu_ms "$UP_PID")
+  T_PEER+=("$(pull "$PEER/v2/test/big/blobs/$d")")
+  sleep 0.5
+  C_PEER+=("$(( $(proc_cpu_ms "$PEER_PID") - p0 ))"); C_UP_P+=("$(( $(proc_cpu_ms "$UP_PID") - u0 ))")
+  log "rep $r: direct ${T_DIRECT[-1]} s, wharf ${T_WHARF[-1]} s, peer ${T_PEER[-1]} s"
+done
+SHA=$(java "$BENCH/Sha256Limit.java" "$BLOB_MB" "$REPEAT" | awk '/^median/ { print $2 }')
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
+D=$(median "${T_DIRECT[@]}"); W=$(median "${T_WHARF[@]}"); P=$(median "${T_PEER[@]}")
+LIMIT=$(awk -v a="$D" -v b="$SHA" 'BEGIN { print (a > b ? a : b) }')
+{
+  echo "One cold pull of $BLOB_MB MiB, warm JVM, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores; load average at start $LOAD_START, at end $LOAD_END"
+  echo
+  echo "| figure | median (s) | all (s) | ratio |"
+  echo "|---|---|---|---|"
+  echo "| wharf | $W | ${T_WHARF[*]} | wharf/peer $(ratio "$W" "$P"), wharf/max(direct, sha) $(ratio "$W" "$LIMIT") |"
+  echo "| peer (docker-registry proxy) | $P | ${T_PEER[*]} | peer/max(direct, sha) $(ratio "$P" "$LIMIT") |"
+  echo "| direct (upstream) | $D | ${T_DIRECT[*]} | |"
+  echo "| SHA-256 of $BLOB_MB MiB, JDK | $SHA | | |"
+  echo
+  echo "CPU of the whole process over each pull (user + system ms, 0.5 s after the last byte): wharf ${C_WHARF[*]}" \
+       "(upstream meanwhile ${C_UP_W[*]}); peer ${C_PEER[*]} (upstream meanwhile ${C_UP_P[*]})"
+  echo
+  echo "wharf's CPU per thread over each measured pull:"
+  echo "$CPU_TABLES"
+} | tee "$WORK/result.md"
+if [ "$PROFILE" = 1 ]; then
+  # Top frames of JFR's execution samples (Java code running) and native-method samples (threads in syscalls).
+  for ev in jdk.ExecutionSample jdk.NativeMethodSample; do
+    echo; echo "JFR $ev, top frames (samples):"
+    jfr print --events "$ev" --stack-depth 3 "$WORK/cold.jfr" | awk '
+      /sampledThread = / { th = $0; sub(/.*sampledThread = "/, "", th); sub(/".*/, "", th); gsub(/-?[0-9]+$/, "", th) }
+      /stackTrace = \[/ { getline l; gsub(/^[ \t]+/, "", l); sub(/ *line:.*/, "", l); c[th " | " l]++ }
+      END { for (k in c) print c[k], k }' | sort -nr | head -15
+  done | tee -a "$WORK/result.md"
+fi
