@@ -48,6 +48,8 @@ public final class BlobFill {
     final Path temp;
     final Path finalPath;
     final Consumer<BlobFill> onDone;
+    /** The copy to the shared store, or null (none configured, or the bytes come from it). */
+    final BlobUpload upload;
     private final CompletableFuture<Long> size = new CompletableFuture<>();
     final CompletableFuture<Path> result = new CompletableFuture<>();
 
@@ -79,6 +81,12 @@ public final class BlobFill {
 
     /** A running fill writing to {@code temp} (an empty file the store just created); {@code onDone} may run more than once. */
     BlobFill(Digest digest, ContentStore store, Executor io, Path temp, Consumer<BlobFill> onDone) {
+        this(digest, store, io, temp, onDone, null);
+    }
+
+    /** As above, copying the bytes to the shared store through {@code upload} (null for none). */
+    BlobFill(Digest digest, ContentStore store, Executor io, Path temp, Consumer<BlobFill> onDone, BlobUpload upload) {
+        this.upload = upload;
         this.digest = Objects.requireNonNull(digest, "digest");
         this.store = Objects.requireNonNull(store, "store");
         this.io = Objects.requireNonNull(io, "io");
@@ -109,6 +117,7 @@ public final class BlobFill {
     private BlobFill(Digest digest, Path finalPath, long size, Throwable failure) {
         this.digest = Objects.requireNonNull(digest, "digest");
         this.store = null;
+        this.upload = null;
         this.io = Runnable::run;
         this.temp = null;
         this.finalPath = finalPath;

@@ -32,6 +32,10 @@ final class FillDrain {
     /** The queued op that ends the body; ordered after every chunk the writer offered before it. */
     private static final Object COMPLETE = new Object();
 
+    /** The upload to the shared store ended ({@code failure} null: it is visible there); queued by its future. */
+    private record Uploaded(Throwable failure) {
+    }
+
     /** One offered chunk; {@code release} runs exactly once, by whoever polls it. */
     record Chunk(ByteBuffer buffer, Runnable release, int length) {
     }
@@ -105,6 +109,8 @@ final class FillDrain {
                 try {
                     if (op == COMPLETE) {
                         finish();
+                    } else if (op instanceof Uploaded uploaded) {
+                        uploaded(uploaded.failure());
                     } else {
                         append((Chunk) op);
                     }
@@ -153,6 +159,9 @@ final class FillDrain {
                     written = position;
                     fill.available = position;
                     inFile = true;
+                    if (fill.upload != null) {
+                        fill.upload.written(position);
+                    }
                 } catch (IOException e) {
                     if (!fill.store.outOfSpace(e)) {
                         fill.failInternal(new IOException(
@@ -175,7 +184,10 @@ final class FillDrain {
     }
 
     /** The disk is full mid-transfer: stop caching, go on through memory (see "Pass-through"). */
-    private void startPassThrough(IOException cause) {
+    private void startPassThrough(Throwable cause) {
+        if (fill.upload != null) {
+            fill.upload.abort(); // the rest of the bytes will not be in the file: the copy can never be whole
+        }
         fill.onDone.accept(fill); // leave Fills first: from now on a new request starts its own transfer
         synchronized (fill.lock) {
             fill.fileLimit = written;
@@ -221,6 +233,42 @@ final class FillDrain {
             endPassThrough();
             return;
         }
+        if (fill.upload != null) {
+            try {
+                FileChannel out = channel();
+                out.force(false);
+                out.close();
+                channel = null;
+            } catch (IOException e) {
+                fill.failInternal(new IOException("syncing the fill of " + digest + " failed: " + e.getMessage(), e));
+                return;
+            }
+            // Verified: the shared store may make it visible now; the local commit waits for that (uploaded()).
+            fill.upload.complete(size).whenComplete((v, err) -> {
+                ops.add(new Uploaded(err));
+                schedule();
+            });
+            return;
+        }
+        commitLocally();
+    }
+
+    /** The upload ended: commit locally, or, if the shared store failed, deliver from the file without storing. */
+    private void uploaded(Throwable failure) {
+        if (fill.state() != BlobFill.State.STREAMING) {
+            return;
+        }
+        if (failure == null) {
+            commitLocally();
+            return;
+        }
+        log.warn("cannot store {} in the shared store, passing it through: {}", fill.digest(), failure.toString());
+        startPassThrough(failure);
+        endPassThrough();
+    }
+
+    private void commitLocally() {
+        Digest digest = fill.digest();
         try {
             FileChannel out = channel();
             out.force(false);
@@ -280,6 +328,9 @@ final class FillDrain {
 
     private void cleanUp() {
         cleanedUp = true;
+        if (fill.upload != null) {
+            fill.upload.abort();
+        }
         closeChannel();
         boolean deleteTemp;
         synchronized (fill.lock) {

@@ -27,6 +27,8 @@ public final class Fills {
     private final ContentStore store;
     private final Executor io;
     private final ConcurrentHashMap<Digest, BlobFill> fills = new ConcurrentHashMap<>();
+    /** Copies each fill to the shared store before it commits, or null. */
+    private final BlobUploads uploads;
 
     /**
      * {@code io} runs the appends, fsync and rename; it must be bounded and must not be a Netty event loop. A task it
@@ -34,8 +36,14 @@ public final class Fills {
      * rejecting hand-off.
      */
     public Fills(ContentStore store, Executor io) {
+        this(store, io, null);
+    }
+
+    /** As above; each fill is also uploaded through {@code uploads} (null for none) and commits only once it is. */
+    public Fills(ContentStore store, Executor io, BlobUploads uploads) {
         this.store = Objects.requireNonNull(store, "store");
         this.io = Objects.requireNonNull(io, "io");
+        this.uploads = uploads;
     }
 
     /**
@@ -59,6 +67,14 @@ public final class Fills {
      * this call starts in {@link #snapshot}. A call that joins a running fill counts as one more client of it.
      */
     public Acquired acquire(Digest digest, String origin) {
+        return acquire(digest, origin, true);
+    }
+
+    /**
+     * As {@link #acquire(Digest, String)}; {@code upload} false for a fill whose bytes come from the shared store
+     * itself (a hot-tier miss read through), which must not be uploaded again.
+     */
+    public Acquired acquire(Digest digest, String origin, boolean upload) {
         Objects.requireNonNull(digest, "digest");
         BlobFill[] finished = new BlobFill[1];
         boolean[] started = new boolean[1];
@@ -86,7 +102,8 @@ public final class Fills {
                 return null;
             }
             started[0] = true;
-            BlobFill created = new BlobFill(d, store, io, temp, this::remove);
+            BlobFill created = new BlobFill(d, store, io, temp, this::remove,
+                    upload && uploads != null ? uploads.start(d, temp) : null);
             created.origin(origin);
             return created;
         });
