@@ -125,6 +125,6 @@ public final class ConfigLoader {
             operations = operations.withAdminListen(OperationsConfig.DEFAULT_ADMIN_LISTEN);
         }
         return new WharfConfig(listen, storage.path(), defaultProject, projects, source, operations, rewrite,
-                limits, tls, auth);
+                limits, tls, auth, storage.s3());
     }
 }

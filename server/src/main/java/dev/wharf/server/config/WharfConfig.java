@@ -1,5 +1,6 @@
 package dev.wharf.server.config;
 
+import dev.wharf.storage.s3.S3Settings;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -16,15 +17,22 @@ import java.util.List;
  * @param limits         timeouts and the connection cap for clients ({@code limits:})
  * @param tls            the certificate and key {@code listen} serves HTTPS with, or null for plain HTTP
  * @param auth           client auth ({@code auth:}), or null when anyone who reaches wharf may pull
+ * @param s3             the bucket behind the local hot tier ({@code storage.s3}), or null
  */
 public record WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
                           String source, OperationsConfig operations, RewriteConfig rewrite, LimitsConfig limits,
-                          TlsConfig tls, AuthConfig auth) {
+                          TlsConfig tls, AuthConfig auth, S3Settings s3) {
     public WharfConfig {
         projects = List.copyOf(projects);
         operations = operations == null ? OperationsConfig.DEFAULTS : operations;
         rewrite = rewrite == null ? RewriteConfig.NONE : rewrite;
         limits = limits == null ? LimitsConfig.DEFAULTS : limits;
+    }
+
+    public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
+                       String source, OperationsConfig operations, RewriteConfig rewrite, LimitsConfig limits,
+                       TlsConfig tls, AuthConfig auth) {
+        this(listen, storagePath, defaultProject, projects, source, operations, rewrite, limits, tls, auth, null);
     }
 
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
@@ -51,11 +59,11 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
 
     public WharfConfig withListen(HostPort newListen) {
         return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, rewrite, limits,
-                tls, auth);
+                tls, auth, s3);
     }
 
     public WharfConfig withStoragePath(Path newPath) {
         return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, rewrite, limits, tls,
-                auth);
+                auth, s3);
     }
 }
