@@ -83,6 +83,11 @@ public final class S3Tier implements BlobUploads, AutoCloseable {
         return bucket.presign(keys.blob(digest), PRESIGN_TTL);
     }
 
+    /** The projects with objects under {@code projects/} in the bucket (du). */
+    public java.util.List<String> projects() throws IOException {
+        return bucket.children(keys.projects());
+    }
+
     /** The object key of a blob (tests and tools). */
     public String blobKey(Digest digest) {
         return keys.blob(digest);
