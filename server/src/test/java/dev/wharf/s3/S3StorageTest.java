@@ -194,6 +194,44 @@ class S3StorageTest {
     }
 
     @Test
+    @Order(4)
+    void duAndVerifyWorkAgainstTheBucket(DistributionRegistry registry, ImageSeeder seeder) throws Exception {
+        String prefix = "cli/";
+        ImageSeeder.Image image = seeder.pushOciImage(registry.url(), "s3/cli", "v1", 2 * Pulls.MiB, 4401);
+        Path hot = tmp.resolve("a");
+        WharfYaml yaml;
+        try (TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap())) {
+            yaml = config(hop, prefix, false).storage(hot);
+            try (InProcessWharf wharf = InProcessWharf.start(hot, config(hop, prefix, false))) {
+                Pulls.pullImage(wharf.hostPort(), "up", image);
+                assertTrue(Pulls.await(Duration.ofSeconds(30),
+                        () -> s3.keys(prefix + "projects/up/links/").size() == 3), "links: " + s3.keys(prefix));
+            }
+        }
+        Path file = tmp.resolve("wharf.yaml");
+        Files.writeString(file, yaml.toString());
+        long layerSize = image.blobSizes().get(0);
+
+        var du = dev.wharf.testing.WharfCli.run(Duration.ofSeconds(90), "du", "--config", file.toString());
+        assertTrue(du.ok(), du.output());
+        String bucketRows = du.output().substring(du.output().indexOf("PROJECT (S3)"));
+        // up links the manifest, config and layer; all three are in the bucket.
+        assertTrue(bucketRows.lines().anyMatch(l -> l.matches("up\\s+3\\s.*\\s0")), du.output());
+
+        // Wrong bytes under the layer's key (what a damaged object would be): verify finds and deletes it.
+        String key = blobKey(prefix, image.blobDigests().get(0));
+        s3.client().putObject(b -> b.bucket(s3.bucket()).key(key),
+                software.amazon.awssdk.core.sync.RequestBody.fromBytes(new byte[(int) layerSize]));
+        var verify = dev.wharf.testing.WharfCli.run(Duration.ofSeconds(90), "verify", "--config", file.toString());
+        assertEquals(1, verify.exitCode(), verify.output());
+        assertTrue(verify.output().contains("CORRUPT " + image.blobDigests().get(0) + " in the bucket"),
+                verify.output());
+        assertNull(s3.keys(prefix).get(key), "the corrupt object is still in the bucket");
+        var again = dev.wharf.testing.WharfCli.run(Duration.ofSeconds(90), "verify", "--config", file.toString());
+        assertEquals(0, again.exitCode(), again.output());
+    }
+
+    @Test
     @Order(9)
     void s3DownPassesThroughAndCachingResumesWhenItIsBack(DistributionRegistry registry, ImageSeeder seeder)
             throws Exception {
