@@ -71,6 +71,18 @@ class ArchitectureTest {
     }
 
     @Test
+    void theS3ClientStaysInStorageS3() {
+        // The SDK's S3 client is one package's business (and is built only when storage.s3 is set); the store and
+        // the fills know the bucket only through RemoteTier and BlobUploads.
+        noClasses().that().resideOutsideOfPackage("dev.wharf.storage.s3..")
+                .should().dependOnClassesThat().resideInAPackage("software.amazon.awssdk.services.s3..")
+                .check(classes);
+        noClasses().that().resideInAnyPackage("dev.wharf.storage", "dev.wharf.storage.fill..")
+                .should().dependOnClassesThat().resideInAPackage("dev.wharf.storage.s3..")
+                .check(classes);
+    }
+
+    @Test
     void storageAndAuthNeverImportServerOrEachOther() {
         noClasses().that().resideInAPackage("dev.wharf.storage..")
                 .should().dependOnClassesThat().resideInAnyPackage("dev.wharf.server..", "dev.wharf.auth..")

@@ -96,6 +96,7 @@ public final class WharfProcess implements AutoCloseable {
         private String defaultProject;
         private Path storage;
         private int port;
+        private String s3;
         private String extraYaml = "";
         private Path configFile;
         private Launch launch = Launch.CLASSPATH;
@@ -152,6 +153,12 @@ public final class WharfProcess implements AutoCloseable {
             return this;
         }
 
+        /** {@code storage.s3}: the block {@link SeaweedS3#storageYaml} gives. */
+        public Builder s3(String storageS3Block) {
+            this.s3 = storageS3Block;
+            return this;
+        }
+
         /** Top-level YAML appended verbatim to the generated config (for keys this builder lacks). */
         public Builder extraYaml(String yaml) {
             this.extraYaml = yaml.endsWith("\n") || yaml.isEmpty() ? yaml : yaml + "\n";
@@ -196,7 +203,7 @@ public final class WharfProcess implements AutoCloseable {
         /** The YAML config this builder generates for {@code port} and {@code storagePath}. */
         public String configYaml(int listenPort, Path storagePath) {
             WharfYaml yaml = WharfYaml.config().listen("127.0.0.1:" + listenPort).storage(storagePath)
-                    .defaultProject(defaultProject);
+                    .defaultProject(defaultProject).s3(s3);
             for (Project p : projects) {
                 yaml.project(WharfYaml.project(p.name(), p.upstream()).aliases(p.aliases().toArray(String[]::new))
                         .tagTtl(p.tagTtl() == null ? null : duration(p.tagTtl())));

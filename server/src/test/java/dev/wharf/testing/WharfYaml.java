@@ -12,6 +12,7 @@ import java.util.List;
  * {@code storage.path} themselves when they are not set here. Values are written as YAML double-quoted strings.
  */
 public final class WharfYaml {
+    private String s3;
     private String listen;
     private Path storage;
     private String maxSize;
@@ -66,6 +67,12 @@ public final class WharfYaml {
     /** {@code storage.path}. */
     public WharfYaml storage(Path path) {
         this.storage = path;
+        return this;
+    }
+
+    /** {@code storage.s3}: the block {@link SeaweedS3#storageYaml} gives (indented for under {@code storage:}). */
+    public WharfYaml s3(String storageS3Block) {
+        this.s3 = storageS3Block;
         return this;
     }
 
@@ -157,12 +164,15 @@ public final class WharfYaml {
         if (listen != null) {
             y.append("listen: ").append(listen).append('\n'); // host:port, plain as wharf's docs write it
         }
-        if (storage != null || maxSize != null) {
+        if (storage != null || maxSize != null || s3 != null) {
             y.append("storage:\n");
             line(y, "  path", storage);
             plain(y, "  maxSize", maxSize);
             line(y, "  highWatermark", highWatermark);
             line(y, "  lowWatermark", lowWatermark);
+            if (s3 != null) {
+                y.append(s3);
+            }
         }
         if (unusedFor != null) {
             y.append("retention:\n");

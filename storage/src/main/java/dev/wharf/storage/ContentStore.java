@@ -46,6 +46,8 @@ public final class ContentStore {
     private final Catalog catalog;
     private final Removals removals;
     private final Quarantine quarantine;
+    /** The shared store behind this hot tier (an S3 bucket), or null. */
+    private final RemoteTier remote;
     private final long indexRebuildMillis;
     private volatile long pressureThreshold = Long.MAX_VALUE;
     private volatile Runnable onPressure;
@@ -60,6 +62,16 @@ public final class ContentStore {
      * stamps accesses (recency and retention; a fake one in tests).
      */
     public ContentStore(Path root, Clock clock) throws IOException {
+        this(root, clock, null);
+    }
+
+    /**
+     * As {@link #ContentStore(Path, Clock)}, in front of {@code remote} (null for none): the local store is then a
+     * hot tier that reads links, tags and manifests through from the remote and writes them to both; eviction
+     * removes only local copies. See {@link RemoteTier}.
+     */
+    public ContentStore(Path root, Clock clock, RemoteTier remote) throws IOException {
+        this.remote = remote;
         this.layout = new StoreLayout(Objects.requireNonNull(root, "root"));
         this.clock = Objects.requireNonNull(clock, "clock");
         Files.createDirectories(layout.blobs);
@@ -67,12 +79,20 @@ public final class ContentStore {
         Files.createDirectories(layout.projects);
         this.files = new AtomicFiles(layout.tmp, capacity);
         this.blobs = new FileBlobStore(layout);
-        this.tags = new FileTagStore(layout, files);
-        this.links = new FileLinkStore(layout, files);
+        TagStore fileTags = new FileTagStore(layout, files);
+        LinkStore fileLinks = new FileLinkStore(layout, files);
+        this.tags = remote == null ? fileTags : new TieredTagStore(fileTags, remote.tags());
+        this.links = remote == null ? fileLinks : new TieredLinkStore(fileLinks, remote.links());
         this.catalog = new Catalog(layout);
-        this.removals = new Removals(index, tagIndex, locks, blobs, tags, links, listeners);
+        // Eviction frees the hot tier only: it is handed the local rooms, never the remote ones.
+        this.removals = new Removals(index, tagIndex, locks, blobs, fileTags, fileLinks, listeners);
         this.quarantine = new Quarantine(layout, blobs, index, locks, removals, this::committed);
-        this.indexRebuildMillis = IndexLoader.rebuild(layout.root, blobs, tags, index, tagIndex);
+        this.indexRebuildMillis = IndexLoader.rebuild(layout.root, blobs, fileTags, index, tagIndex);
+    }
+
+    /** The shared store behind this hot tier, if one is configured. */
+    public Optional<RemoteTier> remote() {
+        return Optional.ofNullable(remote);
     }
 
     /** Root directory. */
@@ -137,6 +157,18 @@ public final class ContentStore {
             throw new IllegalArgumentException(
                     "content does not match its digest: expected " + digest + ", got " + actual);
         }
+        if (remote != null) {
+            try {
+                remote.blobs().commit(files.writeTemp(content), digest); // the remote deletes the temp file
+            } catch (IOException | RuntimeException e) {
+                log.warn("cannot write {} to the remote store (kept in the hot tier): {}", digest, e.toString());
+            }
+        }
+        putLocal(digest, content);
+    }
+
+    /** Stores verified small content in the hot tier only. */
+    private void putLocal(Digest digest, byte[] content) throws IOException {
         capacity.claim(content.length);
         try {
             Path temp = files.writeTemp(content);
@@ -157,10 +189,29 @@ public final class ContentStore {
     /** Reads a manifest whole; empty if not stored; an IOException, unread, if over {@code maxBytes}. */
     public Optional<byte[]> readSmall(Digest digest, int maxBytes) throws IOException {
         Optional<byte[]> content = blobs.readSmall(digest, maxBytes);
-        if (content.isEmpty()) {
-            forgetMissing(digest);
+        if (content.isPresent()) {
+            return content;
         }
-        return content;
+        forgetMissing(digest);
+        if (remote == null) {
+            return content;
+        }
+        Optional<byte[]> there;
+        try {
+            there = remote.blobs().readSmall(digest, maxBytes);
+        } catch (IOException | RuntimeException e) {
+            log.debug("cannot read {} from the remote store: {}", digest, e.toString());
+            return Optional.empty();
+        }
+        if (there.isEmpty() || !Digest.of(digest.algorithm(), there.get()).equals(digest)) {
+            return Optional.empty(); // absent, or not what its key says: never served, fetched again instead
+        }
+        try {
+            putLocal(digest, there.get());
+        } catch (IOException | RuntimeException e) {
+            log.debug("cannot copy {} into the hot tier: {}", digest, e.toString());
+        }
+        return there;
     }
 
     /**

@@ -10,13 +10,9 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.time.DateTimeException;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.function.BiConsumer;
 import org.slf4j.Logger;
@@ -31,7 +27,6 @@ final class FileTagStore implements TagStore {
     private static final Logger log = LoggerFactory.getLogger(ContentStore.class);
     /** Tag files are a few hundred bytes; anything bigger is corrupt and is not read into memory. */
     static final int MAX_INDEX_FILE = 16 * 1024;
-    private static final String TAG_HEADER = "# wharf tag v1";
 
     private final StoreLayout layout;
     private final AtomicFiles files;
@@ -53,7 +48,7 @@ final class FileTagStore implements TagStore {
             log.warn("cannot read tag file {}: {}", path, e.toString());
             return Optional.empty();
         }
-        Optional<TagEntry> entry = parse(new String(bytes, UTF_8));
+        Optional<TagEntry> entry = TagEntry.decode(new String(bytes, UTF_8));
         if (entry.isEmpty()) {
             log.warn("ignoring corrupt tag file {}", path);
         }
@@ -62,10 +57,7 @@ final class FileTagStore implements TagStore {
 
     @Override
     public void write(TagRef ref, TagEntry entry) throws IOException {
-        String text = TAG_HEADER + "\n"
-                + "digest=" + entry.digest() + "\n"
-                + "mediaType=" + entry.mediaType() + "\n"
-                + "fetchedAt=" + entry.fetchedAt() + "\n";
+        String text = entry.encode();
         files.writeAtomically(layout.tagPath(ref.project(), ref.repository(), ref.tag()), text.getBytes(UTF_8));
     }
 
@@ -164,31 +156,6 @@ final class FileTagStore implements TagStore {
             return entries.iterator().hasNext();
         } catch (NoSuchFileException e) {
             return false;
-        }
-    }
-
-    private static Optional<TagEntry> parse(String text) {
-        Map<String, String> fields = new HashMap<>();
-        for (String line : text.split("\n")) {
-            if (line.isEmpty() || line.startsWith("#")) {
-                continue;
-            }
-            int eq = line.indexOf('=');
-            if (eq <= 0) {
-                return Optional.empty();
-            }
-            fields.put(line.substring(0, eq), line.substring(eq + 1));
-        }
-        String digest = fields.get("digest");
-        String mediaType = fields.get("mediaType");
-        String fetchedAt = fields.get("fetchedAt");
-        if (digest == null || mediaType == null || mediaType.isEmpty() || fetchedAt == null) {
-            return Optional.empty();
-        }
-        try {
-            return Optional.of(new TagEntry(Digest.parse(digest), mediaType, Instant.parse(fetchedAt)));
-        } catch (IllegalArgumentException | DateTimeException e) {
-            return Optional.empty();
         }
     }
 }

@@ -70,6 +70,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
+import dev.wharf.storage.s3.S3Tier;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Arrays;
@@ -112,6 +113,8 @@ public final class WharfServer implements AutoCloseable {
     /** Built at start; their credential sources (ECR token refresh) are closed with the server. */
     private final List<Project> projects = new ArrayList<>();
     private ContentStore store;
+    /** The S3 bucket behind the hot tier (storage.s3), or null. */
+    private S3Tier s3;
     /** Held from start to close: one server per storage directory. */
     private StoreLock storeLock;
     /** Applies storage.maxSize and retention.unusedFor, and persists recency; its own thread. */
@@ -173,9 +176,16 @@ public final class WharfServer implements AutoCloseable {
 
     private WharfServer startServing() throws IOException, InterruptedException {
         tls = loadTls(config.tls());
-        store = new ContentStore(config.storagePath());
+        if (config.s3() != null) {
+            // The SDK's S3 client is built only here, only when storage.s3 is configured.
+            s3 = S3Tier.open(config.s3(), metrics::s3Request);
+            metrics.s3Up(s3.health()::up);
+            LOG.info("S3 bucket {} behind the hot tier {} ({})", config.s3().bucket(), config.storagePath(),
+                    config.s3().endpoint() == null ? "AWS" : config.s3().endpoint());
+        }
+        store = new ContentStore(config.storagePath(), Clock.systemUTC(), s3 == null ? null : s3.remote());
         store.cleanTemp();
-        Fills fills = new Fills(store, storageIo);
+        Fills fills = new Fills(store, storageIo, s3);
         metrics.gauge("wharf_fills_inflight", fills::inFlight);
         EgressProxy egress = egressProxy();
         // Token requests take the same way out as registry traffic: a realm behind the proxy must be reachable too.
@@ -200,7 +210,7 @@ public final class WharfServer implements AutoCloseable {
         startEvictor(manifests, tagCache);
         RegistryEndpoints endpoints = new RegistryEndpoints(
                 new ManifestEndpoint(manifests),
-                new BlobEndpoint(new BlobSource(store, fills, upstreams, storageIo, metrics)),
+                new BlobEndpoint(new BlobSource(store, fills, upstreams, storageIo, metrics, s3)),
                 new TagListEndpoint(new TagLists(upstreams)),
                 new ReferrersEndpoint(new ReferrerSource(upstreams)));
         Router router = new Router(all);
@@ -219,6 +229,12 @@ public final class WharfServer implements AutoCloseable {
 
         readiness = new Readiness(store.root().resolve("tmp"), draining::get,
                 Duration.ofSeconds(5));
+        if (s3 != null) {
+            S3Tier bucket = s3;
+            readiness.degradedWhen(() -> bucket.health().up() ? null
+                    : "S3 bucket " + config.s3().bucket() + " unreachable, blobs pass through uncached: "
+                            + bucket.health().lastError());
+        }
         readiness.start();
         var ops = config.operations();
         if (ops.accessLog()) {
@@ -488,6 +504,9 @@ public final class WharfServer implements AutoCloseable {
         }
         if (readiness != null) {
             readiness.close();
+        }
+        if (s3 != null) {
+            s3.close();
         }
         if (tls != null) {
             tls.close();

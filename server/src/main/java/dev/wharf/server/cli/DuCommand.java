@@ -8,6 +8,8 @@ import dev.wharf.storage.StorageUsage;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
+import dev.wharf.storage.s3.BucketAudit;
+import dev.wharf.storage.s3.S3Tier;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -76,6 +78,20 @@ public final class DuCommand implements Callable<Integer> {
                     usage.quarantinedBytes(), "");
         }
         out.println("storage " + location.path() + "; a blob two projects share counts in both, once in all");
+        if (location.s3() != null) {
+            try (S3Tier tier = S3Tier.open(location.s3(), (op, ok, nanos) -> { })) {
+                BucketAudit.Usage bucket = new BucketAudit(tier).usage();
+                out.printf(Locale.ROOT, row, "PROJECT (S3)", "BLOBS", "SIZE", "BYTES", "MISSING");
+                for (BucketAudit.ProjectUsage p : bucket.projects()) {
+                    out.printf(Locale.ROOT, row, p.project(), p.blobs(), Sizes.human(p.bytes()), p.bytes(),
+                            p.missing());
+                }
+                out.printf(Locale.ROOT, row, "all (unique)", bucket.blobs(), Sizes.human(bucket.bytes()),
+                        bucket.bytes(), "");
+                out.println("bucket " + location.s3().bucket() + " prefix '" + location.s3().prefix()
+                        + "'; the rows above it are the local hot tier");
+            }
+        }
         return 0;
     }
 }

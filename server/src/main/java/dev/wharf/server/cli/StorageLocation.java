@@ -15,8 +15,9 @@ import java.util.List;
  *
  * @param path     the storage root
  * @param projects the configured projects (empty without {@code --config} and with {@code --storage} alone)
+ * @param s3       the config's {@code storage.s3} (the bucket behind the hot tier), or null
  */
-record StorageLocation(Path path, List<String> projects) {
+record StorageLocation(Path path, List<String> projects, dev.wharf.storage.s3.S3Settings s3) {
     static StorageLocation resolve(String storage, String configFile) throws UsageError {
         WharfConfig config;
         try {
@@ -32,6 +33,7 @@ record StorageLocation(Path path, List<String> projects) {
             throw new UsageError("no wharf storage at " + path.toAbsolutePath() + " (it has no blobs/ directory)"
                     + (storage == null && configFile == null ? "; give --storage DIR or --config FILE" : ""));
         }
-        return new StorageLocation(path.toAbsolutePath().normalize(), projects);
+        return new StorageLocation(path.toAbsolutePath().normalize(), projects,
+                config == null || configFile == null ? null : config.s3());
     }
 }

@@ -5,6 +5,8 @@ import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.Digest;
 import java.io.IOException;
 import java.io.PrintStream;
+import dev.wharf.storage.s3.BucketAudit;
+import dev.wharf.storage.s3.S3Tier;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -123,6 +125,17 @@ public final class VerifyCommand implements Callable<Integer> {
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         long bad = corrupt.get() + unreadable.get();
+        if (location.s3() != null) {
+            out.println("verifying the blobs in bucket " + location.s3().bucket() + " prefix '"
+                    + location.s3().prefix() + "'");
+            try (S3Tier tier = S3Tier.open(location.s3(), (op, ok, nanos) -> { })) {
+                BucketAudit.Verified v = new BucketAudit(tier).verify(text -> line(out, tty, text));
+                out.println("verified " + v.checked() + " blobs in the bucket (" + Sizes.human(v.bytes()) + "): "
+                        + (v.checked() - v.corrupt() - v.unreadable()) + " ok, " + v.corrupt()
+                        + " corrupt (deleted from the bucket), " + v.unreadable() + " unreadable");
+                bad += v.corrupt() + v.unreadable();
+            }
+        }
         out.println("verified " + checked.get() + " blobs (" + Sizes.human(bytes.get()) + ") in "
                 + Sizes.seconds(seconds) + ": " + (checked.get() - bad - vanished.get()) + " ok, " + corrupt.get()
                 + " corrupt" + (corrupt.get() > 0 ? " (quarantined under " + store.quarantineDir() + ")" : "")

@@ -133,6 +133,6 @@ public final class ConfigLoader {
             }
         }
         return new WharfConfig(listen, storage.path(), defaultProject, projects, source, operations, rewrite,
-                limits, tls, auth, transport);
+                limits, tls, auth, transport, storage.s3());
     }
 }

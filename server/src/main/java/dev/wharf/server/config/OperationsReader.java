@@ -1,6 +1,8 @@
 package dev.wharf.server.config;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.wharf.storage.s3.S3Settings;
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -16,14 +18,16 @@ import java.util.Set;
  * names the key and the file in every error.
  */
 final class OperationsReader {
-    private static final Set<String> STORAGE_KEYS = Set.of("path", "maxSize", "highWatermark", "lowWatermark");
+    private static final Set<String> STORAGE_KEYS = Set.of("path", "maxSize", "highWatermark", "lowWatermark", "s3");
+    private static final Set<String> S3_KEYS = Set.of("endpoint", "bucket", "region", "pathStyle", "prefix",
+            "accessKey", "secretKey", "secretKeyFile", "redirect");
     private static final Set<String> RETENTION_KEYS = Set.of("unusedFor");
     private static final Set<String> ADMIN_KEYS = Set.of("listen", "token", "tokenFile");
     private static final Set<String> ACCESS_LOG_KEYS = Set.of("enabled", "path", "level");
     private static final Set<String> EGRESS_KEYS = Set.of("proxy", "noProxy");
 
     /** What the {@code storage} section says. */
-    record Storage(Path path, long maxSize, double highWatermark, double lowWatermark) {
+    record Storage(Path path, long maxSize, double highWatermark, double lowWatermark, S3Settings s3) {
     }
 
     private final ConfigReader values;
@@ -38,6 +42,7 @@ final class OperationsReader {
         long maxSize = 0;
         double high = OperationsConfig.DEFAULTS.highWatermark();
         double low = OperationsConfig.DEFAULTS.lowWatermark();
+        S3Settings s3 = null;
         if (top.has("storage")) {
             ObjectNode s = values.mapping(top.get("storage"), "storage", STORAGE_KEYS);
             if (s.has("path")) {
@@ -56,11 +61,50 @@ final class OperationsReader {
             if (s.has("lowWatermark")) {
                 low = values.fraction(s.get("lowWatermark"), "storage.lowWatermark");
             }
+            if (s.has("s3")) {
+                s3 = s3(values.mapping(s.get("s3"), "storage.s3", S3_KEYS));
+            }
             if (low >= high) {
                 throw values.fail("storage.lowWatermark", "must be below storage.highWatermark (" + high + ")");
             }
         }
-        return new Storage(path, maxSize, high, low);
+        return new Storage(path, maxSize, high, low, s3);
+    }
+
+    /** {@code storage.s3}: the bucket behind the hot tier (docs/configuration.md). */
+    private S3Settings s3(ObjectNode s) {
+        if (!s.has("bucket")) {
+            throw values.fail("storage.s3.bucket", "is required");
+        }
+        String bucket = values.string(s.get("bucket"), "storage.s3.bucket");
+        if (!bucket.matches("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")) {
+            throw values.fail("storage.s3.bucket", "must be an S3 bucket name (3 to 63 of [a-z0-9.-])");
+        }
+        URI endpoint = null;
+        if (s.has("endpoint")) {
+            endpoint = values.url(values.expanded(s.get("endpoint"), "storage.s3.endpoint"), "storage.s3.endpoint");
+        }
+        String region = s.has("region") ? values.string(s.get("region"), "storage.s3.region") : "us-east-1";
+        if (!region.matches("[a-z0-9-]{1,64}")) {
+            throw values.fail("storage.s3.region", "must be a region name such as us-east-1");
+        }
+        boolean pathStyle = s.has("pathStyle") && values.bool(s.get("pathStyle"), "storage.s3.pathStyle");
+        String prefix = s.has("prefix") ? values.string(s.get("prefix"), "storage.s3.prefix") : "";
+        try {
+            S3Settings.checkPrefix(prefix);
+        } catch (IllegalArgumentException e) {
+            throw values.fail("storage.s3.prefix", "must be empty or path segments of [A-Za-z0-9._-] each ending in"
+                    + " '/', such as prod/: " + e.getMessage());
+        }
+        String accessKey = s.has("accessKey") ? values.expanded(s.get("accessKey"), "storage.s3.accessKey") : null;
+        String secret = values.secret(s, "secretKey", "secretKeyFile", "storage.s3");
+        if ((accessKey == null) != (secret == null)) {
+            throw values.fail(accessKey == null ? "storage.s3.accessKey" : "storage.s3.secretKeyFile",
+                    "accessKey and secretKeyFile (or secretKey) go together; leave both out for the SDK's default"
+                            + " credential chain");
+        }
+        boolean redirect = s.has("redirect") && values.bool(s.get("redirect"), "storage.s3.redirect");
+        return new S3Settings(endpoint, bucket, region, pathStyle, prefix, accessKey, secret, redirect);
     }
 
     /** The operations settings: the storage bounds, then the {@code retention} to {@code egress} sections. */

@@ -1,5 +1,6 @@
 package dev.wharf.server.config;
 
+import dev.wharf.storage.s3.S3Settings;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -18,10 +19,11 @@ import java.util.List;
  * @param auth           client auth ({@code auth:}), or null when anyone who reaches wharf may pull
  * @param transport      the socket transport ({@code transport:}): {@code auto} (the default: native epoll where it
  *                       loads, else the JDK's NIO), {@code epoll} or {@code nio}
+ * @param s3             the bucket behind the local hot tier ({@code storage.s3}), or null
  */
 public record WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
                           String source, OperationsConfig operations, RewriteConfig rewrite, LimitsConfig limits,
-                          TlsConfig tls, AuthConfig auth, String transport) {
+                          TlsConfig tls, AuthConfig auth, String transport, S3Settings s3) {
     public WharfConfig {
         transport = transport == null ? "auto" : transport;
         projects = List.copyOf(projects);
@@ -33,7 +35,7 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
                        String source, OperationsConfig operations, RewriteConfig rewrite, LimitsConfig limits,
                        TlsConfig tls, AuthConfig auth) {
-        this(listen, storagePath, defaultProject, projects, source, operations, rewrite, limits, tls, auth, null);
+        this(listen, storagePath, defaultProject, projects, source, operations, rewrite, limits, tls, auth, null, null);
     }
 
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
@@ -60,16 +62,16 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
 
     public WharfConfig withListen(HostPort newListen) {
         return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, rewrite, limits,
-                tls, auth, transport);
+                tls, auth, transport, s3);
     }
 
     public WharfConfig withStoragePath(Path newPath) {
         return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, rewrite, limits, tls,
-                auth, transport);
+                auth, transport, s3);
     }
 
     public WharfConfig withTransport(String newTransport) {
         return new WharfConfig(listen, storagePath, defaultProject, projects, source, operations, rewrite, limits, tls,
-                auth, newTransport);
+                auth, newTransport, s3);
     }
 }

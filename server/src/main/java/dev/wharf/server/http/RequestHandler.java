@@ -261,6 +261,11 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         }
         if (path.equals("/readyz")) {
             String problem = notReady.get();
+            if (problem != null && problem.startsWith("degraded: ")) {
+                // Still serving (e.g. the S3 bucket is down and blobs pass through): ready, with the detail.
+                text(ex, HttpResponseStatus.OK, "ready, " + problem + "\n");
+                return;
+            }
             text(ex, problem == null ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
                     problem == null ? "ready\n" : "not ready: " + problem + "\n");
             return;

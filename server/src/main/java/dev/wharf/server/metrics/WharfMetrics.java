@@ -57,6 +57,14 @@ public final class WharfMetrics {
             Map.entry("wharf_passthrough_total", "counter"),
             Map.entry("wharf_accesslog_dropped_total", "counter"));
 
+    /**
+     * The S3 tier's families, present only with {@code storage.s3} (so outside {@link #CONTRACT}, which every
+     * server exposes): request latency by operation and outcome, and whether the bucket answers (1) or not (0).
+     */
+    public static final Map<String, String> S3 = Map.of(
+            "wharf_s3_request_duration_seconds", "histogram",
+            "wharf_s3_up", "gauge");
+
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
 
     private final Meter.MeterProvider<Counter> requests = Counter.builder("wharf_requests")
@@ -100,6 +108,10 @@ public final class WharfMetrics {
     private final Meter.MeterProvider<Counter> passThroughs = Counter.builder("wharf_passthrough")
             .description("Blob requests passed through from the upstream without being cached (storage full)")
             .withRegistry(registry);
+    private final Meter.MeterProvider<Timer> s3Duration = Timer.builder("wharf_s3_request_duration")
+            .description("Time of each request to the S3 bucket behind the hot tier, by operation and outcome")
+            .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
+            .maximumExpectedValue(Duration.ofMinutes(2)).withRegistry(registry);
     private final Counter accessLogDropped = Counter.builder("wharf_accesslog_dropped")
             .description("Access-log lines dropped because the writer fell behind")
             .register(registry);
@@ -313,6 +325,19 @@ public final class WharfMetrics {
     }
 
     /** A blob was streamed to a client without being cached ({@code wharf_passthrough_total}). */
+    /** One request to the S3 bucket ({@code ok}: it answered as expected, a 404 included). */
+    public void s3Request(String operation, boolean ok, long nanos) {
+        s3Duration.withTags("operation", operation, "outcome", ok ? "ok" : "error")
+                .record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
+
+    /** Registers {@code wharf_s3_up}: 1 while the bucket answers, 0 while S3 is down and blobs pass through. */
+    public void s3Up(java.util.function.BooleanSupplier up) {
+        Gauge.builder("wharf_s3_up", () -> up.getAsBoolean() ? 1 : 0)
+                .description("Whether the S3 bucket behind the hot tier answers (0: blobs pass through uncached)")
+                .register(registry);
+    }
+
     public void passThrough(String project) {
         passThroughs.withTags("project", project).increment();
     }

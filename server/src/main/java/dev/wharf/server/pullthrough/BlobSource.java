@@ -22,6 +22,9 @@ import dev.wharf.storage.fill.Fills;
 import io.netty.buffer.ByteBuf;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.URI;
+import java.util.Optional;
+import dev.wharf.storage.s3.S3Tier;
 import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.StandardOpenOption;
@@ -52,7 +55,11 @@ public final class BlobSource {
     private static final RateLimitedLog FILL_FAILED = new RateLimitedLog(LOG);
 
     /** What a blob request is answered from. */
-    public sealed interface Answer permits Stored, Streamed, Remote {
+    public sealed interface Answer permits Stored, Streamed, Remote, Redirect {
+    }
+
+    /** A blob in the S3 bucket with {@code storage.s3.redirect}: answer 307 to this presigned URL. */
+    public record Redirect(URI location, CacheResult cache) implements Answer {
     }
 
     /** A committed blob: {@code file} is open for a GET (the caller closes it), null for a HEAD. */
@@ -73,8 +80,21 @@ public final class BlobSource {
     private final Executor io;
     private final WharfMetrics metrics;
     private final Map<BlobFill, String> owners = new ConcurrentHashMap<>();
+    /** The bucket behind the hot tier, or null. */
+    private final S3Tier bucket;
 
     public BlobSource(ContentStore store, Fills fills, UpstreamRegistry upstreams, Executor io, WharfMetrics metrics) {
+        this(store, fills, upstreams, io, metrics, null);
+    }
+
+    /**
+     * With {@code bucket} (null for none), a blob missing from the hot tier is looked up in the bucket (one HEAD on
+     * the storage executor) before the upstream: found, it streams from S3 through a fill that commits it to the hot
+     * tier, or answers 307 to a presigned URL with {@code storage.s3.redirect}.
+     */
+    public BlobSource(ContentStore store, Fills fills, UpstreamRegistry upstreams, Executor io, WharfMetrics metrics,
+                      S3Tier bucket) {
+        this.bucket = bucket;
         this.store = store;
         this.fills = fills;
         this.upstreams = upstreams;
@@ -93,9 +113,65 @@ public final class BlobSource {
     /** Finds the answer for {@code digest} of {@code name} in {@code project}; a HEAD never starts a fill. */
     public CompletableFuture<Answer> open(Project project, RepositoryName name, Digest digest, boolean head) {
         var size = store.blobSize(digest); // the in-memory index
+        if (size.isPresent() && bucket != null && bucket.settings().redirect() && !head) {
+            return inBucket(project, name, digest, head);
+        }
         if (size.isPresent()) {
             return warm(project, name, digest, size.get(), head);
         }
+        if (bucket != null && bucket.health().up()) {
+            return inBucket(project, name, digest, head);
+        }
+        return remote(project, name, digest, head);
+    }
+
+    /** Not in the hot tier (or redirecting): the bucket, if it holds the blob and the project may see it. */
+    private CompletableFuture<Answer> inBucket(Project project, RepositoryName name, Digest digest, boolean head) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return bucket.blobSize(digest);
+            } catch (IOException e) {
+                return Optional.<Long>empty(); // the bucket is down: the hot tier or the upstream answers
+            }
+        }, io).thenCompose(size -> {
+            if (size.isEmpty()) {
+                var local = store.blobSize(digest);
+                return local.isPresent() ? warm(project, name, digest, local.get(), head)
+                        : remote(project, name, digest, head);
+            }
+            CompletableFuture<CacheResult> allowed = CompletableFuture
+                    .supplyAsync(() -> store.link(project.name(), digest).isPresent(), io)
+                    .thenCompose(linked -> linked ? CompletableFuture.completedFuture(CacheResult.HIT)
+                            : confirm(project, name, digest).thenApply(v -> CacheResult.REVALIDATED));
+            if (head) {
+                return allowed.thenApply(result -> new Stored(null, size.get(), result));
+            }
+            if (bucket.settings().redirect()) {
+                return allowed.thenApply(result -> new Redirect(bucket.presign(digest), result));
+            }
+            return allowed.thenCompose(result -> fromBucket(project, name, digest));
+        });
+    }
+
+    /** Streams the blob from the bucket through a fill (joined if one runs) that commits it to the hot tier. */
+    private CompletableFuture<Answer> fromBucket(Project project, RepositoryName name, Digest digest) {
+        Fills.Acquired acquired = fills.acquire(digest, project.name() + "/" + name.value() + " (s3)", false);
+        BlobFill fill = acquired.fill();
+        if (acquired.started()) {
+            owners.put(fill, project.name());
+            fill.result().whenComplete((path, err) -> owners.remove(fill));
+            BlobFill.Reader reader = fill.newReader();
+            bucket.fillFromBucket(digest, fill);
+            return streamed(project, name, fill, reader, false);
+        }
+        if (fill.state() == BlobFill.State.COMMITTED) {
+            return open(project, name, digest, false);
+        }
+        // Linked or confirmed above: this project may see the blob, whoever's fill carries it.
+        return streamed(project, name, fill, fill.newReader(), true);
+    }
+
+    private CompletableFuture<Answer> remote(Project project, RepositoryName name, Digest digest, boolean head) {
         if (head) {
             return upstreams.fetch(project, new UpstreamCall.BlobHead(name, digest)).thenApply(resp -> {
                 if (resp.status() != 200) {

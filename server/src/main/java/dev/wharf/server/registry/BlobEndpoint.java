@@ -38,6 +38,12 @@ public final class BlobEndpoint {
                 sendStored(ex, digest, stored);
             } else if (answer instanceof BlobSource.Streamed streamed) {
                 stream(ex, streamed);
+            } else if (answer instanceof BlobSource.Redirect redirect) {
+                // As distribution's redirect option: the client fetches the bytes from the bucket itself.
+                ex.cacheResult(redirect.cache());
+                HttpHeaders h = blobHeaders(digest);
+                h.set(HttpHeaderNames.LOCATION, redirect.location().toString());
+                ex.headersOnly(HttpResponseStatus.TEMPORARY_REDIRECT, h, 0);
             } else if (answer instanceof BlobSource.Remote remote) {
                 ex.cacheResult(CacheResult.MISS);
                 ex.headersOnly(HttpResponseStatus.OK, blobHeaders(digest), remote.size());

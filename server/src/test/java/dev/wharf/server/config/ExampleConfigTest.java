@@ -159,6 +159,8 @@ class ExampleConfigTest {
 
         List<String> missing = new ArrayList<>();
         checkSection(missing, text, "storage", knownKeys("storage:\n  zzz-probe: 1\n"), List.of(root.path("storage")));
+        checkSection(missing, text, "storage.s3", knownKeys("storage:\n  s3:\n    zzz-probe: 1\n"),
+                List.of(root.path("storage").path("s3")));
         checkSection(missing, text, "retention", knownKeys("retention:\n  zzz-probe: 1\n"),
                 List.of(root.path("retention")));
         checkSection(missing, text, "admin", knownKeys("admin:\n  zzz-probe: 1\n"), List.of(root.path("admin")));

@@ -49,6 +49,8 @@ public final class BlobFill {
     final Path temp;
     final Path finalPath;
     final Consumer<BlobFill> onDone;
+    /** The copy to the shared store, or null (none configured, or the bytes come from it). */
+    final BlobUpload upload;
     private final CompletableFuture<Long> size = new CompletableFuture<>();
     final CompletableFuture<Path> result = new CompletableFuture<>();
     final CompletableFuture<Long> verified = new CompletableFuture<>();
@@ -86,6 +88,13 @@ public final class BlobFill {
      * {@code hashing}; {@code onDone} may run more than once.
      */
     BlobFill(Digest digest, ContentStore store, Executor io, Executor hashing, Path temp, Consumer<BlobFill> onDone) {
+        this(digest, store, io, hashing, temp, onDone, null);
+    }
+
+    /** As above, copying the bytes to the shared store through {@code upload} (null for none). */
+    BlobFill(Digest digest, ContentStore store, Executor io, Executor hashing, Path temp, Consumer<BlobFill> onDone,
+             BlobUpload upload) {
+        this.upload = upload;
         this.digest = Objects.requireNonNull(digest, "digest");
         this.store = Objects.requireNonNull(store, "store");
         this.io = Objects.requireNonNull(io, "io");
@@ -118,6 +127,7 @@ public final class BlobFill {
     private BlobFill(Digest digest, Path finalPath, long size, Throwable failure) {
         this.digest = Objects.requireNonNull(digest, "digest");
         this.store = null;
+        this.upload = null;
         this.io = Runnable::run;
         this.temp = null;
         this.finalPath = finalPath;

@@ -84,6 +84,10 @@ final class FillDrain {
         }
     }
 
+    /** The upload to the shared store ended ({@code failure} null: it is visible there); queued by its future. */
+    private record Uploaded(Throwable failure) {
+    }
+
     /** The digest of the whole body, from the hasher; ordered after COMPLETE. */
     private record Digested(Digest actual) {
     }
@@ -175,6 +179,8 @@ final class FillDrain {
                         bodyEnded();
                     } else if (op instanceof Digested d) {
                         verify(d.actual());
+                    } else if (op instanceof Uploaded uploaded) {
+                        uploaded(uploaded.failure());
                     } else {
                         appendBatch((Chunk) op);
                     }
@@ -253,6 +259,9 @@ final class FillDrain {
                 }
                 written += bytes;
                 fill.available = written;
+                if (fill.upload != null) {
+                    fill.upload.written(written);
+                }
                 return;
             } catch (IOException e) {
                 if (!fill.store.outOfSpace(e)) {
@@ -301,6 +310,36 @@ final class FillDrain {
             return;
         }
         fill.verifiedNow();
+        if (fill.upload != null) {
+            // Verified: the shared store may make it visible now; the local commit waits for that (uploaded()), so a
+            // blob is never in the hot tier without being in the bucket.
+            fill.upload.complete(fill.expected).whenComplete((v, err) -> {
+                ops.add(new Uploaded(err));
+                schedule();
+            });
+            return;
+        }
+        commitLocally();
+    }
+
+    /** The upload ended: commit locally, or, if the shared store failed, let the readers finish without storing. */
+    private void uploaded(Throwable failure) {
+        if (fill.state() != BlobFill.State.STREAMING) {
+            return;
+        }
+        if (failure == null) {
+            commitLocally();
+            return;
+        }
+        log.warn("cannot store {} in the shared store; its clients get it whole from the temp file, nothing is "
+                + "stored: {}", fill.digest(), failure.toString());
+        startPassThrough(failure, false);
+        endPassThrough(null);
+    }
+
+    /** Fsyncs and renames the verified temp file into place (the clients may have had their last byte already). */
+    private void commitLocally() {
+        Digest digest = fill.digest();
         try {
             FileChannel out = channel();
             out.force(false);
@@ -332,6 +371,9 @@ final class FillDrain {
 
     /** Stops caching: the disk is full mid-transfer (or the commit failed), go on through memory ("Pass-through"). */
     private void startPassThrough(Throwable cause, boolean countAsFull) {
+        if (fill.upload != null) {
+            fill.upload.abort(); // the rest of the bytes will not be in the file: the copy can never be whole
+        }
         fill.onDone.accept(fill); // leave Fills first: from now on a new request starts its own transfer
         synchronized (fill.lock) {
             fill.fileLimit = written;
@@ -404,6 +446,9 @@ final class FillDrain {
 
     private void cleanUp() {
         cleanedUp = true;
+        if (fill.upload != null) {
+            fill.upload.abort();
+        }
         closeChannel();
         boolean deleteTemp;
         synchronized (fill.lock) {

@@ -28,6 +28,8 @@ public final class Fills {
     private final Executor io;
     private final Executor hashing;
     private final ConcurrentHashMap<Digest, BlobFill> fills = new ConcurrentHashMap<>();
+    /** Copies each fill to the shared store before it commits, or null. */
+    private final BlobUploads uploads;
 
     /**
      * {@code io} runs the appends, fsync and rename; it must be bounded and must not be a Netty event loop. A task it
@@ -35,7 +37,7 @@ public final class Fills {
      * rejecting hand-off.
      */
     public Fills(ContentStore store, Executor io) {
-        this(store, io, HashThreads.SHARED);
+        this(store, io, HashThreads.SHARED, null);
     }
 
     /**
@@ -43,9 +45,20 @@ public final class Fills {
      * its appends (CPU-bound work: about as many threads as cores is enough; a rejected task fails that fill).
      */
     public Fills(ContentStore store, Executor io, Executor hashing) {
+        this(store, io, hashing, null);
+    }
+
+    /** As above; each fill is also uploaded through {@code uploads} (null for none) and commits only once it is. */
+    public Fills(ContentStore store, Executor io, BlobUploads uploads) {
+        this(store, io, HashThreads.SHARED, uploads);
+    }
+
+    /** The whole form: hashing on {@code hashing}, uploads through {@code uploads} (null for none). */
+    public Fills(ContentStore store, Executor io, Executor hashing, BlobUploads uploads) {
         this.store = Objects.requireNonNull(store, "store");
         this.io = Objects.requireNonNull(io, "io");
         this.hashing = Objects.requireNonNull(hashing, "hashing");
+        this.uploads = uploads;
     }
 
     /**
@@ -69,6 +82,14 @@ public final class Fills {
      * this call starts in {@link #snapshot}. A call that joins a running fill counts as one more client of it.
      */
     public Acquired acquire(Digest digest, String origin) {
+        return acquire(digest, origin, true);
+    }
+
+    /**
+     * As {@link #acquire(Digest, String)}; {@code upload} false for a fill whose bytes come from the shared store
+     * itself (a hot-tier miss read through), which must not be uploaded again.
+     */
+    public Acquired acquire(Digest digest, String origin, boolean upload) {
         Objects.requireNonNull(digest, "digest");
         BlobFill[] finished = new BlobFill[1];
         boolean[] started = new boolean[1];
@@ -96,7 +117,8 @@ public final class Fills {
                 return null;
             }
             started[0] = true;
-            BlobFill created = new BlobFill(d, store, io, hashing, temp, this::remove);
+            BlobFill created = new BlobFill(d, store, io, hashing, temp, this::remove,
+                    upload && uploads != null ? uploads.start(d, temp) : null);
             created.origin(origin);
             return created;
         });
