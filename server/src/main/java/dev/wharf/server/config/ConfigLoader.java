@@ -29,7 +29,8 @@ public final class ConfigLoader {
     public static final String DEFAULTS_RESOURCE = "/wharf-defaults.yaml";
 
     private static final Set<String> TOP_KEYS = Set.of("listen", "storage", "defaultProject", "projects",
-            "retention", "admin", "accessLog", "egress", "rewrite", "limits", "tls", "auth");
+            "retention", "admin", "accessLog", "egress", "rewrite", "limits", "tls", "auth",
+            "cluster");
 
     private final String source;
     private final Function<String, String> env;
@@ -124,7 +125,8 @@ public final class ConfigLoader {
             // With auth on, /metrics and /api/v1 leave the public port unless admin.listen says where they go.
             operations = operations.withAdminListen(OperationsConfig.DEFAULT_ADMIN_LISTEN);
         }
+        ClusterConfig cluster = new ClusterReader(values).cluster(top);
         return new WharfConfig(listen, storage.path(), defaultProject, projects, source, operations, rewrite,
-                limits, tls, auth);
+                limits, tls, auth, cluster);
     }
 }

@@ -16,15 +16,22 @@ import java.util.List;
  * @param limits         timeouts and the connection cap for clients ({@code limits:})
  * @param tls            the certificate and key {@code listen} serves HTTPS with, or null for plain HTTP
  * @param auth           client auth ({@code auth:}), or null when anyone who reaches wharf may pull
+ * @param cluster        the replicas this one shares its fills with ({@code cluster:}), or null: on its own
  */
 public record WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
                           String source, OperationsConfig operations, RewriteConfig rewrite, LimitsConfig limits,
-                          TlsConfig tls, AuthConfig auth) {
+                          TlsConfig tls, AuthConfig auth, ClusterConfig cluster) {
     public WharfConfig {
         projects = List.copyOf(projects);
         operations = operations == null ? OperationsConfig.DEFAULTS : operations;
         rewrite = rewrite == null ? RewriteConfig.NONE : rewrite;
         limits = limits == null ? LimitsConfig.DEFAULTS : limits;
+    }
+
+    public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
+                       String source, OperationsConfig operations, RewriteConfig rewrite, LimitsConfig limits,
+                       TlsConfig tls, AuthConfig auth) {
+        this(listen, storagePath, defaultProject, projects, source, operations, rewrite, limits, tls, auth, null);
     }
 
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
@@ -44,6 +51,12 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
         this(listen, storagePath, defaultProject, projects, source, OperationsConfig.DEFAULTS);
     }
 
+    /** The same config with {@code cluster:} set to {@code newCluster} (tests). */
+    public WharfConfig withCluster(ClusterConfig newCluster) {
+        return new WharfConfig(listen, storagePath, defaultProject, projects, source, operations, rewrite, limits, tls,
+                auth, newCluster);
+    }
+
     /** What wharf tolerates from upstreams: the upstream half of {@code limits:}. */
     public UpstreamLimits upstreamLimits() {
         return limits.upstream();
@@ -51,11 +64,11 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
 
     public WharfConfig withListen(HostPort newListen) {
         return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, rewrite, limits,
-                tls, auth);
+                tls, auth, cluster);
     }
 
     public WharfConfig withStoragePath(Path newPath) {
         return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, rewrite, limits, tls,
-                auth);
+                auth, cluster);
     }
 }

@@ -73,8 +73,16 @@ public final class BlobSource {
     private final Executor io;
     private final WharfMetrics metrics;
     private final Map<BlobFill, String> owners = new ConcurrentHashMap<>();
+    private final FillOrigin origin;
 
     public BlobSource(ContentStore store, Fills fills, UpstreamRegistry upstreams, Executor io, WharfMetrics metrics) {
+        this(store, fills, upstreams, io, metrics, FillOrigin.ALONE);
+    }
+
+    /** As above; {@code origin} says where the bytes of each fill this source starts come from (cluster). */
+    public BlobSource(ContentStore store, Fills fills, UpstreamRegistry upstreams, Executor io, WharfMetrics metrics,
+                      FillOrigin origin) {
+        this.origin = origin;
         this.store = store;
         this.fills = fills;
         this.upstreams = upstreams;
@@ -151,7 +159,17 @@ public final class BlobSource {
             });
             // Registered before the upstream starts, so a pass-through (disk full) always has this client to feed.
             BlobFill.Reader reader = fill.newReader();
-            startUpstream(project, name, fill);
+            origin.feed(fill, project.name(), new FillOrigin.Fetch() {
+                @Override
+                public void upstream() {
+                    startUpstream(project, name, fill);
+                }
+
+                @Override
+                public CompletableFuture<Void> confirm() {
+                    return BlobSource.this.confirm(project, name, digest);
+                }
+            });
             return streamed(project, name, fill, reader, false);
         }
         if (fill.state() == BlobFill.State.COMMITTED) {
