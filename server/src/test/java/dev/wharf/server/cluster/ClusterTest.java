@@ -102,6 +102,8 @@ class ClusterTest {
                 assertTrue(p.complete(), "client " + i + " did not complete: " + p);
                 assertEquals(blob.digest(), p.digest(), "client " + i + " read wrong bytes");
                 boolean onHolder = i == 0 || order[i - 1] == a;
+                System.out.printf("cluster client %d (%s): first MiB after %d ms%n", i, onHolder ? "holder" : "joiner",
+                        p.firstMiBNanos() / 1_000_000);
                 if (!onHolder) {
                     // The acceptance bound: a joiner on another replica streams as the holder's clients do.
                     assertTrue(p.firstMiBNanos() <= 1_000_000_000L, "client " + i + " on a non-holder replica got "
