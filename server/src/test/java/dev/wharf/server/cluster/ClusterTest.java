@@ -280,6 +280,41 @@ class ClusterTest {
         }
     }
 
+    /**
+     * The internal port serves peers only: no secret (or a wrong one) is 401, the registry API is not there, a bad
+     * digest is 400; with the secret a stored blob comes back whole.
+     */
+    @Test
+    void theInternalPortAnswersOnlyRequestsWithTheClusterSecret(DistributionRegistry registry, ImageSeeder seeder)
+            throws Exception {
+        ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "cluster/internal", 100_000, 1207);
+        try (RedisServer redis = RedisServer.start();
+                InProcessWharf a = replica("a", registry.url(), redis, null)) {
+            assertEquals(200, a.get("/v2/up/cluster/internal/blobs/" + blob.digest()).statusCode());
+            URI peer = URI.create("http://127.0.0.1:" + a.server().peerPort());
+            String path = "/cluster/v1/blobs/" + blob.digest();
+            assertEquals(401, peerGet(peer.resolve(path), null).statusCode(), "no secret");
+            assertEquals(401, peerGet(peer.resolve(path), SECRET + "x").statusCode(), "a wrong secret");
+            assertEquals(404, peerGet(peer.resolve("/v2/up/cluster/internal/blobs/" + blob.digest()), SECRET)
+                    .statusCode(), "the registry API on the internal port");
+            assertEquals(400, peerGet(peer.resolve("/cluster/v1/blobs/sha256:nothex"), SECRET).statusCode());
+            assertEquals(404, peerGet(peer.resolve("/cluster/v1/blobs/sha256:" + "0".repeat(64)), SECRET)
+                    .statusCode(), "a blob this replica does not have");
+            HttpResponse<byte[]> ok = peerGet(peer.resolve(path), SECRET);
+            assertEquals(200, ok.statusCode());
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            assertEquals(blob.digest(), "sha256:" + HexFormat.of().formatHex(sha.digest(ok.body())));
+        }
+    }
+
+    private static HttpResponse<byte[]> peerGet(URI uri, String secret) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10));
+        if (secret != null) {
+            b.header("X-Wharf-Cluster-Secret", secret);
+        }
+        return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+    }
+
     /** Waits (bounded) until every replica reaches Redis. */
     private static void awaitRedis(InProcessWharf... replicas) throws Exception {
         for (InProcessWharf r : replicas) {
