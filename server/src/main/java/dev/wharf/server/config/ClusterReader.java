@@ -7,7 +7,8 @@ import java.util.Set;
 
 /**
  * Reads the {@code cluster} section: {@code redis} ({@code address}, {@code passwordFile}, {@code tls},
- * {@code caFile}), {@code listen}, {@code advertise} and {@code secretFile}, all but the optional ones required.
+ * {@code caFile}), {@code listen}, {@code advertise} ({@code ${VAR}} expanded from the environment) and
+ * {@code secretFile}, all but the optional ones required.
  */
 final class ClusterReader {
     private static final Set<String> CLUSTER_KEYS = Set.of("redis", "listen", "advertise", "secretFile");
@@ -45,7 +46,8 @@ final class ClusterReader {
         }
         var ca = r.has("caFile") ? values.readableFile(r.get("caFile"), "cluster.redis.caFile") : null;
         HostPort listen = values.hostPort(c.get("listen"), "cluster.listen");
-        URI advertise = advertise(values.string(c.get("advertise"), "cluster.advertise"));
+        // ${VAR} expands: the Helm chart advertises the pod IP from the downward API (POD_IP).
+        URI advertise = advertise(values.expanded(c.get("advertise"), "cluster.advertise"));
         String secret = values.secret(c, "secret", "secretFile", "cluster");
         if (secret.length() < 16) {
             throw values.fail("cluster.secretFile", "must hold a secret of at least 16 characters");

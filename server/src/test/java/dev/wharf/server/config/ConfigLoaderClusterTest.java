@@ -56,6 +56,9 @@ class ConfigLoaderClusterTest {
             {"cluster:\n  redis:\n    address: 127.0.0.1:6379\n  listen: 127.0.0.1:5002\n"
                     + "  advertise: http://127.0.0.1:5002\n  secretFile: " + shortSecret + "\n", "cluster.secretFile"},
             {"cluster:\n  redis:\n    address: 127.0.0.1:6379\n" + tail + "  peers: 3\n", "cluster.peers"},
+            {"cluster:\n  redis:\n    address: 127.0.0.1:6379\n  listen: 127.0.0.1:5002\n"
+                    + "  advertise: http://${WHARF_TEST_UNSET_POD_IP}:5002\n  secretFile: " + secret + "\n",
+                    "cluster.advertise"},
         };
         for (String[] c : cases) {
             ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(c[0], "t.yaml"), c[0]);
