@@ -79,16 +79,21 @@ grep -q 'secretFile: /etc/wharf/cluster/secret' "$TMP/all-on.yaml" || die "all-o
 grep -q 'passwordFile: /etc/wharf/cluster/redis-password' "$TMP/all-on.yaml" || die "all-on: no Redis passwordFile"
 grep -q 'caFile: /etc/wharf/cluster/redis-ca/ca.crt' "$TMP/all-on.yaml" || die "all-on: no Redis caFile"
 grep -q 'name: wharf-cluster$' "$TMP/all-on.yaml" || die "all-on: the chart made no cluster Secret"
-grep -q 'requiredDuringSchedulingIgnoredDuringExecution' "$TMP/all-on.yaml" || die "all-on: no hard anti-affinity"
+if grep -q 'requiredDuringSchedulingIgnoredDuringExecution' "$TMP/all-on.yaml"; then
+  die "all-on: cluster.antiAffinity replaced the values' own affinity"
+fi
 if grep -q 'cluster:\|podAntiAffinity\|POD_IP' "$TMP/defaults.yaml"; then
   die "defaults: cluster settings rendered without cluster.enabled"
 fi
-render cluster-soft default "-expect StatefulSet,Service,ConfigMap,Secret,PodDisruptionBudget" \
+render cluster-soft default "-expect StatefulSet,Service,ConfigMap,PodDisruptionBudget -forbid Secret" \
   -- --set replicas=3 --set cluster.enabled=true --set cluster.redis.address=redis:6379 \
      --set cluster.existingSecret=my-cluster-secret
 grep -q 'preferredDuringSchedulingIgnoredDuringExecution' "$TMP/cluster-soft.yaml" || die "cluster-soft: no soft anti-affinity"
 grep -q 'name: my-cluster-secret' "$TMP/cluster-soft.yaml" || die "cluster-soft: the existing secret is not mounted"
 if grep -q 'name: wharf-cluster$' "$TMP/cluster-soft.yaml"; then die "cluster-soft: made a Secret beside an existing one"; fi
+render cluster-hard default "-expect StatefulSet,Service,ConfigMap,Secret,PodDisruptionBudget" \
+  -- --set replicas=3 --set cluster.enabled=true --set cluster.redis.address=redis:6379 --set cluster.antiAffinity=hard
+grep -q 'requiredDuringSchedulingIgnoredDuringExecution' "$TMP/cluster-hard.yaml" || die "cluster-hard: no hard anti-affinity"
 PASSED=$((PASSED + 1)); log "cluster: headless port, pod-IP advertise, secrets as files, anti-affinity rendered as expected"
 
 # The checker must reject what the API server would: an unknown field, a misplaced one, a wrong type.
