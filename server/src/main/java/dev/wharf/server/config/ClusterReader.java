@@ -26,12 +26,13 @@ final class ClusterReader {
             return null;
         }
         ObjectNode c = values.mapping(top.get("cluster"), "cluster", CLUSTER_KEYS);
+        // Unknown keys first, in both mappings, so a typo is named before a missing key is.
+        ObjectNode r = c.has("redis") ? values.mapping(c.get("redis"), "cluster.redis", REDIS_KEYS) : null;
         for (String required : new String[] {"redis", "listen", "advertise", "secretFile"}) {
             if (!c.has(required)) {
                 throw values.fail("cluster." + required, "is required when cluster is set");
             }
         }
-        ObjectNode r = values.mapping(c.get("redis"), "cluster.redis", REDIS_KEYS);
         if (!r.has("address")) {
             throw values.fail("cluster.redis.address", "is required");
         }
