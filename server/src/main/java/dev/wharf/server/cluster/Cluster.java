@@ -9,6 +9,7 @@ import dev.wharf.storage.ContentStore;
 import dev.wharf.storage.fill.Fills;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.time.Clock;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -29,7 +30,7 @@ public final class Cluster implements AutoCloseable {
     private final SharedTagResults tags;
     private final PeerService peers;
 
-    private Cluster(ClusterConfig config, ContentStore store, Fills localFills, java.util.concurrent.Executor io,
+    private Cluster(ClusterConfig config, ContentStore store, Fills localFills, Executor io,
                     WharfMetrics metrics) {
         String advertise = config.advertise().toString();
         this.redis = new RedisLink(config, scheduler);
@@ -42,7 +43,7 @@ public final class Cluster implements AutoCloseable {
     }
 
     /** Starts connecting to Redis (in the background: a replica starts, and serves alone, while Redis is down). */
-    public static Cluster start(ClusterConfig config, ContentStore store, Fills fills, java.util.concurrent.Executor io,
+    public static Cluster start(ClusterConfig config, ContentStore store, Fills fills, Executor io,
                                 WharfMetrics metrics) {
         Cluster c = new Cluster(config, store, fills, io, metrics);
         c.redis.start();

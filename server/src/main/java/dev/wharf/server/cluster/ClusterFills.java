@@ -6,6 +6,7 @@ import dev.wharf.server.metrics.WharfMetrics;
 import dev.wharf.server.pullthrough.FillOrigin;
 import dev.wharf.storage.fill.BlobFill;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -81,8 +82,8 @@ final class ClusterFills implements FillOrigin {
             retry(fill, project, fetch, deadline, "its own stale lease");
             return;
         }
-        var allowed = theirs.project().equals(project) ? java.util.concurrent.CompletableFuture.<Void>completedFuture(null)
-                : fetch.confirm();
+        CompletableFuture<Void> allowed = theirs.project().equals(project)
+                ? CompletableFuture.completedFuture(null) : fetch.confirm();
         allowed.thenCompose(v -> peers.streamBlob(theirs.advertise(), fill.digest(), fill))
                 .whenCompleteAsync((v, err) -> {
                     if (err == null) {
