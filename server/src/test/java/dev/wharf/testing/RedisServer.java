@@ -28,6 +28,11 @@ public final class RedisServer implements AutoCloseable {
 
     /** Starts a fresh Redis. */
     public static RedisServer start() {
+        return start(null);
+    }
+
+    /** Starts a fresh Redis that demands {@code password} (AUTH), or none when null. */
+    public static RedisServer start(String password) {
         Path binary = Tools.require("redis-server");
         try {
             Path dir = Files.createTempDirectory("wharf-redis");
@@ -40,7 +45,8 @@ public final class RedisServer implements AutoCloseable {
                     "appendonly no",
                     "daemonize no",
                     "protected-mode yes",
-                    "") , StandardCharsets.UTF_8);
+                    password == null ? "" : "requirepass " + password,
+                    ""), StandardCharsets.UTF_8);
             r.launch();
             return r;
         } catch (IOException e) {

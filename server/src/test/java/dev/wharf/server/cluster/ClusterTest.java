@@ -315,6 +315,31 @@ class ClusterTest {
         return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
     }
 
+    /** A Redis with a password: the right passwordFile connects; a wrong one leaves the replica alone, and says so. */
+    @Test
+    void aRedisPasswordFromPasswordFileIsSentAndAWrongOneLeavesTheReplicaAlone(DistributionRegistry registry)
+            throws Exception {
+        try (RedisServer redis = RedisServer.start("redis-test-password")) {
+            Path right = Files.writeString(tmp.resolve("right"), "redis-test-password\n");
+            Path wrong = Files.writeString(tmp.resolve("wrong"), "not-the-password\n");
+            try (InProcessWharf good = InProcessWharf.start(tmp.resolve("good"), WharfYaml.config()
+                            .project(WharfYaml.project("up", registry.url()))
+                            .raw(clusterYaml(redis, Ports.free()).replace("    address: " + redis.address() + "\n",
+                                    "    address: " + redis.address() + "\n    passwordFile: " + right + "\n")));
+                    InProcessWharf bad = InProcessWharf.start(tmp.resolve("bad"), WharfYaml.config()
+                            .project(WharfYaml.project("up", registry.url()))
+                            .raw(clusterYaml(redis, Ports.free()).replace("    address: " + redis.address() + "\n",
+                                    "    address: " + redis.address() + "\n    passwordFile: " + wrong + "\n")))) {
+                awaitRedis(good);
+                Thread.sleep(1500); // the bad one has tried (and been refused) several times by now
+                assertEquals(0, Scrapes.scrape(bad).sum("wharf_cluster_redis_up"), "a wrong password connected");
+                String body = new String(bad.get("/readyz").body(), StandardCharsets.UTF_8);
+                assertTrue(body.startsWith("ready (degraded:"), "/readyz: " + body);
+                assertEquals("ready\n", new String(good.get("/readyz").body(), StandardCharsets.UTF_8));
+            }
+        }
+    }
+
     /** Waits (bounded) until every replica reaches Redis. */
     private static void awaitRedis(InProcessWharf... replicas) throws Exception {
         for (InProcessWharf r : replicas) {
