@@ -1,6 +1,7 @@
 package dev.wharf.server.cluster;
 
 import dev.wharf.server.config.ClusterConfig;
+import dev.wharf.server.logging.RateLimitedLog;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
@@ -32,6 +33,8 @@ import org.slf4j.LoggerFactory;
  */
 final class RedisLink implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RedisLink.class);
+    /** A first connection that keeps failing (Redis down, a wrong password) is retried every 500 ms: rate-limited. */
+    private static final RateLimitedLog CONNECT = new RateLimitedLog(LOG);
     static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(2);
     static final Duration RECONNECT = Duration.ofMillis(500);
 
@@ -78,7 +81,9 @@ final class RedisLink implements AutoCloseable {
         }
         client.connectAsync(StringCodec.UTF8, uri).whenComplete((conn, err) -> {
             if (err != null) {
-                LOG.debug("cannot reach Redis at {}:{}: {}", config.redisHost(), config.redisPort(), err.toString());
+                // Lettuce's message says why (refused, WRONGPASS, a TLS failure); it never holds the password.
+                CONNECT.warn("connect", "cannot connect to Redis at {}:{} ({}); this replica fills alone until it "
+                        + "can", config.redisHost(), config.redisPort(), rootMessage(err));
                 scheduler.schedule(this::connect, RECONNECT.toMillis(), TimeUnit.MILLISECONDS);
                 return;
             }
@@ -88,6 +93,14 @@ final class RedisLink implements AutoCloseable {
             }
             connection = conn;
         });
+    }
+
+    private static String rootMessage(Throwable t) {
+        Throwable c = t;
+        while (c.getCause() != null && c.getCause() != c) {
+            c = c.getCause();
+        }
+        return c.getClass().getSimpleName() + ": " + c.getMessage();
     }
 
     /** Logs each change between up and down once. */
