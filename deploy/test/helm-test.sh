@@ -68,6 +68,34 @@ if grep -q 'dckr_pat_example' <(sed -n '/kind: ConfigMap/,/^---/p' "$TMP/all-on.
 fi
 PASSED=$((PASSED + 1)); log "webhook path, CA, TLS secret and passwordFile rendered as expected"
 
+# Scale-out (cluster:): the internal port on the headless Service and the pod, the advertise address from the pod
+# IP (downward API), the secrets mounted as files, anti-affinity; none of it without cluster.enabled.
+headless() { sed -n '/name: wharf-headless/,/^---/p' "$1"; }
+headless "$TMP/all-on.yaml" | grep -q 'name: cluster' || die "all-on: the headless Service has no cluster port"
+grep -q 'advertise: http://${POD_IP}:5002' "$TMP/all-on.yaml" || die "all-on: cluster.advertise is not the pod IP"
+grep -q 'fieldPath: status.podIP' "$TMP/all-on.yaml" || die "all-on: POD_IP does not come from the downward API"
+grep -q 'containerPort: 5002' "$TMP/all-on.yaml" || die "all-on: the pod does not expose the cluster port"
+grep -q 'secretFile: /etc/wharf/cluster/secret' "$TMP/all-on.yaml" || die "all-on: no cluster.secretFile"
+grep -q 'passwordFile: /etc/wharf/cluster/redis-password' "$TMP/all-on.yaml" || die "all-on: no Redis passwordFile"
+grep -q 'caFile: /etc/wharf/cluster/redis-ca/ca.crt' "$TMP/all-on.yaml" || die "all-on: no Redis caFile"
+grep -q 'name: wharf-cluster$' "$TMP/all-on.yaml" || die "all-on: the chart made no cluster Secret"
+if grep -q 'requiredDuringSchedulingIgnoredDuringExecution' "$TMP/all-on.yaml"; then
+  die "all-on: cluster.antiAffinity replaced the values' own affinity"
+fi
+if grep -q 'cluster:\|podAntiAffinity\|POD_IP' "$TMP/defaults.yaml"; then
+  die "defaults: cluster settings rendered without cluster.enabled"
+fi
+render cluster-soft default "-expect StatefulSet,Service,ConfigMap,PodDisruptionBudget -forbid Secret" \
+  -- --set replicas=3 --set cluster.enabled=true --set cluster.redis.address=redis:6379 \
+     --set cluster.existingSecret=my-cluster-secret
+grep -q 'preferredDuringSchedulingIgnoredDuringExecution' "$TMP/cluster-soft.yaml" || die "cluster-soft: no soft anti-affinity"
+grep -q 'name: my-cluster-secret' "$TMP/cluster-soft.yaml" || die "cluster-soft: the existing secret is not mounted"
+if grep -q 'name: wharf-cluster$' "$TMP/cluster-soft.yaml"; then die "cluster-soft: made a Secret beside an existing one"; fi
+render cluster-hard default "-expect StatefulSet,Service,ConfigMap,Secret,PodDisruptionBudget" \
+  -- --set replicas=3 --set cluster.enabled=true --set cluster.redis.address=redis:6379 --set cluster.antiAffinity=hard
+grep -q 'requiredDuringSchedulingIgnoredDuringExecution' "$TMP/cluster-hard.yaml" || die "cluster-hard: no hard anti-affinity"
+PASSED=$((PASSED + 1)); log "cluster: headless port, pod-IP advertise, secrets as files, anti-affinity rendered as expected"
+
 # The checker must reject what the API server would: an unknown field, a misplaced one, a wrong type.
 bad() {
   local what="$1" file="$2"
@@ -91,6 +119,8 @@ must_fail() {
 must_fail "the webhook is on without TLS" --set webhook.enabled=true
 must_fail "TLS is on without a certificate source" --set tls.enabled=true
 must_fail "the node config has no url" --set nodeConfig.enabled=true
+must_fail "the cluster has no Redis address" --set cluster.enabled=true
+must_fail "the anti-affinity is neither soft nor hard" --set cluster.antiAffinity=maybe
 PASSED=$((PASSED + 1))
 
 # wharf's own loader on the rendered wharf.yaml: `du` loads the config (exit 2 on a config error) and reads only.
@@ -100,6 +130,11 @@ if [[ ! -f "$JAR" ]]; then
 fi
 mkdir -p "$TMP/etc/credentials" "$TMP/data/blobs"
 printf 'pw\n' >"$TMP/etc/credentials/docker.io"; printf 'pw\n' >"$TMP/etc/credentials/ghcr.io"
+# The cluster's mounted files (all-on) and the pod IP its advertise address expands.
+mkdir -p "$TMP/etc/cluster/redis-ca"
+printf 'a-shared-secret-of-enough-length\n' >"$TMP/etc/cluster/secret"; printf 'pw\n' >"$TMP/etc/cluster/redis-password"
+printf 'x\n' >"$TMP/etc/cluster/redis-ca/ca.crt"
+export POD_IP=10.1.2.3
 # The chart mounts the serving pair at /etc/wharf/tls: a real one here, so the loader's file checks see a pair.
 java -jar "$JAR" tls init --dir "$TMP/etc/tls" --host wharf.wharf-system.svc >"$TMP/tls-init.log" 2>&1 \
   || { cat "$TMP/tls-init.log" >&2; die "wharf tls init failed"; }

@@ -95,6 +95,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if .Values.adminPort -}}
 {{- $_ := set $cfg "admin" (dict "listen" (printf "0.0.0.0:%d" (int .Values.adminPort))) -}}
 {{- end -}}
+{{- if .Values.cluster.enabled -}}
+{{- $redis := dict "address" .Values.cluster.redis.address -}}
+{{- if .Values.cluster.redis.passwordSecret -}}{{- $_ := set $redis "passwordFile" "/etc/wharf/cluster/redis-password" -}}{{- end -}}
+{{- if .Values.cluster.redis.tls -}}{{- $_ := set $redis "tls" true -}}{{- end -}}
+{{- if and .Values.cluster.redis.tls .Values.cluster.redis.caSecret -}}{{- $_ := set $redis "caFile" "/etc/wharf/cluster/redis-ca/ca.crt" -}}{{- end -}}
+{{- $_ := set $cfg "cluster" (dict "redis" $redis "listen" (printf "0.0.0.0:%d" (int .Values.cluster.port)) "advertise" (printf "http://${POD_IP}:%d" (int .Values.cluster.port)) "secretFile" "/etc/wharf/cluster/secret") -}}
+{{- end -}}
 {{- toYaml (mustMergeOverwrite $cfg .Values.config.extra) -}}
 {{- end -}}
 
@@ -107,4 +114,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $cfg := dict "listen" (printf "0.0.0.0:%d" (int .Values.port)) "storage" (dict "path" "/data") "projects" $projects -}}
 {{- if .Values.config.defaultProject -}}{{- $_ := set $cfg "defaultProject" .Values.config.defaultProject -}}{{- end -}}
 {{- toYaml $cfg -}}
+{{- end -}}
+
+{{/* The Secret holding the replicas' shared secret for the internal port. */}}
+{{- define "wharf.clusterSecret" -}}
+{{- .Values.cluster.existingSecret | default (printf "%s-cluster" (include "wharf.fullname" .)) -}}
 {{- end -}}

@@ -144,7 +144,26 @@ class ArchitectureTest {
         noClasses().that().resideInAPackage("dev.wharf.server.http..")
                 .should().dependOnClassesThat().resideInAnyPackage("dev.wharf.server.registry..",
                         "dev.wharf.server.admin..", "dev.wharf.server.prefetch..", "dev.wharf.server.app..",
-                        "dev.wharf.server.cli..", "dev.wharf.server.webhook..", "dev.wharf.server.console..")
+                        "dev.wharf.server.cli..", "dev.wharf.server.webhook..", "dev.wharf.server.console..",
+                        "dev.wharf.server.cluster..")
+                .check(classes);
+    }
+
+    /**
+     * The cluster (Redis leases, replica-to-replica streams) plugs into the pull-through through its two interfaces
+     * and into the internal listener through http's PeerEndpoint: only the app wires it in, and it never reaches for
+     * the upstreams, the registry endpoints or client auth (no client credential or upstream call crosses replicas).
+     */
+    @Test
+    void theClusterIsALeafOnlyTheAppWires() {
+        noClasses().that().resideOutsideOfPackages("dev.wharf.server.app..", "dev.wharf.server.cluster..")
+                .should().dependOnClassesThat().resideInAPackage("dev.wharf.server.cluster..")
+                .check(classes);
+        noClasses().that().resideInAPackage("dev.wharf.server.cluster..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.wharf.server.registry..",
+                        "dev.wharf.server.upstream..", "dev.wharf.server.admin..", "dev.wharf.server.console..",
+                        "dev.wharf.server.cli..", "dev.wharf.server.webhook..", "dev.wharf.server.prefetch..",
+                        "dev.wharf.server.access..", "dev.wharf.auth..")
                 .check(classes);
     }
 
@@ -167,7 +186,8 @@ class ArchitectureTest {
     void pullThroughUsesNoNettyHttpTypes() {
         noClasses().that().resideInAPackage("dev.wharf.server.pullthrough..")
                 .should().dependOnClassesThat().resideInAnyPackage("io.netty.handler.codec.http..",
-                        "io.netty.channel..", "dev.wharf.server.http..", "dev.wharf.server.registry..")
+                        "io.netty.channel..", "dev.wharf.server.http..", "dev.wharf.server.registry..",
+                        "dev.wharf.server.cluster..")
                 .check(classes);
     }
 

@@ -8,7 +8,9 @@ import dev.wharf.server.api.RegistryException;
 import dev.wharf.server.console.Console;
 import dev.wharf.server.console.ConsoleData;
 import dev.wharf.server.http.AdminEndpoint;
+import dev.wharf.server.cluster.Cluster;
 import dev.wharf.server.http.Exchange;
+import dev.wharf.server.http.PeerHandler;
 import dev.wharf.server.config.ConfigException;
 import dev.wharf.server.config.HostPort;
 import dev.wharf.server.config.ProjectConfig;
@@ -132,6 +134,10 @@ public final class WharfServer implements AutoCloseable {
     private Channel adminChannel;
     private Readiness readiness;
     private AccessLog accessLog = AccessLog.OFF;
+    /** This replica's part in a cluster ({@code cluster:}), or null on its own. */
+    private Cluster cluster;
+    /** The internal replica-to-replica listener ({@code cluster.listen}), or null. */
+    private Channel peerChannel;
     /** The registry listener's certificate and key ({@code tls}), or null for plain HTTP. */
     private TlsContext tls;
     /** How often the TLS files are checked for a change. */
@@ -205,12 +211,16 @@ public final class WharfServer implements AutoCloseable {
                 Arrays.stream(Eviction.Reason.values()).map(Eviction.Reason::label).toList());
         Upstreams upstreams = new Upstreams(upstreamClient);
         TagCache tagCache = new TagCache();
+        if (config.cluster() != null) {
+            cluster = Cluster.start(config.cluster(), store, fills, storageIo, metrics);
+        }
         ManifestSource manifests = new ManifestSource(store, upstreams, storageIo, Clock.systemUTC(), metrics,
-                tagCache);
+                tagCache, cluster == null ? dev.wharf.server.pullthrough.SharedTags.NONE : cluster.tags());
         startEvictor(manifests, tagCache);
         RegistryEndpoints endpoints = new RegistryEndpoints(
                 new ManifestEndpoint(manifests),
-                new BlobEndpoint(new BlobSource(store, fills, upstreams, storageIo, metrics, s3)),
+                new BlobEndpoint(new BlobSource(store, fills, upstreams, storageIo, metrics, s3,
+                        cluster == null ? dev.wharf.server.pullthrough.FillOrigin.ALONE : cluster.fills())),
                 new TagListEndpoint(new TagLists(upstreams)),
                 new ReferrersEndpoint(new ReferrerSource(upstreams)));
         Router router = new Router(all);
@@ -248,6 +258,13 @@ public final class WharfServer implements AutoCloseable {
             adminChannel = bind(ops.adminListen(), null, RequestHandler.Serves.ADMIN, router, endpoints, adminAndConsole,
                     admission);
             LOG.info("admin endpoints (/metrics, /healthz, /readyz, /api/v1, the console /ui) on {}", adminChannel.localAddress());
+        }
+        if (cluster != null) {
+            peerChannel = bindPeers(config.cluster().listen());
+            LOG.info("cluster: Redis {}:{}{}, replica-to-replica port {}, advertised as {}",
+                    config.cluster().redisHost(), config.cluster().redisPort(),
+                    config.cluster().redisTls() ? " (TLS)" : "", peerChannel.localAddress(),
+                    config.cluster().advertise());
         }
         readiness.configLoaded();
         LOG.info("wharf listening on {}{} ({} transport, {} listening sockets) with storage {} ({}), projects: {}",
@@ -331,7 +348,8 @@ public final class WharfServer implements AutoCloseable {
                         clients.add(ch);
                         ClientPipeline.configure(ch, tls, new ClientPipeline.Limits(limits.headerTimeout(),
                                 limits.idleTimeout(), limits.writeTimeout(), cap), () -> new RequestHandler(router,
-                                endpoints, readiness::problem, active, metrics, admin, admission, accessLog, serves,
+                                endpoints, readiness::problem, WharfServer.this::degraded, active, metrics, admin, admission,
+                                accessLog, serves,
                                 access == null ? dev.wharf.server.http.RegistryAccess.OPEN : access));
                     }
                 });
@@ -352,6 +370,41 @@ public final class WharfServer implements AutoCloseable {
             }
         }
         return first;
+    }
+
+    /**
+     * The internal listener on {@code cluster.listen}: other replicas stream fills and fetch manifests here (plain
+     * HTTP/1.1, the registry's client limits, the cluster's secret checked per request).
+     */
+    private Channel bindPeers(HostPort address) throws InterruptedException {
+        var limits = config.limits();
+        ClientLimits.Cap cap = new ClientLimits.Cap(limits.maxConnections());
+        ServerBootstrap b = new ServerBootstrap()
+                .group(boss == null ? workers : boss, workers)
+                .channel(transport.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(256 << 10, 1 << 20))
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        clients.add(ch);
+                        ClientPipeline.configure(ch, null, new ClientPipeline.Limits(limits.headerTimeout(),
+                                limits.idleTimeout(), limits.writeTimeout(), cap),
+                                () -> new PeerHandler(cluster.peers(), active));
+                    }
+                });
+        return b.bind(new InetSocketAddress(address.host(), address.port())).sync().channel();
+    }
+
+    /** What a ready /readyz adds: a cluster replica that lost Redis fills alone. Never blocks. */
+    private String degraded() {
+        return cluster == null ? null : cluster.degraded();
+    }
+
+    /** The bound internal cluster port, or -1 without {@code cluster:}. */
+    public int peerPort() {
+        return peerChannel == null ? -1 : ((InetSocketAddress) peerChannel.localAddress()).getPort();
     }
 
     /**
@@ -483,6 +536,9 @@ public final class WharfServer implements AutoCloseable {
     public void close() {
         draining.set(true);
         closeListeners(true);
+        if (peerChannel != null) {
+            peerChannel.close().awaitUninterruptibly();
+        }
         clients.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         workers.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly();
         if (boss != null) {
@@ -512,6 +568,9 @@ public final class WharfServer implements AutoCloseable {
             tls.close();
         }
         accessLog.close();
+        if (cluster != null) {
+            cluster.close(); // its leases expire by themselves; fills that need them have ended with the clients
+        }
         if (evictor != null) {
             evictor.close(); // after the clients: no lease is taken any more; persists recency
         }

@@ -30,7 +30,8 @@ public final class ConfigLoader {
     public static final String DEFAULTS_RESOURCE = "/wharf-defaults.yaml";
 
     private static final Set<String> TOP_KEYS = Set.of("listen", "storage", "defaultProject", "projects",
-            "retention", "admin", "accessLog", "egress", "rewrite", "limits", "tls", "auth", "transport");
+            "retention", "admin", "accessLog", "egress", "rewrite", "limits", "tls", "auth", "transport",
+            "cluster");
 
     private final String source;
     private final Function<String, String> env;
@@ -132,7 +133,8 @@ public final class ConfigLoader {
                 throw values.fail("transport", "must be one of auto, epoll, nio");
             }
         }
+        ClusterConfig cluster = new ClusterReader(values).cluster(top);
         return new WharfConfig(listen, storage.path(), defaultProject, projects, source, operations, rewrite,
-                limits, tls, auth, transport, storage.s3());
+                limits, tls, auth, transport, storage.s3(), cluster);
     }
 }

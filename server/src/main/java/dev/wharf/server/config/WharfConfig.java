@@ -20,10 +20,12 @@ import java.util.List;
  * @param transport      the socket transport ({@code transport:}): {@code auto} (the default: native epoll where it
  *                       loads, else the JDK's NIO), {@code epoll} or {@code nio}
  * @param s3             the bucket behind the local hot tier ({@code storage.s3}), or null
+ * @param cluster        the replicas this one shares its fills with ({@code cluster:}), or null: on its own
  */
 public record WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
                           String source, OperationsConfig operations, RewriteConfig rewrite, LimitsConfig limits,
-                          TlsConfig tls, AuthConfig auth, String transport, S3Settings s3) {
+                          TlsConfig tls, AuthConfig auth, String transport, S3Settings s3,
+                          ClusterConfig cluster) {
     public WharfConfig {
         transport = transport == null ? "auto" : transport;
         projects = List.copyOf(projects);
@@ -35,7 +37,7 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
                        String source, OperationsConfig operations, RewriteConfig rewrite, LimitsConfig limits,
                        TlsConfig tls, AuthConfig auth) {
-        this(listen, storagePath, defaultProject, projects, source, operations, rewrite, limits, tls, auth, null, null);
+        this(listen, storagePath, defaultProject, projects, source, operations, rewrite, limits, tls, auth, null, null, null);
     }
 
     public WharfConfig(HostPort listen, Path storagePath, String defaultProject, List<ProjectConfig> projects,
@@ -55,6 +57,12 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
         this(listen, storagePath, defaultProject, projects, source, OperationsConfig.DEFAULTS);
     }
 
+    /** The same config with {@code cluster:} set to {@code newCluster} (tests). */
+    public WharfConfig withCluster(ClusterConfig newCluster) {
+        return new WharfConfig(listen, storagePath, defaultProject, projects, source, operations, rewrite, limits, tls,
+                auth, transport, s3, newCluster);
+    }
+
     /** What wharf tolerates from upstreams: the upstream half of {@code limits:}. */
     public UpstreamLimits upstreamLimits() {
         return limits.upstream();
@@ -62,16 +70,16 @@ public record WharfConfig(HostPort listen, Path storagePath, String defaultProje
 
     public WharfConfig withListen(HostPort newListen) {
         return new WharfConfig(newListen, storagePath, defaultProject, projects, source, operations, rewrite, limits,
-                tls, auth, transport, s3);
+                tls, auth, transport, s3, cluster);
     }
 
     public WharfConfig withStoragePath(Path newPath) {
         return new WharfConfig(listen, newPath, defaultProject, projects, source, operations, rewrite, limits, tls,
-                auth, transport, s3);
+                auth, transport, s3, cluster);
     }
 
     public WharfConfig withTransport(String newTransport) {
         return new WharfConfig(listen, storagePath, defaultProject, projects, source, operations, rewrite, limits, tls,
-                auth, newTransport, s3);
+                auth, newTransport, s3, cluster);
     }
 }

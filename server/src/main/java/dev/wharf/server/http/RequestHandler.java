@@ -59,6 +59,7 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
     private final AccessLog accessLog;
     private final Serves serves;
     private final RegistryAccess access;
+    private final Supplier<String> degraded;
     /** Messages of one read beyond this close the connection (a pipelined request is two or more). */
     static final int MAX_QUEUED = 256;
     // Touched on the event loop only:
@@ -108,6 +109,18 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
                           AtomicInteger active, WharfMetrics metrics,
                           AdminEndpoint admin, AdmissionEndpoint admission, AccessLog accessLog,
                           Serves serves, RegistryAccess access) {
+        this(router, endpoints, notReady, () -> null, active, metrics, admin, admission, accessLog, serves, access);
+    }
+
+    /**
+     * As above; {@code degraded} gives null, or what a ready /readyz adds about a degraded mode (a cluster replica
+     * without Redis fills alone); never blocks.
+     */
+    public RequestHandler(Router router, Endpoints endpoints, Supplier<String> notReady, Supplier<String> degraded,
+                          AtomicInteger active, WharfMetrics metrics,
+                          AdminEndpoint admin, AdmissionEndpoint admission, AccessLog accessLog,
+                          Serves serves, RegistryAccess access) {
+        this.degraded = degraded;
         this.access = access;
         this.metrics = metrics;
         this.admin = admin;
@@ -261,13 +274,17 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         }
         if (path.equals("/readyz")) {
             String problem = notReady.get();
+            String detail = problem == null ? degraded.get() : null;
             if (problem != null && problem.startsWith("degraded: ")) {
                 // Still serving (e.g. the S3 bucket is down and blobs pass through): ready, with the detail.
-                text(ex, HttpResponseStatus.OK, "ready, " + problem + "\n");
+                String cluster = degraded.get();
+                text(ex, HttpResponseStatus.OK, "ready, " + problem
+                        + (cluster == null ? "" : "; degraded: " + cluster) + "\n");
                 return;
             }
             text(ex, problem == null ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
-                    problem == null ? "ready\n" : "not ready: " + problem + "\n");
+                    problem != null ? "not ready: " + problem + "\n"
+                            : detail == null ? "ready\n" : "ready (degraded: " + detail + ")\n");
             return;
         }
         boolean consolePath = path.equals("/ui") || path.startsWith("/ui/"); // the web console, beside /api/v1

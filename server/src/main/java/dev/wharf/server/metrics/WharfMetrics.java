@@ -115,6 +115,15 @@ public final class WharfMetrics {
     private final Counter accessLogDropped = Counter.builder("wharf_accesslog_dropped")
             .description("Access-log lines dropped because the writer fell behind")
             .register(registry);
+    private final Counter clusterJoins = Counter.builder("wharf_cluster_joins")
+            .description("Blob fills this replica streamed from another replica's fill (cluster) instead of the upstream")
+            .register(registry);
+    private final Counter leaseTakeovers = Counter.builder("wharf_cluster_lease_takeovers")
+            .description("Fill leases this replica took over from a replica that died or lost its lease mid-fill")
+            .register(registry);
+    private final Counter sharedTags = Counter.builder("wharf_cluster_shared_tags")
+            .description("Tag lookups answered from another replica's revalidation (cluster) with no upstream call")
+            .register(registry);
     /** One value per project; each registered as a gauge once, on first report. */
     private final Map<String, AtomicLong> rateLimitRemaining = new ConcurrentHashMap<>();
 
@@ -340,6 +349,28 @@ public final class WharfMetrics {
 
     public void passThrough(String project) {
         passThroughs.withTags("project", project).increment();
+    }
+
+    /** A fill streamed from another replica's fill ({@code wharf_cluster_joins_total}). */
+    public void clusterJoin() {
+        clusterJoins.increment();
+    }
+
+    /** A fill lease taken over from a replica that never released it ({@code wharf_cluster_lease_takeovers_total}). */
+    public void leaseTakeover() {
+        leaseTakeovers.increment();
+    }
+
+    /** A tag answered from another replica's revalidation ({@code wharf_cluster_shared_tags_total}). */
+    public void sharedTag() {
+        sharedTags.increment();
+    }
+
+    /** Whether this replica reaches its cluster's Redis now ({@code wharf_cluster_redis_up}: 1 or 0). */
+    public void redisUp(java.util.function.BooleanSupplier up) {
+        Gauge.builder("wharf_cluster_redis_up", () -> up.getAsBoolean() ? 1 : 0)
+                .description("1 while this replica reaches the cluster's Redis; 0: each replica fills on its own")
+                .register(registry);
     }
 
     /** An access-log line was dropped ({@code wharf_accesslog_dropped_total}). */

@@ -82,19 +82,22 @@ public final class BlobSource {
     private final Map<BlobFill, String> owners = new ConcurrentHashMap<>();
     /** The bucket behind the hot tier, or null. */
     private final S3Tier bucket;
+    private final FillOrigin origin;
 
     public BlobSource(ContentStore store, Fills fills, UpstreamRegistry upstreams, Executor io, WharfMetrics metrics) {
-        this(store, fills, upstreams, io, metrics, null);
+        this(store, fills, upstreams, io, metrics, null, FillOrigin.ALONE);
     }
 
     /**
      * With {@code bucket} (null for none), a blob missing from the hot tier is looked up in the bucket (one HEAD on
      * the storage executor) before the upstream: found, it streams from S3 through a fill that commits it to the hot
-     * tier, or answers 307 to a presigned URL with {@code storage.s3.redirect}.
+     * tier, or answers 307 to a presigned URL with {@code storage.s3.redirect}. {@code origin} says where the bytes of
+     * each upstream fill this source starts come from (the cluster's lease holder, or the upstream itself).
      */
     public BlobSource(ContentStore store, Fills fills, UpstreamRegistry upstreams, Executor io, WharfMetrics metrics,
-                      S3Tier bucket) {
+                      S3Tier bucket, FillOrigin origin) {
         this.bucket = bucket;
+        this.origin = origin;
         this.store = store;
         this.fills = fills;
         this.upstreams = upstreams;
@@ -235,7 +238,17 @@ public final class BlobSource {
             });
             // Registered before the upstream starts, so a pass-through (disk full) always has this client to feed.
             BlobFill.Reader reader = fill.newReader();
-            startUpstream(project, name, fill);
+            origin.feed(fill, project.name(), new FillOrigin.Fetch() {
+                @Override
+                public void upstream() {
+                    startUpstream(project, name, fill);
+                }
+
+                @Override
+                public CompletableFuture<Void> confirm() {
+                    return BlobSource.this.confirm(project, name, digest);
+                }
+            });
             return streamed(project, name, fill, reader, false);
         }
         if (fill.state() == BlobFill.State.COMMITTED) {

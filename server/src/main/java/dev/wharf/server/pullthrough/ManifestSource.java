@@ -60,8 +60,17 @@ public final class ManifestSource {
     /** How long an upstream 404 for a tag is remembered; short, so a newly pushed tag shows up soon. */
     static final Duration NEGATIVE_TTL = Duration.ofSeconds(30);
 
+    private final SharedTags shared;
+
     public ManifestSource(ContentStore store, UpstreamRegistry upstreams, Executor io, Clock clock, WharfMetrics metrics,
                           TagCache cache) {
+        this(store, upstreams, io, clock, metrics, cache, SharedTags.NONE);
+    }
+
+    /** As above; {@code shared} carries tag revalidations between the replicas of a cluster. */
+    public ManifestSource(ContentStore store, UpstreamRegistry upstreams, Executor io, Clock clock, WharfMetrics metrics,
+                          TagCache cache, SharedTags shared) {
+        this.shared = shared;
         this.store = store;
         this.upstreams = upstreams;
         this.io = io;
@@ -209,7 +218,9 @@ public final class ManifestSource {
             }
             if (cachedManifest.isPresent()) {
                 return inflight.run(key(project, name, tag, true, "revalidate"),
-                        () -> revalidate(project, name, tag, tagKey, entry.get(), cachedManifest.get()));
+                        () -> fromCluster(project, name, tag, tagKey, accept).thenCompose(m -> m.isPresent()
+                                ? CompletableFuture.completedFuture(m.get())
+                                : revalidate(project, name, tag, tagKey, entry.get(), cachedManifest.get())));
             }
             String nkey = key(project, name, tag, false, accept);
             Instant until = notFound.getIfPresent(nkey);
@@ -218,10 +229,48 @@ public final class ManifestSource {
                         ErrorCode.MANIFEST_UNKNOWN, "manifest unknown: " + name + ":" + tag));
             }
             return inflight.run(key(project, name, tag, head, accept),
-                    () -> fetchTag(project, name, tag, tagKey, accept, head)).whenComplete((m, t) -> {
+                    () -> fromCluster(project, name, tag, tagKey, accept).thenCompose(m -> m.isPresent()
+                            ? CompletableFuture.completedFuture(m.get())
+                            : fetchTag(project, name, tag, tagKey, accept, head))).whenComplete((m, t) -> {
                         if (t != null && Failures.unwrap(t) instanceof RegistryException re && re.statusCode() == 404) {
                             notFound.put(nkey, clock.instant().plus(NEGATIVE_TTL));
                         }
+                    });
+        });
+    }
+
+    /**
+     * The tag as another replica of the cluster revalidated it within its TTL, with no upstream call: the body comes
+     * from the store, or from that replica (digest checked). Empty when there is no such answer, or anything about
+     * it fails: then this replica asks its upstream as it would alone.
+     */
+    private CompletableFuture<Optional<Manifest>> fromCluster(Project project, RepositoryName name, String tag,
+                                                              String tagKey, String accept) {
+        return shared.find(tagKey).thenCompose(found -> {
+            if (found.isEmpty() || !MediaTypes.accepts(accept, found.get().mediaType())) {
+                return CompletableFuture.completedFuture(Optional.<Manifest>empty());
+            }
+            SharedTags.Shared s = found.get();
+            TagEntry entry = new TagEntry(s.digest(), s.mediaType(), s.fetchedAt());
+            if (!isFresh(project, entry)) {
+                return CompletableFuture.completedFuture(Optional.<Manifest>empty());
+            }
+            return CompletableFuture.supplyAsync(() -> storedBody(s.digest()), io).thenCompose(local -> local
+                    .map(CompletableFuture::completedFuture).orElseGet(() -> shared.body(s)))
+                    .thenApplyAsync(body -> {
+                        if (!Digest.of(s.digest().algorithm(), body).equals(s.digest())) {
+                            throw new IllegalStateException("a peer sent manifest bytes that are not " + s.digest());
+                        }
+                        Manifest m = Manifest.of(s.digest(), s.mediaType(), body);
+                        persist(project, m);
+                        putTag(tagKey, project, name, tag, entry, false);
+                        metrics.sharedTag();
+                        return Optional.of(m.as(CacheResult.REVALIDATED));
+                    }, io)
+                    .exceptionally(t -> {
+                        LOG.debug("tag {}:{} of {} from the cluster failed, asking the upstream: {}", name, tag,
+                                project.describe(), Failures.unwrap(t).toString());
+                        return Optional.empty();
                     });
         });
     }
@@ -269,7 +318,9 @@ public final class ManifestSource {
         if (head) {
             return headUpstream(project, name, tag, accept, true).thenApplyAsync(m -> {
                 if (MediaTypes.isBroad(accept)) {
-                    putTag(tagKey, project, name, tag, new TagEntry(m.digest(), m.mediaType(), clock.instant()));
+                    // Not published: this replica holds no body for the others to fetch.
+                    putTag(tagKey, project, name, tag, new TagEntry(m.digest(), m.mediaType(), clock.instant()),
+                            false);
                 }
                 return m;
             }, io);
@@ -398,6 +449,15 @@ public final class ManifestSource {
     }
 
     private void putTag(String tagKey, Project project, RepositoryName name, String tag, TagEntry entry) {
+        putTag(tagKey, project, name, tag, entry, true);
+    }
+
+    /** Stores the tag entry; {@code publish}: it is this replica's upstream's answer, for the cluster to share. */
+    private void putTag(String tagKey, Project project, RepositoryName name, String tag, TagEntry entry,
+                        boolean publish) {
+        if (publish) {
+            shared.publish(tagKey, entry, project.config().tagTtl());
+        }
         try {
             store.putTag(project.name(), name.value(), tag, entry);
         } catch (IOException e) {

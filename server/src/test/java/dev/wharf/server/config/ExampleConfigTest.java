@@ -184,6 +184,9 @@ class ExampleConfigTest {
         checkSection(missing, text, "rewrite", knownKeys("rewrite:\n  zzz-probe: 1\n"), List.of(root.path("rewrite")));
         checkSection(missing, text, "tls", knownKeys("tls:\n  zzz-probe: 1\n"), List.of(root.path("tls")));
         checkSection(missing, text, "auth", knownKeys("auth:\n  zzz-probe: 1\n"), List.of(root.path("auth")));
+        checkSection(missing, text, "cluster", knownKeys("cluster:\n  zzz-probe: 1\n"), List.of(root.path("cluster")));
+        checkSection(missing, text, "cluster.redis", knownKeys("cluster:\n  redis:\n    zzz-probe: 1\n"),
+                List.of(root.path("cluster").path("redis")));
         checkSection(missing, text, "auth.failedLogins", knownKeys("auth:\n  failedLogins:\n    zzz-probe: 1\n"),
                 List.of(root.path("auth").path("failedLogins")));
         checkSection(missing, text, "rewrite.rules[]", knownKeys("rewrite:\n  rules:\n    - zzz-probe: 1\n"),

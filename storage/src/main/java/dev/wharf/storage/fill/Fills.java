@@ -125,6 +125,19 @@ public final class Fills {
         return fill != null ? new Acquired(fill, started[0]) : new Acquired(finished[0], started[0]);
     }
 
+    /**
+     * The fill of {@code digest} running now (STARTING or STREAMING, not a pass-through), or null; never starts one.
+     * A peer replica streaming this replica's fill joins it this way. A map lookup.
+     */
+    public BlobFill running(Digest digest) {
+        BlobFill fill = fills.get(digest);
+        if (fill == null || fill.isPassThrough()) {
+            return null;
+        }
+        BlobFill.State s = fill.state();
+        return s == BlobFill.State.STARTING || s == BlobFill.State.STREAMING ? fill : null;
+    }
+
     /** Number of fills in progress. */
     public int inFlight() {
         return fills.size();

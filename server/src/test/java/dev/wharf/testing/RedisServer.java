@@ -1,0 +1,87 @@
+package dev.wharf.testing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Debian's real {@code redis-server} on 127.0.0.1 and a free port, with a config of its own in a temp directory
+ * (no persistence, no password unless given), stopped by its PID. {@link #stop()} and {@link #restart()} on the
+ * same port let a test take Redis away mid-run and bring it back. Fails, naming the tool, when it is not installed.
+ */
+public final class RedisServer implements AutoCloseable {
+    private final Path dir;
+    private final int port;
+    private final Path binary;
+    private ChildProcess process;
+
+    private RedisServer(Path dir, int port, Path binary) {
+        this.dir = dir;
+        this.port = port;
+        this.binary = binary;
+    }
+
+    /** Starts a fresh Redis. */
+    public static RedisServer start() {
+        return start(null);
+    }
+
+    /** Starts a fresh Redis that demands {@code password} (AUTH), or none when null. */
+    public static RedisServer start(String password) {
+        Path binary = Tools.require("redis-server");
+        try {
+            Path dir = Files.createTempDirectory("wharf-redis");
+            RedisServer r = new RedisServer(dir, Ports.free(), binary);
+            Files.writeString(dir.resolve("redis.conf"), String.join("\n",
+                    "bind 127.0.0.1",
+                    "port " + r.port,
+                    "dir " + dir,
+                    "save \"\"",
+                    "appendonly no",
+                    "daemonize no",
+                    "protected-mode yes",
+                    password == null ? "" : "requirepass " + password,
+                    ""), StandardCharsets.UTF_8);
+            r.launch();
+            return r;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private void launch() {
+        process = ChildProcess.start(List.of(binary.toString(), dir.resolve("redis.conf").toString()),
+                dir.resolve("redis.log"), Map.of(), dir);
+        process.awaitReady("redis-server on port " + port, Duration.ofSeconds(20), () -> Ports.accepting(port));
+    }
+
+    /** {@code host:port}, as {@code cluster.redis.address} takes it. */
+    public String address() {
+        return "127.0.0.1:" + port;
+    }
+
+    /** Stops Redis (SIGTERM, by PID); its data is gone (no persistence). */
+    public void stop() {
+        if (process != null) {
+            process.stop(Duration.ofSeconds(10));
+            process = null;
+        }
+    }
+
+    /** Starts Redis again on the same port, empty. */
+    public void restart() {
+        stop();
+        launch();
+    }
+
+    @Override
+    public void close() {
+        stop();
+        ChildProcess.deleteTree(dir);
+    }
+}
