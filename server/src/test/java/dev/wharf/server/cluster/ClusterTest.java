@@ -57,9 +57,16 @@ class ClusterTest {
     @TempDir
     Path tmp;
 
-    /** The {@code cluster:} section of one replica whose internal port is {@code peerPort}. */
     private String clusterYaml(RedisServer redis, int peerPort) throws IOException {
-        Path secret = tmp.resolve("cluster-secret");
+        return clusterYaml(tmp, redis, peerPort);
+    }
+
+    /**
+     * The {@code cluster:} section of one replica whose internal port is {@code peerPort}; the shared secret file is
+     * written once under {@code dir}. Package-private: ClusterOnS3Test builds its replicas with it.
+     */
+    static String clusterYaml(Path dir, RedisServer redis, int peerPort) throws IOException {
+        Path secret = dir.resolve("cluster-secret");
         if (!Files.exists(secret)) {
             Files.writeString(secret, SECRET + "\n", StandardCharsets.UTF_8);
         }
@@ -341,13 +348,13 @@ class ClusterTest {
     }
 
     /** Waits (bounded) until every replica reaches Redis. */
-    private static void awaitRedis(InProcessWharf... replicas) throws Exception {
+    static void awaitRedis(InProcessWharf... replicas) throws Exception {
         for (InProcessWharf r : replicas) {
             Scrapes.awaitSum(r, 1, "wharf_cluster_redis_up");
         }
     }
 
-    private static void awaitTrue(String what, BooleanSupplier condition) throws InterruptedException {
+    static void awaitTrue(String what, BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + 30_000_000_000L;
         while (!condition.getAsBoolean()) {
             assertTrue(System.nanoTime() < deadline, "waited 30 s for " + what);
@@ -362,7 +369,7 @@ class ClusterTest {
     record Pull(boolean complete, String digest, long bytes, long firstMiBNanos, String error) {
     }
 
-    private static Pull pull(URI uri) {
+    static Pull pull(URI uri) {
         return pull(uri, null);
     }
 
