@@ -49,8 +49,10 @@ public final class BlobFill {
     final Path temp;
     final Path finalPath;
     final Consumer<BlobFill> onDone;
-    /** The copy to the shared store, or null (none configured, or the bytes come from it). */
-    final BlobUpload upload;
+    /** The copy to the shared store, or null (none configured, or the bytes come from it); see {@link #upload()}. */
+    private final BlobUpload upload;
+    /** Set once by {@link #skipUpload()}: another replica's fill of the same blob makes the shared copy. */
+    private volatile boolean uploadSkipped;
     private final CompletableFuture<Long> size = new CompletableFuture<>();
     final CompletableFuture<Path> result = new CompletableFuture<>();
     final CompletableFuture<Long> verified = new CompletableFuture<>();
@@ -398,6 +400,23 @@ public final class BlobFill {
      * The upstream failed: delete the temp file and fail every reader with {@code cause}. Idempotent. Ignored once
      * {@link #complete} has been called: the body is whole, and verification decides.
      */
+    /**
+     * This fill's bytes come from another replica that is filling the same blob and uploads it to the shared store
+     * itself: keep this copy local (the hot tier) and upload nothing, so the bucket is written once per blob, not
+     * once per replica. Call before the first byte is offered; idempotent. A fill without an upload ignores it.
+     */
+    public void skipUpload() {
+        if (upload != null && !uploadSkipped) {
+            uploadSkipped = true;
+            upload.abort();
+        }
+    }
+
+    /** The upload to the shared store this fill still makes, or null (none, or {@link #skipUpload() skipped}). */
+    BlobUpload upload() {
+        return uploadSkipped ? null : upload;
+    }
+
     public void fail(Throwable cause) {
         if (completeCalled) {
             return;

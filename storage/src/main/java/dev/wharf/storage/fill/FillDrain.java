@@ -259,8 +259,9 @@ final class FillDrain {
                 }
                 written += bytes;
                 fill.available = written;
-                if (fill.upload != null) {
-                    fill.upload.written(written);
+                BlobUpload upload = fill.upload();
+                if (upload != null) {
+                    upload.written(written);
                 }
                 return;
             } catch (IOException e) {
@@ -310,10 +311,11 @@ final class FillDrain {
             return;
         }
         fill.verifiedNow();
-        if (fill.upload != null) {
+        BlobUpload upload = fill.upload();
+        if (upload != null) {
             // Verified: the shared store may make it visible now; the local commit waits for that (uploaded()), so a
-            // blob is never in the hot tier without being in the bucket.
-            fill.upload.complete(fill.expected).whenComplete((v, err) -> {
+            // blob is never in the hot tier without being in the bucket (unless another replica's fill uploads it).
+            upload.complete(fill.expected).whenComplete((v, err) -> {
                 ops.add(new Uploaded(err));
                 schedule();
             });
@@ -371,8 +373,8 @@ final class FillDrain {
 
     /** Stops caching: the disk is full mid-transfer (or the commit failed), go on through memory ("Pass-through"). */
     private void startPassThrough(Throwable cause, boolean countAsFull) {
-        if (fill.upload != null) {
-            fill.upload.abort(); // the rest of the bytes will not be in the file: the copy can never be whole
+        if (fill.upload() != null) {
+            fill.upload().abort(); // the rest of the bytes will not be in the file: the copy can never be whole
         }
         fill.onDone.accept(fill); // leave Fills first: from now on a new request starts its own transfer
         synchronized (fill.lock) {
@@ -446,8 +448,8 @@ final class FillDrain {
 
     private void cleanUp() {
         cleanedUp = true;
-        if (fill.upload != null) {
-            fill.upload.abort();
+        if (fill.upload() != null) {
+            fill.upload().abort();
         }
         closeChannel();
         boolean deleteTemp;
