@@ -15,6 +15,7 @@ import dev.wharf.testing.InProcessWharf;
 import dev.wharf.testing.Pulls;
 import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.SeaweedS3;
+import dev.wharf.testing.StoredBlobs;
 import dev.wharf.testing.TcpRelay;
 import dev.wharf.testing.WharfYaml;
 import java.net.URI;
@@ -92,6 +93,9 @@ class S3StorageTest {
                 // The tag is persisted after the manifest's answer: wait for it rather than race the close.
                 assertTrue(Pulls.await(Duration.ofSeconds(30), () -> s3.keys(prefix).containsKey(tagKey)),
                         "tag in the bucket: " + s3.keys(prefix));
+                // A blob's upload completes after its clients have their last byte (the client never waits for the
+                // store): wait for every blob object, boundedly, before closing wharf (which would abort uploads).
+                awaitBlobsInBucket(prefix, image);
             }
             Map<String, Long> keys = s3.keys(prefix);
             for (int i = 0; i < image.blobDigests().size(); i++) {
@@ -139,6 +143,7 @@ class S3StorageTest {
         try (TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap());
              InProcessWharf plain = InProcessWharf.start(tmp.resolve("a"), config(hop, prefix, false))) {
             Pulls.pullImage(plain.hostPort(), "up", image); // lands in the bucket
+            awaitBlobsInBucket(prefix, image); // uploads complete after the clients' last byte
         }
         try (TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap());
              InProcessWharf wharf = InProcessWharf.start(tmp.resolve("b"), config(hop, prefix, true))) {
@@ -214,6 +219,7 @@ class S3StorageTest {
                 Pulls.pullImage(wharf.hostPort(), "up", image);
                 assertTrue(Pulls.await(Duration.ofSeconds(30),
                         () -> s3.keys(prefix + "projects/up/links/").size() == linked), "links: " + s3.keys(prefix));
+                awaitBlobsInBucket(prefix, image); // links are written at verification, blobs after their upload
             }
         }
         Path file = tmp.resolve("wharf.yaml");
@@ -251,6 +257,8 @@ class S3StorageTest {
         try (TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap());
              InProcessWharf wharf = InProcessWharf.start(hot, config(hop, prefix, false))) {
             Pulls.pullImage(wharf.hostPort(), "up", warm);
+            awaitBlobsInBucket(prefix, warm); // and so committed to the hot tier, which follows the upload
+            StoredBlobs.await(hot, warm.blobDigests());
             s3.stop();
             try {
                 // The hot tier still serves, with no upstream call.
@@ -278,6 +286,8 @@ class S3StorageTest {
                 }
             }), "wharf did not see S3 back");
             Pulls.pullImage(wharf.hostPort(), "up", later);
+            awaitBlobsInBucket(prefix, later);
+            StoredBlobs.await(hot, later.blobDigests());
             String key = blobKey(prefix, later.blobDigests().get(0));
             assertEquals(later.blobSizes().get(0), s3.keys(prefix).get(key), "caching resumed: " + s3.keys(prefix));
             assertTrue(Files.exists(Pulls.blobFile(hot, later.blobDigests().get(0))), "hot tier resumed");
@@ -285,5 +295,17 @@ class S3StorageTest {
                     "the passed-through blob reached the bucket");
             assertEquals(List.of(), s3.incompleteUploads(prefix), "multipart uploads left open");
         }
+    }
+
+    /**
+     * Waits (30 s at most) until every blob of {@code image} is an object in the bucket: a fill's upload completes
+     * after its clients have their last byte, so a test that closes wharf or reads the bucket right after a pull
+     * must wait for it (closing wharf earlier would abort the upload).
+     */
+    private void awaitBlobsInBucket(String prefix, ImageSeeder.Image image) throws InterruptedException {
+        List<String> blobKeys = new java.util.ArrayList<>();
+        image.blobDigests().forEach(d -> blobKeys.add(blobKey(prefix, d)));
+        assertTrue(Pulls.await(Duration.ofSeconds(30), () -> s3.keys(prefix).keySet().containsAll(blobKeys)),
+                "blobs in the bucket: " + s3.keys(prefix));
     }
 }

@@ -128,16 +128,27 @@ public final class SeaweedS3 implements BeforeAllCallback, AfterAllCallback, Aut
         }
         try {
             client().createBucket(b -> b.bucket(BUCKET));
-            return true;
         } catch (BucketAlreadyOwnedByYouException e) {
-            return true;
+            // there from an earlier start
         } catch (RuntimeException e) {
             try {
                 client().headBucket(b -> b.bucket(BUCKET));
-                return true;
             } catch (RuntimeException notYet) {
                 return false;
             }
+        }
+        // The bucket answering is not the data path answering: after a restart SeaweedFS's gateway answers bucket
+        // calls before its volume server has registered again, and an object request waits meanwhile. Ready means
+        // an object can be written, read and deleted.
+        String probe = "_ready/probe";
+        try {
+            client().putObject(b -> b.bucket(BUCKET).key(probe),
+                    software.amazon.awssdk.core.sync.RequestBody.fromString("ready"));
+            boolean read = client().getObjectAsBytes(b -> b.bucket(BUCKET).key(probe)).asUtf8String().equals("ready");
+            client().deleteObject(b -> b.bucket(BUCKET).key(probe));
+            return read;
+        } catch (RuntimeException notYet) {
+            return false;
         }
     }
 
