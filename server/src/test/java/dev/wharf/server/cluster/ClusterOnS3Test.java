@@ -4,6 +4,7 @@ import static dev.wharf.server.cluster.ClusterTest.awaitRedis;
 import static dev.wharf.server.cluster.ClusterTest.awaitTrue;
 import static dev.wharf.server.cluster.ClusterTest.pull;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wharf.server.metrics.PrometheusText;
@@ -19,6 +20,8 @@ import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.RedisServer;
 import dev.wharf.testing.SeaweedS3;
 import dev.wharf.testing.TcpRelay;
+import dev.wharf.testing.ThrottleTap;
+import dev.wharf.testing.WharfProcess;
 import dev.wharf.testing.WharfYaml;
 import java.io.IOException;
 import java.io.InputStream;
@@ -34,6 +37,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -49,7 +53,9 @@ import org.junit.jupiter.api.io.TempDir;
  * redis-server), each with its own hot-tier directory, in front of one real docker-registry behind a
  * {@link CountTap}. Cold clients spread over the replicas cost one upstream fetch and leave one whole object in the
  * bucket; a replica that joins later serves everything from the bucket and Redis alone; a tag resolved on one
- * replica is served by another within its TTL without an upstream call. Each test uses its own key prefix.
+ * replica is served by another within its TTL without an upstream call; a lease holder killed with SIGKILL mid-fill
+ * (a child process, as in ClusterTest) leaves no object in the bucket and a retry leaves one whole one. Each test
+ * uses its own key prefix.
  */
 @Timeout(value = 8, unit = TimeUnit.MINUTES)
 @ExtendWith(RealRegistry.class)
@@ -196,6 +202,66 @@ class ClusterOnS3Test {
                     "b went upstream for a tag a resolved within its TTL: " + registry.requests());
             assertEquals(0, registry.countRequests("*", "/manifests/" + image.manifestDigest()),
                     "nobody fetched the manifest by digest upstream");
+        }
+    }
+
+    /**
+     * (4) kill -9 of the lease holder mid-fill, on the bucket: the holder (a child process, so the kill is real) fills
+     * a 128 MiB blob through a throttled upstream while b and c join it; then it is killed. Its client sees an
+     * aborted stream, b's and c's either the right bytes or an abort, and the bucket has no object under the blob's
+     * key (an open multipart upload may be left; it is not an object). A retry on b takes the lease over and leaves
+     * exactly one whole object with the right digest.
+     */
+    @Test
+    void killingTheLeaseHolderMidFillLeavesNoObjectAndARetryLeavesOneWholeOne(DistributionRegistry registry,
+            ImageSeeder seeder) throws Exception {
+        String prefix = "cluster-kill/";
+        long size = 128L << 20;
+        ImageSeeder.Blob blob = seeder.pushRandomBlob(registry.url(), "cluster/s3killed", size, 1303);
+        String key = blobKey(prefix, blob.digest());
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        try (RedisServer redis = RedisServer.start();
+                TcpRelay hop = TcpRelay.toLocalPort(registry.port(), new CountTap(), new ThrottleTap(2 << 20));
+                WharfProcess holder = WharfProcess.builder().project("up", URI.create(hop.url()))
+                        .s3(s3.storageYaml(prefix, false))
+                        .extraYaml(ClusterTest.clusterYaml(tmp, redis, Ports.free())).start();
+                InProcessWharf b = replica("b", URI.create(hop.url()), redis, prefix);
+                InProcessWharf c = replica("c", URI.create(hop.url()), redis, prefix)) {
+            awaitRedis(b, c);
+            String path = "/v2/up/cluster/s3killed/blobs/" + blob.digest();
+            Future<ClusterTest.Pull> onHolder = pool.submit(() -> pull(holder.url().resolve(path)));
+            awaitTrue("the holder's fill to start", () -> hop.tap(CountTap.class).downstreamBytes() > (1 << 20));
+            CountDownLatch joined = new CountDownLatch(2);
+            Future<ClusterTest.Pull> onB = pool.submit(() -> ClusterTest.pull(b.url().resolve(path), joined));
+            Future<ClusterTest.Pull> onC = pool.submit(() -> ClusterTest.pull(c.url().resolve(path), joined));
+            assertTrue(joined.await(30, TimeUnit.SECONDS), "the joiners got no first MiB in 30 s");
+            long upstreamAtKill = hop.tap(CountTap.class).downstreamBytes();
+            assertTrue(upstreamAtKill < size / 2, "the kill would not be mid-fill: " + upstreamAtKill + " bytes in");
+            holder.kill9(); // SIGKILL to the child's PID; returns once it is gone
+            assertEquals(Map.of(), s3.keys(key), "objects under the blob's key right after the kill");
+
+            ClusterTest.Pull h = onHolder.get(2, TimeUnit.MINUTES);
+            assertFalse(h.complete(), "the killed holder's client completed: " + h);
+            for (ClusterTest.Pull p : List.of(onB.get(2, TimeUnit.MINUTES), onC.get(2, TimeUnit.MINUTES))) {
+                assertTrue(!p.complete() || blob.digest().equals(p.digest()), "a joiner was given wrong bytes: " + p);
+                System.out.println("joiner after the kill: " + p);
+            }
+            assertEquals(1, registry.countRequests("GET", "/blobs/" + blob.digest()),
+                    "upstream GETs before the retry: " + registry.requests());
+            // Only the killed fill has read the upstream, and it was cut: nothing may have become an object.
+            assertEquals(Map.of(), s3.keys(key), "objects under the blob's key once the clients ended");
+            System.out.println("multipart uploads left open by the kill: " + s3.incompleteUploads(key).size());
+
+            hop.tap(ThrottleTap.class).setBytesPerSecond(0);
+            ClusterTest.Pull retry = pull(b.url().resolve(path));
+            assertTrue(retry.complete(), "the retry did not complete: " + retry);
+            assertEquals(blob.digest(), retry.digest(), "the retry's bytes");
+            assertTrue(Pulls.await(Duration.ofSeconds(60), () -> s3.keys(key).containsKey(key)),
+                    "the blob in the bucket after the retry: " + s3.keys(prefix));
+            assertEquals(Map.of(key, size), s3.keys(key), "objects under the blob's key after the retry");
+            assertEquals(blob.digest(), objectDigest(key), "bytes under " + key);
+        } finally {
+            pool.shutdownNow();
         }
     }
 

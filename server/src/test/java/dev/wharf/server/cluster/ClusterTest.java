@@ -373,8 +373,11 @@ class ClusterTest {
         return pull(uri, null);
     }
 
-    /** Streams a GET, hashing as it reads; counts {@code firstMiB} down once a MiB arrived. Never throws. */
-    private static Pull pull(URI uri, CountDownLatch firstMiB) {
+    /**
+     * Streams a GET, hashing as it reads; counts {@code firstMiB} down once a MiB arrived. Never throws.
+     * Package-private: ClusterOnS3Test's kill -9 case waits for its joiners with it.
+     */
+    static Pull pull(URI uri, CountDownLatch firstMiB) {
         long start = System.nanoTime();
         long firstAt = -1;
         long n = 0;
