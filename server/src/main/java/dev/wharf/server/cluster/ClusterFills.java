@@ -82,7 +82,6 @@ final class ClusterFills implements FillOrigin {
             retry(fill, project, fetch, deadline, "its own stale lease");
             return;
         }
-        fill.skipUpload(); // the holder's fill uploads the blob to a shared bucket; this replica's copy stays local
         CompletableFuture<Void> allowed = theirs.project().equals(project)
                 ? CompletableFuture.completedFuture(null) : fetch.confirm();
         allowed.thenCompose(v -> peers.streamBlob(theirs.advertise(), fill.digest(), fill))

@@ -73,6 +73,9 @@ final class PeerClient {
                 started.completeExceptionally(new NotStarted("peer " + peer + " sent no Content-Length for " + digest));
                 return HttpResponse.BodySubscribers.discarding();
             }
+            // The holder answers with the blob: its fill uploads it to a shared bucket, so this copy stays local. Not
+            // before this point: a joiner whose holder is dead takes the lease over and must upload itself.
+            fill.skipUpload();
             fill.begin(length);
             started.complete(null);
             return new IntoFill(fill, peer);
