@@ -195,7 +195,6 @@ upstream_bytes() {  # upstream_bytes NAME...: wharf_upstream_bytes_total summed
   done
   echo "$sum"
 }
-FAILS=0
 pull_all() {  # pull_all N NAME...: N concurrent clients round-robin over NAMEs; prints wall seconds
   local n="$1"; shift; local targets=("$@") i t0 pids=()
   t0=$(now_ns)
@@ -208,7 +207,9 @@ pull_all() {  # pull_all N NAME...: N concurrent clients round-robin over NAMEs;
   for p in "${pids[@]}"; do wait "$p" || true; done
   secs_since "$t0"
   for i in $(seq 0 $((n - 1))); do
-    [ "$(cat "$WORK/logs/pull-$i.out")" = "200 $BLOB_BYTES" ] || { FAILS=$((FAILS + 1)); log "client $i: $(cat "$WORK/logs/pull-$i.out")"; }
+    # pull_all runs in $(...): a failure is counted in a file, since a variable set here would not reach the caller.
+    [ "$(cat "$WORK/logs/pull-$i.out")" = "200 $BLOB_BYTES" ] \
+      || { echo "$i" >>"$WORK/logs/failed"; log "client $i: $(cat "$WORK/logs/pull-$i.out")"; }
   done
 }
 
@@ -239,6 +240,7 @@ for mode in alone cluster; do  # warm: the caches are full from the last cold ru
   fi
 done
 
+FAILS=$( [ -f "$WORK/logs/failed" ] && wc -l <"$WORK/logs/failed" || echo 0)
 {
   echo "# Cluster benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
   echo
