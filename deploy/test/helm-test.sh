@@ -8,8 +8,12 @@
 #     CA (caBundle or cert-manager injection), failurePolicy Ignore, reinvocationPolicy IfNeeded and the
 #     namespaceSelector excluding the release's namespace;
 #   - the checker itself rejects an object with an unknown field (so it cannot pass by accident);
-#   - invalid combinations fail to render (webhook without TLS, TLS without a source, node config without url);
-#   - the rendered wharf.yaml (and the DaemonSet's containerd-config.yaml) load in wharf itself (`wharf du --config`).
+#   - S3 storage (s3:): the storage.s3 block, the secret key mounted as secretKeyFile, the access key from the
+#     Secret (env) or a value, none of it with the SDK's default chain, the hot tier's maxSize;
+#   - invalid combinations fail to render (webhook without TLS, TLS without a source, node config without url,
+#     S3 without a bucket or with half its credentials);
+#   - the rendered wharf.yaml (and the DaemonSet's containerd-config.yaml) load in wharf itself (`wharf du --config`;
+#     with S3, the loader must accept the config and du then fails only on reaching the bucket, a closed port).
 # Needs helm (go install helm.sh/helm/v3/cmd/helm, see .ci/run), go and java.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -96,6 +100,40 @@ render cluster-hard default "-expect StatefulSet,Service,ConfigMap,Secret,PodDis
 grep -q 'requiredDuringSchedulingIgnoredDuringExecution' "$TMP/cluster-hard.yaml" || die "cluster-hard: no hard anti-affinity"
 PASSED=$((PASSED + 1)); log "cluster: headless port, pod-IP advertise, secrets as files, anti-affinity rendered as expected"
 
+# S3 storage (s3:): storage.s3 as the config loader reads it, the secret key as a file, the access key from the
+# Secret through an env variable or as a value, nothing of it with the SDK's default chain (IRSA).
+cm() { sed -n '/^kind: ConfigMap/,/^---/p' "$1"; }
+cm "$TMP/all-on.yaml" >"$TMP/all-on.cm"
+for want in 'bucket: wharf-cache' 'endpoint: https://s3.example.com' 'region: eu-west-1' 'pathStyle: true' \
+            'prefix: prod/' 'redirect: true' 'secretKeyFile: /etc/wharf/s3/secret-key' \
+            'accessKey: ${WHARF_S3_ACCESS_KEY}' 'maxSize: 45GiB'; do
+  grep -qF "$want" "$TMP/all-on.cm" || die "all-on: the ConfigMap lacks '$want'"
+done
+grep -q 'mountPath: /etc/wharf/s3$' "$TMP/all-on.yaml" || die "all-on: the S3 secret key is not mounted"
+grep -q 'secretName: wharf-s3$' "$TMP/all-on.yaml" || die "all-on: the S3 volume is not the existing Secret"
+grep -A4 'name: WHARF_S3_ACCESS_KEY' "$TMP/all-on.yaml" | grep -q 'key: "access-key"' \
+  || die "all-on: WHARF_S3_ACCESS_KEY does not come from the Secret's access-key"
+render s3-irsa default "-expect StatefulSet,Service,ConfigMap,PodDisruptionBudget -forbid Secret" \
+  -- --set s3.enabled=true --set s3.bucket=wharf --set s3.region=eu-central-1 --set persistence.size=100Gi
+cm "$TMP/s3-irsa.yaml" >"$TMP/s3-irsa.cm"
+grep -qF 'maxSize: 81920MiB' "$TMP/s3-irsa.cm" || die "s3-irsa: the hot tier is not 0.8 of the 100Gi volume"
+grep -qF 'region: eu-central-1' "$TMP/s3-irsa.cm" || die "s3-irsa: no region"
+if grep -q 'accessKey\|secretKeyFile\|endpoint\|pathStyle\|redirect\|prefix' "$TMP/s3-irsa.cm"; then
+  die "s3-irsa: keys beyond bucket and region rendered (the loader's defaults must apply)"
+fi
+if grep -q 'WHARF_S3_ACCESS_KEY\|/etc/wharf/s3' "$TMP/s3-irsa.yaml"; then die "s3-irsa: credentials mounted for the default chain"; fi
+render s3-value default "-expect StatefulSet,Service,ConfigMap,PodDisruptionBudget -forbid Secret" \
+  -- --set s3.enabled=true --set s3.bucket=wharf --set s3.endpoint=http://seaweed:8333 --set s3.pathStyle=true \
+     --set s3.credentials.existingSecret=seaweed --set s3.credentials.accessKey=wharf-bot \
+     --set config.storage.maxSize=20GiB
+cm "$TMP/s3-value.yaml" >"$TMP/s3-value.cm"
+grep -qF 'accessKey: wharf-bot' "$TMP/s3-value.cm" || die "s3-value: the access key value is not in the config"
+grep -qF 'maxSize: 20GiB' "$TMP/s3-value.cm" || die "s3-value: config.storage.maxSize did not win"
+grep -q 'key: "secretKey"' "$TMP/s3-value.yaml" || die "s3-value: the default secretKeyKey is not mounted"
+if grep -q 'WHARF_S3_ACCESS_KEY' "$TMP/s3-value.yaml"; then die "s3-value: an env variable beside an access key value"; fi
+if grep -q 's3:\|/etc/wharf/s3' "$TMP/defaults.yaml"; then die "defaults: S3 settings rendered without s3.enabled"; fi
+PASSED=$((PASSED + 1)); log "S3: storage.s3 keys, secret key file, access key from Secret or value, hot tier size as expected"
+
 # The checker must reject what the API server would: an unknown field, a misplaced one, a wrong type.
 bad() {
   local what="$1" file="$2"
@@ -121,6 +159,13 @@ must_fail "TLS is on without a certificate source" --set tls.enabled=true
 must_fail "the node config has no url" --set nodeConfig.enabled=true
 must_fail "the cluster has no Redis address" --set cluster.enabled=true
 must_fail "the anti-affinity is neither soft nor hard" --set cluster.antiAffinity=maybe
+must_fail "S3 has no bucket" --set s3.enabled=true
+must_fail "S3 has a secret but no access key" --set s3.enabled=true --set s3.bucket=wharf --set s3.credentials.existingSecret=x
+must_fail "S3 has an access key but no secret" --set s3.enabled=true --set s3.bucket=wharf --set s3.credentials.accessKey=a
+must_fail "S3 has both an access key value and key" --set s3.enabled=true --set s3.bucket=wharf \
+  --set s3.credentials.existingSecret=x --set s3.credentials.accessKey=a --set s3.credentials.accessKeyKey=b
+must_fail "the hot tier cannot be sized from persistence.size 50G" --set s3.enabled=true --set s3.bucket=wharf \
+  --set persistence.size=50G
 PASSED=$((PASSED + 1))
 
 # wharf's own loader on the rendered wharf.yaml: `du` loads the config (exit 2 on a config error) and reads only.
@@ -135,10 +180,16 @@ mkdir -p "$TMP/etc/cluster/redis-ca"
 printf 'a-shared-secret-of-enough-length\n' >"$TMP/etc/cluster/secret"; printf 'pw\n' >"$TMP/etc/cluster/redis-password"
 printf 'x\n' >"$TMP/etc/cluster/redis-ca/ca.crt"
 export POD_IP=10.1.2.3
+# S3 (all-on, s3-value, s3-irsa): the secret key file, the access key env variable, and for the default chain its
+# environment variables (so the SDK never asks an instance metadata service). The endpoints become a closed
+# loopback port: the loader must accept the config; du then fails only when it reaches for the bucket.
+mkdir -p "$TMP/etc/s3"; printf 's3-secret\n' >"$TMP/etc/s3/secret-key"
+export WHARF_S3_ACCESS_KEY=wharf-bot AWS_ACCESS_KEY_ID=wharf-bot AWS_SECRET_ACCESS_KEY=s3-secret AWS_EC2_METADATA_DISABLED=true
+CLOSED_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 # The chart mounts the serving pair at /etc/wharf/tls: a real one here, so the loader's file checks see a pair.
 java -jar "$JAR" tls init --dir "$TMP/etc/tls" --host wharf.wharf-system.svc >"$TMP/tls-init.log" 2>&1 \
   || { cat "$TMP/tls-init.log" >&2; die "wharf tls init failed"; }
-for variant in defaults:default all-on:wharf-system; do
+for variant in defaults:default all-on:wharf-system s3-value:default s3-irsa:default; do
   ns="${variant#*:}"; variant="${variant%%:*}"
   mkdir -p "$TMP/cm-$variant"
   "$TMP/check" -namespace "$ns" -dump-configmaps "$TMP/cm-$variant" <"$TMP/$variant.yaml" >/dev/null \
@@ -148,13 +199,28 @@ for variant in defaults:default all-on:wharf-system; do
   # Point the pod's mounted paths at files here: the credentials and TLS files, the storage.
   sed -i "s#/etc/wharf/#$TMP/etc/#g; s#path: /data\$#path: $TMP/data#" "$cfg"
   rc=0
-  java -jar "$JAR" du --config "$cfg" >"$TMP/du.log" 2>&1 || rc=$?
-  if (( rc != 0 )); then cat "$cfg" "$TMP/du.log" >&2; die "$variant: wharf du --config on the rendered config exited $rc"; fi
+  if grep -q '^  s3:' "$cfg"; then
+    # No endpoint (AWS itself, s3-irsa) or another one: the closed port, so nothing leaves loopback.
+    if grep -q '^    endpoint:' "$cfg"; then
+      sed -i "s#^    endpoint: .*#    endpoint: http://127.0.0.1:$CLOSED_PORT#" "$cfg"
+    else
+      sed -i "s#^  s3:\$#  s3:\n    endpoint: http://127.0.0.1:$CLOSED_PORT#" "$cfg"
+    fi
+    timeout 120 java -jar "$JAR" du --config "$cfg" >"$TMP/du.log" 2>&1 || rc=$?
+    # Exit 2 is a config error; the hot tier's table is printed after the config loaded, before the bucket.
+    if (( rc == 0 || rc == 2 || rc == 124 )) || ! grep -q "^storage $TMP/data" "$TMP/du.log"; then
+      cat "$cfg" "$TMP/du.log" >&2; die "$variant: wharf du --config on the rendered S3 config exited $rc"
+    fi
+    log "$variant: the loader accepts storage.s3; du stopped at the bucket (exit $rc): $(grep -v '^\(storage \|PROJECT\|all \|[a-z0-9.-]* *[0-9]\)' "$TMP/du.log" | head -n 1 | cut -c1-100)"
+  else
+    java -jar "$JAR" du --config "$cfg" >"$TMP/du.log" 2>&1 || rc=$?
+    if (( rc != 0 )); then cat "$cfg" "$TMP/du.log" >&2; die "$variant: wharf du --config on the rendered config exited $rc"; fi
+  fi
   if [[ -s "$TMP/cm-$variant/containerd-config.yaml" ]]; then
     sed -i "s#path: /data\$#path: $TMP/data#" "$TMP/cm-$variant/containerd-config.yaml"
     java -jar "$JAR" du --config "$TMP/cm-$variant/containerd-config.yaml" >"$TMP/du.log" 2>&1 \
       || { cat "$TMP/du.log" >&2; die "$variant: wharf rejects the node DaemonSet's containerd-config.yaml"; }
   fi
 done
-PASSED=$((PASSED + 1)); log "wharf's config loader accepts the rendered wharf.yaml (defaults and all-on)"
+PASSED=$((PASSED + 1)); log "wharf's config loader accepts the rendered wharf.yaml (defaults, all-on, s3-value, s3-irsa)"
 echo "helm-test: $PASSED passed, 0 failed"

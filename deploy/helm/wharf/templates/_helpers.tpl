@@ -84,7 +84,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- $projects = append $projects $p -}}
 {{- end -}}
-{{- $cfg := dict "listen" (printf "0.0.0.0:%d" (int .Values.port)) "storage" (merge (dict "path" "/data") .Values.config.storage) "projects" $projects -}}
+{{- $storage := merge (dict "path" "/data") .Values.config.storage -}}
+{{- if .Values.s3.enabled -}}
+{{- $_ := set $storage "s3" (include "wharf.s3" . | fromYaml) -}}
+{{- if not (hasKey $storage "maxSize") -}}{{- $_ := set $storage "maxSize" (include "wharf.hotTierSize" .) -}}{{- end -}}
+{{- end -}}
+{{- $cfg := dict "listen" (printf "0.0.0.0:%d" (int .Values.port)) "storage" $storage "projects" $projects -}}
 {{- if .Values.config.defaultProject -}}{{- $_ := set $cfg "defaultProject" .Values.config.defaultProject -}}{{- end -}}
 {{- if .Values.tls.enabled -}}
 {{- $_ := set $cfg "tls" (dict "cert" "/etc/wharf/tls/tls.crt" "key" "/etc/wharf/tls/tls.key") -}}
@@ -119,4 +124,39 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* The Secret holding the replicas' shared secret for the internal port. */}}
 {{- define "wharf.clusterSecret" -}}
 {{- .Values.cluster.existingSecret | default (printf "%s-cluster" (include "wharf.fullname" .)) -}}
+{{- end -}}
+
+{{/* storage.s3 of wharf.yaml, as the config loader reads it (OperationsReader: endpoint, bucket, region,
+     pathStyle, prefix, accessKey, secretKeyFile, redirect). Absent keys take the loader's defaults. */}}
+{{- define "wharf.s3" -}}
+{{- $s := .Values.s3 -}}
+{{- if not $s.bucket -}}{{- fail "s3.enabled needs s3.bucket" -}}{{- end -}}
+{{- $out := dict "bucket" $s.bucket -}}
+{{- with $s.endpoint -}}{{- $_ := set $out "endpoint" . -}}{{- end -}}
+{{- with $s.region -}}{{- $_ := set $out "region" . -}}{{- end -}}
+{{- with $s.prefix -}}{{- $_ := set $out "prefix" . -}}{{- end -}}
+{{- if $s.pathStyle -}}{{- $_ := set $out "pathStyle" true -}}{{- end -}}
+{{- if $s.redirect -}}{{- $_ := set $out "redirect" true -}}{{- end -}}
+{{- $c := $s.credentials -}}
+{{- if $c.existingSecret -}}
+{{- if and $c.accessKey $c.accessKeyKey -}}{{- fail "s3.credentials: accessKey or accessKeyKey, not both" -}}{{- end -}}
+{{- if $c.accessKey -}}{{- $_ := set $out "accessKey" $c.accessKey -}}
+{{- else if $c.accessKeyKey -}}{{- $_ := set $out "accessKey" "${WHARF_S3_ACCESS_KEY}" -}}
+{{- else -}}{{- fail "s3.credentials.existingSecret needs s3.credentials.accessKey or .accessKeyKey" -}}{{- end -}}
+{{- $_ := set $out "secretKeyFile" "/etc/wharf/s3/secret-key" -}}
+{{- else if or $c.accessKey $c.accessKeyKey -}}
+{{- fail "s3.credentials.accessKey/accessKeyKey need s3.credentials.existingSecret (the secret key); leave all empty for the SDK's default chain" -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{/* The hot tier's maxSize with S3: s3.hotTierFraction of persistence.size, in wharf's units (GiB...). */}}
+{{- define "wharf.hotTierSize" -}}
+{{- $m := regexFind "^[0-9]+(Mi|Gi|Ti)$" (toString .Values.persistence.size) -}}
+{{- if not $m -}}
+{{- fail (printf "s3.enabled: set config.storage.maxSize (persistence.size %v is not N Mi, Gi or Ti)" .Values.persistence.size) -}}
+{{- end -}}
+{{- $unit := regexFind "(Mi|Gi|Ti)$" $m -}}
+{{- $mib := mul (int (trimSuffix $unit $m)) (get (dict "Mi" 1 "Gi" 1024 "Ti" 1048576) $unit) -}}
+{{- printf "%dMiB" (int (mulf $mib (float64 .Values.s3.hotTierFraction))) -}}
 {{- end -}}
