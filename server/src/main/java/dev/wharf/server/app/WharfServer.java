@@ -239,12 +239,6 @@ public final class WharfServer implements AutoCloseable {
 
         readiness = new Readiness(store.root().resolve("tmp"), draining::get,
                 Duration.ofSeconds(5));
-        if (s3 != null) {
-            S3Tier bucket = s3;
-            readiness.degradedWhen(() -> bucket.health().up() ? null
-                    : "S3 bucket " + config.s3().bucket() + " unreachable, blobs pass through uncached: "
-                            + bucket.health().lastError());
-        }
         readiness.start();
         var ops = config.operations();
         if (ops.accessLog()) {
@@ -397,9 +391,16 @@ public final class WharfServer implements AutoCloseable {
         return b.bind(new InetSocketAddress(address.host(), address.port())).sync().channel();
     }
 
-    /** What a ready /readyz adds: a cluster replica that lost Redis fills alone. Never blocks. */
+    /**
+     * What a ready /readyz adds, or null: the S3 bucket is down (blobs pass through uncached), a cluster replica lost
+     * Redis (it fills alone), or both, joined by "; ". Never blocks: both read a state their probes keep.
+     */
     private String degraded() {
-        return cluster == null ? null : cluster.degraded();
+        String bucket = s3 == null || s3.health().up() ? null
+                : "S3 bucket " + config.s3().bucket() + " unreachable, blobs pass through uncached: "
+                        + s3.health().lastError();
+        String redis = cluster == null ? null : cluster.degraded();
+        return bucket == null ? redis : redis == null ? bucket : bucket + "; " + redis;
     }
 
     /** The bound internal cluster port, or -1 without {@code cluster:}. */

@@ -275,13 +275,6 @@ public final class RequestHandler extends ChannelInboundHandlerAdapter {
         if (path.equals("/readyz")) {
             String problem = notReady.get();
             String detail = problem == null ? degraded.get() : null;
-            if (problem != null && problem.startsWith("degraded: ")) {
-                // Still serving (e.g. the S3 bucket is down and blobs pass through): ready, with the detail.
-                String cluster = degraded.get();
-                text(ex, HttpResponseStatus.OK, "ready, " + problem
-                        + (cluster == null ? "" : "; degraded: " + cluster) + "\n");
-                return;
-            }
             text(ex, problem == null ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
                     problem != null ? "not ready: " + problem + "\n"
                             : detail == null ? "ready\n" : "ready (degraded: " + detail + ")\n");

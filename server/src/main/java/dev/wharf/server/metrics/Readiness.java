@@ -37,12 +37,6 @@ public final class Readiness implements AutoCloseable {
     private volatile boolean configLoaded;
     /** Null when the last probe wrote and deleted its file; otherwise why it could not. */
     private volatile String storageProblem = "storage not probed yet";
-    /** Gives null, or why wharf serves in a degraded way though ready (the S3 bucket down). */
-    private volatile java.util.function.Supplier<String> degraded = () -> null;
-
-    /** Prefix of {@link #problem()}'s answer when wharf is ready but degraded: /readyz answers 200 with it. */
-    public static final String DEGRADED = "degraded: ";
-
     /** {@code tmp} is the storage's temp directory; {@code draining} turns true when a stop begins. */
     public Readiness(Path tmp, BooleanSupplier draining, Duration period) {
         this.tmp = tmp;
@@ -55,11 +49,6 @@ public final class Readiness implements AutoCloseable {
         probe();
         long millis = period.toMillis();
         prober.scheduleWithFixedDelay(this::probe, millis, millis, TimeUnit.MILLISECONDS);
-    }
-
-    /** Reports {@code why} (null: all well; must not block) in /readyz while still ready. */
-    public void degradedWhen(java.util.function.Supplier<String> why) {
-        this.degraded = why;
     }
 
     /** The server finished starting with its config. */
@@ -75,11 +64,7 @@ public final class Readiness implements AutoCloseable {
         if (!configLoaded) {
             return "starting: config not loaded yet";
         }
-        if (storageProblem != null) {
-            return storageProblem;
-        }
-        String why = degraded.get();
-        return why == null ? null : DEGRADED + why;
+        return storageProblem;
     }
 
     private void probe() {
