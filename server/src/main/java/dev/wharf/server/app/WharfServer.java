@@ -56,6 +56,7 @@ import dev.wharf.storage.StoreListener;
 import dev.wharf.storage.TagRef;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -83,6 +84,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -329,24 +331,9 @@ public final class WharfServer implements AutoCloseable {
     private Channel bind(HostPort address, TlsContext tls, RequestHandler.Serves serves, Router router,
                          RegistryEndpoints endpoints, AdminEndpoint admin, AdmissionEndpoint admission)
             throws IOException, InterruptedException {
-        var limits = config.limits();
-        ClientLimits.Cap cap = new ClientLimits.Cap(limits.maxConnections());
-        ServerBootstrap b = transport.configure(new ServerBootstrap())
-                .group(boss == null ? workers : boss, workers)
-                .option(ChannelOption.SO_BACKLOG, 1024)
-                .childOption(ChannelOption.TCP_NODELAY, true)
-                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(256 << 10, 1 << 20))
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        clients.add(ch);
-                        ClientPipeline.configure(ch, tls, new ClientPipeline.Limits(limits.headerTimeout(),
-                                limits.idleTimeout(), limits.writeTimeout(), cap), () -> new RequestHandler(router,
-                                endpoints, readiness::problem, WharfServer.this::degraded, active, metrics, admin, admission,
-                                accessLog, serves,
-                                access == null ? dev.wharf.server.http.RegistryAccess.OPEN : access));
-                    }
-                });
+        ServerBootstrap b = clientBootstrap(transport.configure(new ServerBootstrap()), tls, () -> new RequestHandler(
+                router, endpoints, readiness::problem, WharfServer.this::degraded, active, metrics, admin, admission,
+                accessLog, serves, access == null ? dev.wharf.server.http.RegistryAccess.OPEN : access));
         InetSocketAddress at = new InetSocketAddress(address.host(), address.port());
         int count = transport.listeners(ioLoops);
         if (count > 1) {
@@ -371,11 +358,21 @@ public final class WharfServer implements AutoCloseable {
      * HTTP/1.1, the registry's client limits, the cluster's secret checked per request).
      */
     private Channel bindPeers(HostPort address) throws InterruptedException {
+        // One plain listener (no SO_REUSEPORT: the internal port is not shared between event loops).
+        ServerBootstrap b = clientBootstrap(new ServerBootstrap().channel(transport.serverChannel()), null,
+                () -> new PeerHandler(cluster.peers(), active));
+        return b.bind(new InetSocketAddress(address.host(), address.port())).sync().channel();
+    }
+
+    /**
+     * {@code base} (its channel class set) with what every listener of client connections shares: the event loops,
+     * the backlog, TCP_NODELAY, the write water marks, and each connection tracked and given the client pipeline
+     * under {@code limits} (a cap on connections per listener) with {@code tls} (or none) and {@code handler}.
+     */
+    private ServerBootstrap clientBootstrap(ServerBootstrap base, TlsContext tls, Supplier<ChannelHandler> handler) {
         var limits = config.limits();
         ClientLimits.Cap cap = new ClientLimits.Cap(limits.maxConnections());
-        ServerBootstrap b = new ServerBootstrap()
-                .group(boss == null ? workers : boss, workers)
-                .channel(transport.serverChannel())
+        return base.group(boss == null ? workers : boss, workers)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(256 << 10, 1 << 20))
@@ -383,12 +380,10 @@ public final class WharfServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         clients.add(ch);
-                        ClientPipeline.configure(ch, null, new ClientPipeline.Limits(limits.headerTimeout(),
-                                limits.idleTimeout(), limits.writeTimeout(), cap),
-                                () -> new PeerHandler(cluster.peers(), active));
+                        ClientPipeline.configure(ch, tls, new ClientPipeline.Limits(limits.headerTimeout(),
+                                limits.idleTimeout(), limits.writeTimeout(), cap), handler);
                     }
                 });
-        return b.bind(new InetSocketAddress(address.host(), address.port())).sync().channel();
     }
 
     /**
