@@ -61,21 +61,7 @@ public final class OidcProvider implements BeforeAllCallback, AfterAllCallback {
 
     /** The Hydra binary, or a failure that says how to build it. */
     public static Path hydra() {
-        String env = System.getenv("WHARF_HYDRA");
-        if (env != null && !env.isBlank()) {
-            return Path.of(env);
-        }
-        String cache = System.getenv("WHARF_TOOLS_CACHE");
-        if (cache == null || cache.isBlank()) {
-            String xdg = System.getenv("XDG_CACHE_HOME");
-            cache = (xdg == null || xdg.isBlank() ? System.getProperty("user.home") + "/.cache" : xdg) + "/wharf-tools";
-        }
-        Path built = Path.of(cache, "hydra-" + HYDRA_VERSION, "hydra");
-        if (Files.isExecutable(built)) {
-            return built;
-        }
-        throw new AssertionError("required tool 'hydra' (Ory Hydra " + HYDRA_VERSION + ") is not built at " + built
-                + ": run .ci/run or bash server/src/test/oidc-provider/build.sh");
+        return Tools.built("hydra", HYDRA_VERSION, "WHARF_HYDRA", "server/src/test/oidc-provider/build.sh");
     }
 
     @Override

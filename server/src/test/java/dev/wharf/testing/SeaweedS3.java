@@ -55,21 +55,7 @@ public final class SeaweedS3 implements BeforeAllCallback, AfterAllCallback, Aut
 
     /** The weed binary, or a failure that names the tool and says how to build it. */
     public static Path weed() {
-        String env = System.getenv("WHARF_WEED");
-        if (env != null && !env.isBlank()) {
-            return Path.of(env);
-        }
-        String cache = System.getenv("WHARF_TOOLS_CACHE");
-        if (cache == null || cache.isBlank()) {
-            String xdg = System.getenv("XDG_CACHE_HOME");
-            cache = (xdg == null || xdg.isBlank() ? System.getProperty("user.home") + "/.cache" : xdg) + "/wharf-tools";
-        }
-        Path built = Path.of(cache, "weed-" + VERSION, "weed");
-        if (Files.isExecutable(built)) {
-            return built;
-        }
-        throw new AssertionError("required tool 'weed' (SeaweedFS " + VERSION + ") is not built at " + built
-                + ": run .ci/run or bash server/src/test/seaweedfs/build.sh");
+        return Tools.built("weed", VERSION, "WHARF_WEED", "server/src/test/seaweedfs/build.sh");
     }
 
     @Override

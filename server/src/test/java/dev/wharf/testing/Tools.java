@@ -35,6 +35,32 @@ public final class Tools {
                 + installHint(tool));
     }
 
+    /**
+     * A tool this repository builds from a pinned Go module with a script of its own, into the tools cache
+     * ({@code $WHARF_TOOLS_CACHE}, else {@code $XDG_CACHE_HOME/wharf-tools}, else {@code ~/.cache/wharf-tools}) at
+     * {@code <name>-<version>/<name>}; the environment variable {@code override}, when set, names the binary instead.
+     *
+     * @param buildScript the script that builds it (named in the failure), relative to the repository root
+     * @throws AssertionError naming the tool, the version, where it was looked for and how to build it
+     */
+    public static Path built(String name, String version, String override, String buildScript) {
+        String env = System.getenv(override);
+        if (env != null && !env.isBlank()) {
+            return Path.of(env);
+        }
+        String cache = System.getenv("WHARF_TOOLS_CACHE");
+        if (cache == null || cache.isBlank()) {
+            String xdg = System.getenv("XDG_CACHE_HOME");
+            cache = (xdg == null || xdg.isBlank() ? System.getProperty("user.home") + "/.cache" : xdg) + "/wharf-tools";
+        }
+        Path binary = Path.of(cache, name + "-" + version, name);
+        if (Files.isExecutable(binary)) {
+            return binary;
+        }
+        throw new AssertionError("required tool '" + name + "' (" + version + ") is not built at " + binary
+                + ": run .ci/run or bash " + buildScript);
+    }
+
     /** The directories {@link #require} searches, in order. */
     public static List<Path> searchPath() {
         Set<Path> dirs = new LinkedHashSet<>();
