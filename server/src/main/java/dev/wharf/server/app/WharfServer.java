@@ -193,7 +193,7 @@ public final class WharfServer implements AutoCloseable {
         }
         store = new ContentStore(config.storagePath(), Clock.systemUTC(), s3 == null ? null : s3.remote());
         store.cleanTemp();
-        Fills fills = new Fills(store, storageIo, s3);
+        Fills fills = new Fills(store, storageIo, null, s3);
         metrics.gauge("wharf_fills_inflight", fills::inFlight);
         EgressProxy egress = egressProxy();
         // Token requests take the same way out as registry traffic: a realm behind the proxy must be reachable too.

@@ -41,23 +41,15 @@ public final class Fills {
     }
 
     /**
-     * As {@link #Fills(ContentStore, Executor)}, with each fill's digest computed on {@code hashing} in parallel with
-     * its appends (CPU-bound work: about as many threads as cores is enough; a rejected task fails that fill).
+     * The whole form: each fill's digest is computed on {@code hashing} in parallel with its appends (null: the shared
+     * hash threads, as many as cores; CPU-bound work, so about as many threads as cores is enough; a rejected task
+     * fails that fill), and each fill is also uploaded through {@code uploads} (null for none) and commits only once
+     * it is.
      */
-    public Fills(ContentStore store, Executor io, Executor hashing) {
-        this(store, io, hashing, null);
-    }
-
-    /** As above; each fill is also uploaded through {@code uploads} (null for none) and commits only once it is. */
-    public Fills(ContentStore store, Executor io, BlobUploads uploads) {
-        this(store, io, HashThreads.SHARED, uploads);
-    }
-
-    /** The whole form: hashing on {@code hashing}, uploads through {@code uploads} (null for none). */
     public Fills(ContentStore store, Executor io, Executor hashing, BlobUploads uploads) {
         this.store = Objects.requireNonNull(store, "store");
         this.io = Objects.requireNonNull(io, "io");
-        this.hashing = Objects.requireNonNull(hashing, "hashing");
+        this.hashing = hashing == null ? HashThreads.SHARED : hashing;
         this.uploads = uploads;
     }
 

@@ -322,7 +322,7 @@ class BlobFillTest {
 
     @Test
     void failReleasesQueuedChunksExactlyOnce() throws Exception {
-        Fills fills = new Fills(store, gatedIo(), gatedIo()); // neither the appends nor the hashing run yet
+        Fills fills = new Fills(store, gatedIo(), gatedIo(), null); // neither the appends nor the hashing run yet
         Digest digest = sha256(randomBytes(8, 10));
         BlobFill fill = fills.acquire(digest).fill();
         FillTesting.Releases releases = new FillTesting.Releases();

@@ -77,7 +77,7 @@ class FillUploadTest {
     }
 
     private BlobFill start(Recording upload, Digest digest) {
-        Fills fills = new Fills(store, io, (d, temp) -> upload);
+        Fills fills = new Fills(store, io, null, (d, temp) -> upload);
         Fills.Acquired acquired = fills.acquire(digest);
         assertTrue(acquired.started());
         return acquired.fill();

@@ -67,7 +67,7 @@ class FillVerificationTest {
     void verifiedCompletesBeforeTheBlobIsCommittedAndResultAfter() throws Exception {
         byte[] content = randomBytes(31, 5 * 1024 * 1024 + 7);
         Digest digest = sha256(content);
-        Fills fills = new Fills(store, io, hashing);
+        Fills fills = new Fills(store, io, hashing, null);
         BlobFill fill = fills.acquire(digest).fill();
         // What the store looks like at the moment the last byte may go: every byte readable, nothing committed yet.
         AtomicReference<String> seen = new AtomicReference<>();
@@ -92,7 +92,7 @@ class FillVerificationTest {
     void aMismatchFailsVerifiedAndCommitsNothing() throws Exception {
         byte[] content = randomBytes(33, 2 * 1024 * 1024);
         Digest digest = sha256(randomBytes(34, content.length)); // asked for; the "upstream" sends content
-        Fills fills = new Fills(store, io, hashing);
+        Fills fills = new Fills(store, io, hashing, null);
         BlobFill fill = fills.acquire(digest).fill();
         FillTesting.Releases releases = new FillTesting.Releases();
         write(fill, content, content.length, 200_000, 35, releases);
@@ -114,7 +114,7 @@ class FillVerificationTest {
         byte[] content = randomBytes(36, 1000);
         Digest digest = sha256(content);
         store.putSmall(digest, content);
-        BlobFill committed = new Fills(store, io, hashing).acquire(digest).fill();
+        BlobFill committed = new Fills(store, io, hashing, null).acquire(digest).fill();
         assertEquals(BlobFill.State.COMMITTED, committed.state());
         assertEquals(1000L, committed.verified().getNow(-1L));
     }
@@ -123,7 +123,7 @@ class FillVerificationTest {
     void aRejectingHashExecutorFailsTheFillWithoutLeaks() throws Exception {
         Fills fills = new Fills(store, io, task -> {
             throw new RejectedExecutionException("shut down");
-        });
+        }, null);
         byte[] content = randomBytes(37, 10);
         Digest digest = sha256(content);
         BlobFill fill = fills.acquire(digest).fill();
