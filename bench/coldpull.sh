@@ -23,42 +23,20 @@ JAR="${JAR:-$ROOT/server/target/wharf.jar}"
 CURL_MAX=600
 BLOB_BYTES=$((BLOB_MB * 1024 * 1024))
 
-log() { printf '[cold %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "FATAL: $*"; exit 1; }
-now_ns() { date +%s%N; }
-secs_since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-
-PIDS=()
+BENCH_TAG=cold
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 cleanup() {
-  local rc=$? pid
+  local rc=$?
   set +e
-  for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-  done
+  stop_tracked
   rm -rf "$WORK/upstream-data" "$WORK/wharf-data" "$WORK/peer-data" "$WORK"/blob-*.bin
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_http() {  # URL PID SECONDS
-  local i code
-  for i in $(seq 1 $(($3 * 10))); do
-    kill -0 "$2" 2>/dev/null || return 1
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true)
-    [ "$code" = 200 ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-command -v docker-registry >/dev/null || die "docker-registry not found (apt-get install docker-registry)"
-command -v python3 >/dev/null || die "python3 not found"
+require_tools docker-registry python3 curl java
 [ -f "$JAR" ] || die "no $JAR: build it first (mvn -B -q -DskipTests package)"
 case "$WORK" in */bench/work-cold) ;; *) die "unexpected work dir $WORK" ;; esac
 rm -rf "$WORK"; mkdir -p "$WORK"/{upstream-data,wharf-data,peer-data,logs}
@@ -74,7 +52,7 @@ storage: {filesystem: {rootdirectory: $WORK/upstream-data}, cache: {blobdescript
 http: {addr: 127.0.0.1:$UP_PORT}
 EOF
 docker-registry serve "$WORK/upstream.yml" >"$WORK/logs/upstream.log" 2>&1 &
-UP_PID=$!; PIDS+=("$UP_PID")
+UP_PID=$!; track "$UP_PID"
 wait_http "$UP/v2/" "$UP_PID" 30 || die "upstream did not start"
 
 push_blob() {  # FILE DIGEST
@@ -108,7 +86,7 @@ projects:
 EOF
 # shellcheck disable=SC2086
 (cd "$WORK" && exec java ${JAVA_OPTS} -jar "$WORK/wharf.jar" serve --config "$WORK/wharf.yml") >"$WORK/logs/wharf.log" 2>&1 &
-WHARF_PID=$!; PIDS+=("$WHARF_PID")
+WHARF_PID=$!; track "$WHARF_PID"
 wait_http "$WHARF/readyz" "$WHARF_PID" 120 || { tail -20 "$WORK/logs/wharf.log" >&2; die "wharf did not start"; }
 cat >"$WORK/peer.yml" <<EOF
 version: 0.1
@@ -118,7 +96,7 @@ http: {addr: 127.0.0.1:$PEER_PORT}
 proxy: {remoteurl: $UP}
 EOF
 docker-registry serve "$WORK/peer.yml" >"$WORK/logs/peer.log" 2>&1 &
-PEER_PID=$!; PIDS+=("$PEER_PID")
+PEER_PID=$!; track "$PEER_PID"
 wait_http "$PEER/v2/" "$PEER_PID" 30 || die "peer did not start"
 
 pull() {  # URL: prints wall seconds; fails unless 200 and the whole blob
