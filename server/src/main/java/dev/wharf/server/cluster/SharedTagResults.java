@@ -14,7 +14,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Tag revalidations in Redis: {@code wharf:tag:<project>/<repository>:<tag>} holds what a replica's upstream said
- * ({@code digest}, media type, fetched-at, the publisher's internal address) and expires with the tag's TTL. A
+ * ({@code digest}, media type, fetched-at, the internal address of the publisher if it holds the body, size) and
+ * expires with the tag's TTL. A
  * replica that finds none takes {@code wharf:tagrv:<key>} (NX, {@link #REVALIDATION_LEASE}) and asks its upstream;
  * the others wait up to {@link #WAIT} for its answer, then ask theirs. Redis down: nothing shared, nothing waited.
  *
@@ -73,18 +74,22 @@ final class SharedTagResults implements SharedTags {
     }
 
     @Override
-    public void publish(String tagKey, TagEntry entry, Duration ttl) {
+    public void publish(String tagKey, TagEntry entry, long size, boolean holdsBody, Duration ttl) {
         long left = ttl.minus(Duration.between(entry.fetchedAt(), clock.instant())).toMillis();
         if (left <= 0 || !redis.up()) {
             return;
         }
         String value = entry.digest() + "\n" + entry.mediaType() + "\n" + entry.fetchedAt().toEpochMilli() + "\n"
-                + advertise;
+                + (holdsBody ? advertise : "") + "\n" + size;
         redis.set("wharf:tag:" + tagKey, value, left, false).exceptionally(t -> false);
     }
 
     @Override
     public CompletableFuture<byte[]> body(Shared shared) {
+        if (shared.publisher() == null) {
+            return CompletableFuture.failedFuture(new IllegalStateException("the publisher of " + shared.digest()
+                    + " answered a HEAD and holds no body"));
+        }
         return peers.manifest(shared.publisher(), shared.digest());
     }
 
@@ -94,12 +99,16 @@ final class SharedTagResults implements SharedTags {
             return Optional.empty();
         }
         String[] parts = value.split("\n", -1);
-        if (parts.length != 4) {
+        if (parts.length != 5) {
             return Optional.empty();
         }
         try {
+            long size = Long.parseLong(parts[4]);
+            if (size < 0) {
+                return Optional.empty();
+            }
             return Optional.of(new Shared(Digest.parse(parts[0]), parts[1],
-                    Instant.ofEpochMilli(Long.parseLong(parts[2])), parts[3]));
+                    Instant.ofEpochMilli(Long.parseLong(parts[2])), size, parts[3].isEmpty() ? null : parts[3]));
         } catch (IllegalArgumentException e) {
             return Optional.empty();
         }

@@ -218,7 +218,7 @@ public final class ManifestSource {
             }
             if (cachedManifest.isPresent()) {
                 return inflight.run(key(project, name, tag, true, "revalidate"),
-                        () -> fromCluster(project, name, tag, tagKey, accept).thenCompose(m -> m.isPresent()
+                        () -> fromCluster(project, name, tag, tagKey, accept, false).thenCompose(m -> m.isPresent()
                                 ? CompletableFuture.completedFuture(m.get())
                                 : revalidate(project, name, tag, tagKey, entry.get(), cachedManifest.get())));
             }
@@ -229,7 +229,7 @@ public final class ManifestSource {
                         ErrorCode.MANIFEST_UNKNOWN, "manifest unknown: " + name + ":" + tag));
             }
             return inflight.run(key(project, name, tag, head, accept),
-                    () -> fromCluster(project, name, tag, tagKey, accept).thenCompose(m -> m.isPresent()
+                    () -> fromCluster(project, name, tag, tagKey, accept, head).thenCompose(m -> m.isPresent()
                             ? CompletableFuture.completedFuture(m.get())
                             : fetchTag(project, name, tag, tagKey, accept, head))).whenComplete((m, t) -> {
                         if (t != null && Failures.unwrap(t) instanceof RegistryException re && re.statusCode() == 404) {
@@ -240,12 +240,14 @@ public final class ManifestSource {
     }
 
     /**
-     * The tag as another replica of the cluster revalidated it within its TTL, with no upstream call: the body comes
-     * from the store, or from that replica (digest checked). Empty when there is no such answer, or anything about
-     * it fails: then this replica asks its upstream as it would alone.
+     * The tag as another replica of the cluster revalidated it within its TTL, with no upstream call for the tag. A
+     * HEAD ({@code head}) is answered from what was published; a GET takes the body from the store, else from the
+     * publisher, else (the publisher learnt the tag from a HEAD and holds none) from this replica's upstream by
+     * digest, checked against it, and then publishes itself as the replica that holds it. Empty when there is no
+     * such answer, or anything about it fails: then this replica asks its upstream as it would alone.
      */
     private CompletableFuture<Optional<Manifest>> fromCluster(Project project, RepositoryName name, String tag,
-                                                              String tagKey, String accept) {
+                                                              String tagKey, String accept, boolean head) {
         return shared.find(tagKey).thenCompose(found -> {
             if (found.isEmpty() || !MediaTypes.accepts(accept, found.get().mediaType())) {
                 return CompletableFuture.completedFuture(Optional.<Manifest>empty());
@@ -255,15 +257,33 @@ public final class ManifestSource {
             if (!isFresh(project, entry)) {
                 return CompletableFuture.completedFuture(Optional.<Manifest>empty());
             }
+            if (head) {
+                return CompletableFuture.supplyAsync(() -> {
+                    putTag(tagKey, project, name, tag, entry);
+                    metrics.sharedTag();
+                    return Optional.of(new Manifest(s.digest(), s.mediaType(), null, s.size(), false,
+                            CacheResult.REVALIDATED));
+                }, io);
+            }
+            boolean byDigest = s.publisher() == null;
             return CompletableFuture.supplyAsync(() -> storedBody(s.digest()), io).thenCompose(local -> local
-                    .map(CompletableFuture::completedFuture).orElseGet(() -> shared.body(s)))
+                    .map(CompletableFuture::completedFuture).orElseGet(() -> byDigest
+                            ? upstreams.fetch(project, new UpstreamCall.ManifestGet(name, s.digest().toString(),
+                                    accept)).thenApply(resp -> {
+                                        requireOk(project, resp, "manifest " + name + "@" + s.digest());
+                                        return verify(project, resp, s.digest()).body();
+                                    })
+                            : shared.body(s)))
                     .thenApplyAsync(body -> {
                         if (!Digest.of(s.digest().algorithm(), body).equals(s.digest())) {
                             throw new IllegalStateException("a peer sent manifest bytes that are not " + s.digest());
                         }
                         Manifest m = Manifest.of(s.digest(), s.mediaType(), body);
                         persist(project, m);
-                        putTag(tagKey, project, name, tag, entry, false);
+                        if (byDigest) {
+                            publishTag(tagKey, project, entry, m.size(), true); // the body is here now
+                        }
+                        putTag(tagKey, project, name, tag, entry);
                         metrics.sharedTag();
                         return Optional.of(m.as(CacheResult.REVALIDATED));
                     }, io)
@@ -305,6 +325,7 @@ public final class ManifestSource {
             if (d != null && d.equals(entry.digest().toString())) {
                 TagEntry renewed = new TagEntry(entry.digest(), entry.mediaType(), clock.instant());
                 return CompletableFuture.supplyAsync(() -> {
+                    publishTag(tagKey, project, renewed, cachedManifest.size(), true);
                     putTag(tagKey, project, name, tag, renewed);
                     return cachedManifest.as(CacheResult.REVALIDATED);
                 }, io);
@@ -318,9 +339,11 @@ public final class ManifestSource {
         if (head) {
             return headUpstream(project, name, tag, accept, true).thenApplyAsync(m -> {
                 if (MediaTypes.isBroad(accept)) {
-                    // Not published: this replica holds no body for the others to fetch.
-                    putTag(tagKey, project, name, tag, new TagEntry(m.digest(), m.mediaType(), clock.instant()),
-                            false);
+                    // Published without a body (a HEAD brings none): the others answer HEADs from it, and a GET
+                    // fetches the manifest by digest.
+                    TagEntry e = new TagEntry(m.digest(), m.mediaType(), clock.instant());
+                    publishTag(tagKey, project, e, m.size(), false);
+                    putTag(tagKey, project, name, tag, e);
                 }
                 return m;
             }, io);
@@ -331,7 +354,9 @@ public final class ManifestSource {
                     Manifest m = verify(project, resp, null);
                     persist(project, m);
                     if (MediaTypes.isBroad(accept)) {
-                        putTag(tagKey, project, name, tag, new TagEntry(m.digest(), m.mediaType(), clock.instant()));
+                        TagEntry e = new TagEntry(m.digest(), m.mediaType(), clock.instant());
+                        publishTag(tagKey, project, e, m.size(), true);
+                        putTag(tagKey, project, name, tag, e);
                     }
                     return m;
                 }, io)
@@ -448,16 +473,16 @@ public final class ManifestSource {
         }
     }
 
-    private void putTag(String tagKey, Project project, RepositoryName name, String tag, TagEntry entry) {
-        putTag(tagKey, project, name, tag, entry, true);
+    /**
+     * Shares what this replica's upstream said about a tag with the cluster, for the rest of the TTL ({@code size}:
+     * the manifest's; {@code holdsBody}: its bytes are stored here, for the others to fetch).
+     */
+    private void publishTag(String tagKey, Project project, TagEntry entry, long size, boolean holdsBody) {
+        shared.publish(tagKey, entry, size, holdsBody, project.config().tagTtl());
     }
 
-    /** Stores the tag entry; {@code publish}: it is this replica's upstream's answer, for the cluster to share. */
-    private void putTag(String tagKey, Project project, RepositoryName name, String tag, TagEntry entry,
-                        boolean publish) {
-        if (publish) {
-            shared.publish(tagKey, entry, project.config().tagTtl());
-        }
+    /** Stores the tag entry here (on disk and in memory). */
+    private void putTag(String tagKey, Project project, RepositoryName name, String tag, TagEntry entry) {
         try {
             store.putTag(project.name(), name.value(), tag, entry);
         } catch (IOException e) {

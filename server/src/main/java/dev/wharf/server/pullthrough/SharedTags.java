@@ -21,7 +21,7 @@ public interface SharedTags {
         }
 
         @Override
-        public void publish(String tagKey, TagEntry entry, Duration ttl) {
+        public void publish(String tagKey, TagEntry entry, long size, boolean holdsBody, Duration ttl) {
         }
 
         @Override
@@ -37,13 +37,23 @@ public interface SharedTags {
      */
     CompletableFuture<Optional<Shared>> find(String tagKey);
 
-    /** Publishes what this replica's upstream just said about a tag, for {@code ttl} from its {@code fetchedAt}. */
-    void publish(String tagKey, TagEntry entry, Duration ttl);
+    /**
+     * Publishes what this replica's upstream just said about a tag (the manifest's {@code size} in bytes), for
+     * {@code ttl} from its {@code fetchedAt}; {@code holdsBody}: this replica has the manifest's bytes for the others
+     * to fetch (false after a HEAD upstream, which brings none).
+     */
+    void publish(String tagKey, TagEntry entry, long size, boolean holdsBody, Duration ttl);
 
-    /** The manifest bytes of {@code shared} from the replica that published it; the caller checks the digest. */
+    /**
+     * The manifest bytes of {@code shared} from the replica that published it (failed when it holds none); the caller
+     * checks the digest.
+     */
     CompletableFuture<byte[]> body(Shared shared);
 
-    /** One published revalidation: {@code publisher} is the internal address of the replica that holds the body. */
-    record Shared(Digest digest, String mediaType, Instant fetchedAt, String publisher) {
+    /**
+     * One published revalidation: {@code publisher} is the internal address of the replica that holds the body, or
+     * null when the publisher learnt the tag from a HEAD and holds no body (a HEAD is still answered from it).
+     */
+    record Shared(Digest digest, String mediaType, Instant fetchedAt, long size, String publisher) {
     }
 }

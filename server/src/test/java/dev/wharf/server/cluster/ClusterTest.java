@@ -1,10 +1,12 @@
 package dev.wharf.server.cluster;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wharf.server.metrics.Scrapes;
+import dev.wharf.storage.Digest;
 import dev.wharf.testing.CountTap;
 import dev.wharf.testing.DistributionRegistry;
 import dev.wharf.testing.ImageSeeder;
@@ -288,6 +290,61 @@ class ClusterTest {
     }
 
     /**
+     * A tag first seen by a HEAD (containerd's first call) is shared too: the other replicas answer their HEADs with
+     * no upstream call, and a GET of the tag on one of them fetches the manifest by digest (the HEAD brought no body
+     * to share), never the tag again.
+     */
+    @Test
+    void aTagLearntFromAHeadIsSharedAndAGetFetchesItOnlyByDigest(DistributionRegistry registry,
+                                                                  ImageSeeder seeder) throws Exception {
+        ImageSeeder.Image image = seeder.pushOciImage(registry.url(), "cluster/headed", "v1", 4096, 1207);
+        try (RedisServer redis = RedisServer.start();
+                InProcessWharf a = replica("a", registry.url(), redis, "5m");
+                InProcessWharf b = replica("b", registry.url(), redis, "5m");
+                InProcessWharf c = replica("c", registry.url(), redis, "5m")) {
+            awaitRedis(a, b, c);
+            String path = "/v2/up/cluster/headed/manifests/v1";
+            String types = "application/vnd.oci.image.manifest.v1+json,application/vnd.oci.image.index.v1+json,"
+                    + "application/vnd.docker.distribution.manifest.v2+json";
+            HttpResponse<byte[]> first = a.head(path, "Accept", types);
+            assertEquals(200, first.statusCode());
+            assertEquals(image.manifestDigest(), first.headers().firstValue("Docker-Content-Digest").orElseThrow());
+            String length = first.headers().firstValue("Content-Length").orElseThrow();
+            assertEquals(1, registry.countRequests("HEAD", "/manifests/v1"), "a's HEAD: " + registry.requests());
+            assertEquals(0, registry.countRequests("GET", "/manifests/"), "a HEAD fetches no body");
+
+            for (InProcessWharf other : List.of(b, c)) {
+                HttpResponse<byte[]> r = other.head(path, "Accept", types);
+                assertEquals(200, r.statusCode());
+                assertEquals(image.manifestDigest(), r.headers().firstValue("Docker-Content-Digest").orElseThrow());
+                assertEquals(length, r.headers().firstValue("Content-Length").orElseThrow());
+                assertEquals(1, Scrapes.scrape(other).sum("wharf_cluster_shared_tags_total"),
+                        "tags served from the cluster");
+            }
+            assertEquals(1, tagCalls(registry),
+                    "upstream calls for the tag after b's and c's HEADs: " + registry.requests());
+
+            HttpResponse<byte[]> got = b.get(path, "Accept", types);
+            assertEquals(200, got.statusCode(), new String(got.body(), StandardCharsets.UTF_8));
+            assertEquals(image.manifestDigest(), got.headers().firstValue("Docker-Content-Digest").orElseThrow());
+            assertEquals(Long.parseLong(length), got.body().length);
+            assertEquals(image.manifestDigest(), Digest.of("sha256", got.body()).toString(), "b's GET body");
+            assertEquals(1, tagCalls(registry),
+                    "upstream calls for the tag after b's GET: " + registry.requests());
+            assertEquals(1, registry.countRequests("GET", "/manifests/" + image.manifestDigest()),
+                    "b fetched the body by digest once: " + registry.requests());
+
+            // b now holds the body and says so: c's GET takes it from b, with no upstream call at all.
+            HttpResponse<byte[]> fromPeer = c.get(path, "Accept", types);
+            assertEquals(200, fromPeer.statusCode());
+            assertArrayEquals(got.body(), fromPeer.body());
+            assertEquals(1, registry.countRequests("GET", "/manifests/" + image.manifestDigest()),
+                    "upstream GETs by digest after c's GET: " + registry.requests());
+            assertEquals(1, tagCalls(registry), "tag calls: " + registry.requests());
+        }
+    }
+
+    /**
      * The internal port serves peers only: no secret (or a wrong one) is 401, the registry API is not there, a bad
      * digest is 400; with the secret a stored blob comes back whole.
      */
@@ -348,6 +405,11 @@ class ClusterTest {
     }
 
     /** Waits (bounded) until every replica reaches Redis. */
+    /** The upstream's HEADs and GETs of tag v1 (the seeder's PUT of it is not one). */
+    private static long tagCalls(DistributionRegistry registry) {
+        return registry.countRequests("HEAD", "/manifests/v1") + registry.countRequests("GET", "/manifests/v1");
+    }
+
     static void awaitRedis(InProcessWharf... replicas) throws Exception {
         for (InProcessWharf r : replicas) {
             Scrapes.awaitSum(r, 1, "wharf_cluster_redis_up");
