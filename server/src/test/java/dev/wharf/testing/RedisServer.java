@@ -54,6 +54,36 @@ public final class RedisServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Starts a fresh Redis that listens on TLS only ({@code port 0}, {@code tls-port}) with the server certificate
+     * {@code certPem}/{@code keyPem}; {@code caPem} is the CA Redis requires to be configured (clients are not asked
+     * for certificates).
+     */
+    public static RedisServer startTls(Path certPem, Path keyPem, Path caPem) {
+        Path binary = Tools.require("redis-server");
+        try {
+            Path dir = Files.createTempDirectory("wharf-redis");
+            RedisServer r = new RedisServer(dir, Ports.free(), binary);
+            Files.writeString(dir.resolve("redis.conf"), String.join("\n",
+                    "bind 127.0.0.1",
+                    "port 0",
+                    "tls-port " + r.port,
+                    "tls-cert-file " + certPem,
+                    "tls-key-file " + keyPem,
+                    "tls-ca-cert-file " + caPem,
+                    "tls-auth-clients no",
+                    "dir " + dir,
+                    "save \"\"",
+                    "appendonly no",
+                    "daemonize no",
+                    ""), StandardCharsets.UTF_8);
+            r.launch();
+            return r;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     private void launch() {
         process = ChildProcess.start(List.of(binary.toString(), dir.resolve("redis.conf").toString()),
                 dir.resolve("redis.log"), Map.of(), dir);

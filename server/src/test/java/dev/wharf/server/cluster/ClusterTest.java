@@ -15,6 +15,7 @@ import dev.wharf.testing.Ports;
 import dev.wharf.testing.RealRegistry;
 import dev.wharf.testing.RedisServer;
 import dev.wharf.testing.TcpRelay;
+import dev.wharf.testing.TestCa;
 import dev.wharf.testing.ThrottleTap;
 import dev.wharf.testing.WharfProcess;
 import dev.wharf.testing.WharfYaml;
@@ -310,8 +311,9 @@ class ClusterTest {
             assertEquals(200, first.statusCode());
             assertEquals(image.manifestDigest(), first.headers().firstValue("Docker-Content-Digest").orElseThrow());
             String length = first.headers().firstValue("Content-Length").orElseThrow();
-            assertEquals(1, registry.countRequests("HEAD", "/manifests/v1"), "a's HEAD: " + registry.requests());
-            assertEquals(0, registry.countRequests("GET", "/manifests/"), "a HEAD fetches no body");
+            assertEquals(1, registry.countRequests("HEAD", "/cluster/headed/manifests/v1"),
+                    "a's HEAD: " + registry.requests());
+            assertEquals(0, registry.countRequests("GET", "/cluster/headed/manifests/"), "a HEAD fetches no body");
 
             for (InProcessWharf other : List.of(b, c)) {
                 HttpResponse<byte[]> r = other.head(path, "Accept", types);
@@ -321,7 +323,7 @@ class ClusterTest {
                 assertEquals(1, Scrapes.scrape(other).sum("wharf_cluster_shared_tags_total"),
                         "tags served from the cluster");
             }
-            assertEquals(1, tagCalls(registry),
+            assertEquals(1, tagCalls(registry, "cluster/headed"),
                     "upstream calls for the tag after b's and c's HEADs: " + registry.requests());
 
             HttpResponse<byte[]> got = b.get(path, "Accept", types);
@@ -329,7 +331,7 @@ class ClusterTest {
             assertEquals(image.manifestDigest(), got.headers().firstValue("Docker-Content-Digest").orElseThrow());
             assertEquals(Long.parseLong(length), got.body().length);
             assertEquals(image.manifestDigest(), Digest.of("sha256", got.body()).toString(), "b's GET body");
-            assertEquals(1, tagCalls(registry),
+            assertEquals(1, tagCalls(registry, "cluster/headed"),
                     "upstream calls for the tag after b's GET: " + registry.requests());
             assertEquals(1, registry.countRequests("GET", "/manifests/" + image.manifestDigest()),
                     "b fetched the body by digest once: " + registry.requests());
@@ -340,7 +342,7 @@ class ClusterTest {
             assertArrayEquals(got.body(), fromPeer.body());
             assertEquals(1, registry.countRequests("GET", "/manifests/" + image.manifestDigest()),
                     "upstream GETs by digest after c's GET: " + registry.requests());
-            assertEquals(1, tagCalls(registry), "tag calls: " + registry.requests());
+            assertEquals(1, tagCalls(registry, "cluster/headed"), "tag calls: " + registry.requests());
         }
     }
 
@@ -404,12 +406,62 @@ class ClusterTest {
         }
     }
 
-    /** Waits (bounded) until every replica reaches Redis. */
-    /** The upstream's HEADs and GETs of tag v1 (the seeder's PUT of it is not one). */
-    private static long tagCalls(DistributionRegistry registry) {
-        return registry.countRequests("HEAD", "/manifests/v1") + registry.countRequests("GET", "/manifests/v1");
+    /**
+     * {@code cluster.redis.tls} with {@code caFile}, against a Redis that listens on TLS only: replicas that trust its
+     * CA reach it and share a tag through it; a replica given another CA refuses the server's certificate and stays
+     * alone (degraded, never connected in the clear).
+     */
+    @Test
+    void redisOverTlsTrustsOnlyTheConfiguredCa(DistributionRegistry registry, ImageSeeder seeder) throws Exception {
+        ImageSeeder.Image image = seeder.pushOciImage(registry.url(), "cluster/tls", "v1", 4096, 1208);
+        TestCa ca = TestCa.create("redis-ca", Files.createDirectories(tmp.resolve("ca")));
+        TestCa.Issued cert = ca.server("127.0.0.1");
+        TestCa other = TestCa.create("other-ca", Files.createDirectories(tmp.resolve("other-ca")));
+        try (RedisServer redis = RedisServer.startTls(cert.certificatePem(), cert.keyPem(), ca.certificatePem())) {
+            java.util.function.Function<Path, String> tlsYaml = caFile -> {
+                try {
+                    return clusterYaml(redis, Ports.free()).replace("    address: " + redis.address() + "\n",
+                            "    address: " + redis.address() + "\n    tls: true\n    caFile: " + caFile + "\n");
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            };
+            WharfYaml.Project project = WharfYaml.project("up", registry.url()).tagTtl("5m");
+            try (InProcessWharf a = InProcessWharf.start(tmp.resolve("a"),
+                            WharfYaml.config().project(project).raw(tlsYaml.apply(ca.certificatePem())));
+                    InProcessWharf b = InProcessWharf.start(tmp.resolve("b"),
+                            WharfYaml.config().project(project).raw(tlsYaml.apply(ca.certificatePem())));
+                    InProcessWharf stranger = InProcessWharf.start(tmp.resolve("stranger"),
+                            WharfYaml.config().project(project).raw(tlsYaml.apply(other.certificatePem())))) {
+                awaitRedis(a, b);
+                String path = "/v2/up/cluster/tls/manifests/v1";
+                String types = "application/vnd.oci.image.manifest.v1+json,application/vnd.oci.image.index.v1+json";
+                HttpResponse<byte[]> first = a.get(path, "Accept", types);
+                assertEquals(200, first.statusCode());
+                HttpResponse<byte[]> shared = b.get(path, "Accept", types);
+                assertEquals(200, shared.statusCode());
+                assertArrayEquals(first.body(), shared.body());
+                assertEquals(1, tagCalls(registry, "cluster/tls"),
+                        "b's tag came through Redis over TLS: " + registry.requests());
+                assertEquals(1, Scrapes.scrape(b).sum("wharf_cluster_shared_tags_total"));
+
+                Thread.sleep(1500); // the stranger has tried (and refused the certificate) several times by now
+                assertEquals(0, Scrapes.scrape(stranger).sum("wharf_cluster_redis_up"),
+                        "a replica that does not trust the CA connected");
+                String body = new String(stranger.get("/readyz").body(), StandardCharsets.UTF_8);
+                assertTrue(body.startsWith("ready (degraded: Redis"), "/readyz: " + body);
+                assertEquals(image.manifestDigest(), first.headers().firstValue("Docker-Content-Digest").orElseThrow());
+            }
+        }
     }
 
+    /** The upstream's HEADs and GETs of {@code repository}'s tag v1 (the seeder's PUT of it is not one). */
+    private static long tagCalls(DistributionRegistry registry, String repository) {
+        String path = "/" + repository + "/manifests/v1";
+        return registry.countRequests("HEAD", path) + registry.countRequests("GET", path);
+    }
+
+    /** Waits (bounded) until every replica reaches Redis. */
     static void awaitRedis(InProcessWharf... replicas) throws Exception {
         for (InProcessWharf r : replicas) {
             Scrapes.awaitSum(r, 1, "wharf_cluster_redis_up");
