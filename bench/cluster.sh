@@ -93,7 +93,7 @@ if [ "$STORAGE" = s3 ]; then
     -filer -filer.port="${wp[4]}" -filer.port.grpc="${wp[5]}" -filer.localSocket="$WORK/seaweed/filer.sock" \
     -s3 -s3.port="$S3_PORT" -s3.port.grpc="${wp[6]}" -s3.port.iceberg=0 -s3.port.lance=0 \
     -s3.localSocket="$WORK/seaweed/s3.sock") >"$WORK/logs/seaweed.log" 2>&1 &
-  S3_PID=$!; track "$S3_PID"
+  S3_PID=$!; track "$S3_PID"; disown "$S3_PID"  # stopped by PID on exit; no job notice when it needs SIGKILL
   # Ready when the bucket exists and an object can be written and read back: the gateway answers bucket calls
   # before its volume server has registered, and object writes wait meanwhile.
   ready=""; last=""
@@ -199,14 +199,22 @@ pull_all() {  # pull_all N NAME...: N concurrent clients round-robin over NAMEs;
   done
 }
 
-declare -A WALL UPB WARM WARMS3 S3UPB
+cpu_ticks() {  # cpu_ticks NAME...: user + system clock ticks of those wharfs so far, summed
+  local w sum=0
+  for w in "$@"; do sum=$((sum + $(awk '{ s = $0; b = index(s, ")"); split(substr(s, b + 2), r, " "); print r[12] + r[13] }' \
+                                  "/proc/${WPID[$w]}/stat"))); done
+  echo "$sum"
+}
+declare -A WALL UPB WARM WARMS3 S3UPB CPU
 for n in $CLIENTS_LIST; do
   for mode in alone cluster; do
     if [ "$mode" = alone ]; then set -- alone; else set -- c1 c2 c3; fi
     new_prefix "$mode"; flush_redis; start_fresh "$@"
     log "$mode: $n concurrent cold clients"
+    c0=$(cpu_ticks "$@")
     WALL[$mode-$n]=$(pull_all "$n" "$@")
-    sleep 1
+    sleep 1  # the commits (fsync, rename) follow the last byte: count them too
+    CPU[$mode-$n]=$(awk -v t="$(( $(cpu_ticks "$@") - c0 ))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')
     UPB[$mode-$n]=$(upstream_bytes "$@")
     log "$mode $n: ${WALL[$mode-$n]} s, upstream ${UPB[$mode-$n]} bytes"
   done
@@ -239,6 +247,7 @@ FAILS=$( [ -f "$WORK/logs/failed" ] && wc -l <"$WORK/logs/failed" || echo 0)
   for n in $CLIENTS_LIST; do
     echo "| upstream bytes, $n cold clients | ${UPB[alone-$n]} | ${UPB[cluster-$n]} | $(ratio "${UPB[cluster-$n]}" "${UPB[alone-$n]}") |"
     echo "| wall time (s), $n cold clients | ${WALL[alone-$n]} | ${WALL[cluster-$n]} | $(ratio "${WALL[cluster-$n]}" "${WALL[alone-$n]}") |"
+    echo "| wharf CPU (s, all replicas), $n cold clients | ${CPU[alone-$n]} | ${CPU[cluster-$n]} | $(ratio "${CPU[cluster-$n]}" "${CPU[alone-$n]}") |"
   done
   echo "| warm throughput (MB/s), $WARM_STREAMS streams | ${WARM[alone]} | ${WARM[cluster]} | $(ratio "${WARM[cluster]}" "${WARM[alone]}") |"
   if [ "$STORAGE" = s3 ]; then
