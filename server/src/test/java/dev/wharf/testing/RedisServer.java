@@ -33,25 +33,8 @@ public final class RedisServer implements AutoCloseable {
 
     /** Starts a fresh Redis that demands {@code password} (AUTH), or none when null. */
     public static RedisServer start(String password) {
-        Path binary = Tools.require("redis-server");
-        try {
-            Path dir = Files.createTempDirectory("wharf-redis");
-            RedisServer r = new RedisServer(dir, Ports.free(), binary);
-            Files.writeString(dir.resolve("redis.conf"), String.join("\n",
-                    "bind 127.0.0.1",
-                    "port " + r.port,
-                    "dir " + dir,
-                    "save \"\"",
-                    "appendonly no",
-                    "daemonize no",
-                    "protected-mode yes",
-                    password == null ? "" : "requirepass " + password,
-                    ""), StandardCharsets.UTF_8);
-            r.launch();
-            return r;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return launchWith(port -> List.of("port " + port, "protected-mode yes",
+                password == null ? "" : "requirepass " + password));
     }
 
     /**
@@ -60,23 +43,20 @@ public final class RedisServer implements AutoCloseable {
      * for certificates).
      */
     public static RedisServer startTls(Path certPem, Path keyPem, Path caPem) {
+        return launchWith(port -> List.of("port 0", "tls-port " + port, "tls-cert-file " + certPem,
+                "tls-key-file " + keyPem, "tls-ca-cert-file " + caPem, "tls-auth-clients no"));
+    }
+
+    /** A fresh Redis in a temp directory, no persistence, on a free port; {@code listen} gives its listening lines. */
+    private static RedisServer launchWith(java.util.function.IntFunction<List<String>> listen) {
         Path binary = Tools.require("redis-server");
         try {
             Path dir = Files.createTempDirectory("wharf-redis");
             RedisServer r = new RedisServer(dir, Ports.free(), binary);
-            Files.writeString(dir.resolve("redis.conf"), String.join("\n",
-                    "bind 127.0.0.1",
-                    "port 0",
-                    "tls-port " + r.port,
-                    "tls-cert-file " + certPem,
-                    "tls-key-file " + keyPem,
-                    "tls-ca-cert-file " + caPem,
-                    "tls-auth-clients no",
-                    "dir " + dir,
-                    "save \"\"",
-                    "appendonly no",
-                    "daemonize no",
-                    ""), StandardCharsets.UTF_8);
+            List<String> conf = new java.util.ArrayList<>(List.of("bind 127.0.0.1"));
+            conf.addAll(listen.apply(r.port));
+            conf.addAll(List.of("dir " + dir, "save \"\"", "appendonly no", "daemonize no", ""));
+            Files.writeString(dir.resolve("redis.conf"), String.join("\n", conf), StandardCharsets.UTF_8);
             r.launch();
             return r;
         } catch (IOException e) {
