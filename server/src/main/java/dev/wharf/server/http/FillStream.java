@@ -5,6 +5,7 @@ import dev.wharf.storage.fill.BlobFill;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.util.ReferenceCountUtil;
@@ -27,6 +28,11 @@ import org.slf4j.LoggerFactory;
  * each slice sent is reported with {@link BlobFill.Reader#advance}, so the fill can drop what every client is past.
  * {@code available()} is read before {@code fileLimit()}, so a memory byte is never taken for a file byte.
  *
+ * <p>While the fill writes with direct I/O (the stream-tee, {@code TeeWindow} in the storage module), the newest
+ * bytes are sent from its memory ({@link BlobFill.Reader#recent}) as soon as they arrive, never waiting for the
+ * disk; a client that fell behind that window reads the file, below {@code fileLimit()} (read after
+ * {@code recent()}, which is what makes the file hold any byte the window has dropped).
+ *
  * <p>Threading: every step runs on the client channel's event loop; the fill's callback only schedules the next
  * step there. If the fill fails after the headers went out, the connection is aborted (closed with the response's
  * last byte still held back, for a range too) because that is the only signal left that the body is not whole. If the client goes
@@ -44,7 +50,8 @@ public final class FillStream {
     private final Exchange exchange;
     private final BlobFill fill;
     private final BlobFill.Reader reader;
-    private final FileChannel file;
+    /** The fill's file, opened when the first byte is to come from it (a tee'd fill may never need it). */
+    private FileChannel file;
     private final long end;
     private final long size;
     private final EventLoop loop;
@@ -116,8 +123,13 @@ public final class FillStream {
         }
         long available = Math.min(fill.available(), limit);
         if (available > offset) {
-            long fileEnd = reader.fileLimit(); // after available(): see the class comment
             long start = offset;
+            BlobFill.Held recent = reader.recent(start, (int) Math.min(available - start, MAX_MEMORY_WRITE));
+            if (recent != null) {
+                sendRecent(start, recent);
+                return;
+            }
+            long fileEnd = reader.fileLimit(); // after available() and recent(): see the class comment
             long upTo = start < fileEnd ? Math.min(available, fileEnd) - start
                     : Math.min(available - start, MAX_MEMORY_WRITE);
             long count = exchange.canSendFile() ? upTo : Math.min(upTo, MAX_READ);
@@ -143,6 +155,35 @@ public final class FillStream {
             return;
         }
         fill.whenAvailable(offset, () -> loop.execute(this::step));
+    }
+
+    /**
+     * Sends bytes the stream-tee still holds in memory (the fill writes them to disk beside this send); the block is
+     * let go once the write is done, whether it worked or not.
+     */
+    private void sendRecent(long start, BlobFill.Held recent) {
+        int count = recent.data().remaining();
+        offset = start + count;
+        ChannelFuture written;
+        try {
+            written = exchange.writeBody(content(Unpooled.wrappedBuffer(recent.data())));
+        } catch (RuntimeException e) {
+            recent.release();
+            LOG.warn("cannot send bytes {}..{} of {}: {}", start, start + count, fill.digest(), e.toString());
+            finish();
+            exchange.abort();
+            return;
+        }
+        written.addListener(f -> {
+            recent.release();
+            if (f.isSuccess()) {
+                exchange.addBytesSent(count);
+                reader.advance(start + count);
+                step();
+            } else {
+                clientGone();
+            }
+        });
     }
 
     /**
@@ -232,6 +273,13 @@ public final class FillStream {
         if (from < fileEnd) {
             if (from + count > fileEnd) {
                 throw new IllegalStateException("a slice crosses the end of the file part at " + fileEnd);
+            }
+            if (file == null) {
+                try {
+                    file = fill.openReader();
+                } catch (IOException e) {
+                    throw new IllegalStateException("cannot read the fill's file: " + e, e);
+                }
             }
             if (exchange.canSendFile()) {
                 return new FileSegment(file, from, count);

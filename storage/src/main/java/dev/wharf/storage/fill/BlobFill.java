@@ -65,6 +65,15 @@ public final class BlobFill {
     volatile long available;
     /** Bytes readable from the temp file: all of them until a pass-through begins, then frozen. */
     volatile long fileLimit = Long.MAX_VALUE;
+    /**
+     * Bytes in the temp file (drainer only writes it). Equal to {@code available} when the fill writes through the
+     * page cache; behind it while the stream-tee's blocks wait for their direct write ({@link TeeWindow}).
+     */
+    volatile long durable;
+    /** Every byte of the body is in the file (so the window's last, partial block is too). */
+    volatile boolean allDurable;
+    /** The stream-tee's memory, or null (a finished fill, a pass-through from the start, or direct writes off). */
+    final TeeWindow tee;
     /** Written under the lock by the drainer. */
     volatile boolean passThrough;
     private volatile Runnable resume;
@@ -96,7 +105,14 @@ public final class BlobFill {
     /** As above, copying the bytes to the shared store through {@code upload} (null for none). */
     BlobFill(Digest digest, ContentStore store, Executor io, Executor hashing, Path temp, Consumer<BlobFill> onDone,
              BlobUpload upload) {
+        this(digest, store, io, hashing, temp, onDone, upload, TeeBlocks.configured());
+    }
+
+    /** As above, with the stream-tee's blocks from {@code blocks} (null: write through the page cache). */
+    BlobFill(Digest digest, ContentStore store, Executor io, Executor hashing, Path temp, Consumer<BlobFill> onDone,
+             BlobUpload upload, TeeBlocks blocks) {
         this.upload = upload;
+        this.tee = temp != null && blocks != null ? new TeeWindow(this, blocks) : null;
         this.digest = Objects.requireNonNull(digest, "digest");
         this.store = Objects.requireNonNull(store, "store");
         this.io = Objects.requireNonNull(io, "io");
@@ -130,6 +146,7 @@ public final class BlobFill {
         this.digest = Objects.requireNonNull(digest, "digest");
         this.store = null;
         this.upload = null;
+        this.tee = null;
         this.io = Runnable::run;
         this.temp = null;
         this.finalPath = finalPath;
@@ -143,6 +160,8 @@ public final class BlobFill {
             this.state = State.COMMITTED;
             this.expected = size;
             this.available = size;
+            this.durable = size;
+            this.allDurable = true;
             this.size.complete(size);
             this.verified.complete(size);
             this.result.complete(finalPath);
@@ -276,7 +295,17 @@ public final class BlobFill {
          * then this.
          */
         public long fileLimit() {
-            return fileLimit;
+            return Math.min(fileLimit, durable);
+        }
+
+        /**
+         * Up to {@code max} bytes at {@code offset} (below {@link BlobFill#available()}) from the stream-tee's memory,
+         * within one block, or null if it does not hold them (then they are in the file: below {@link #fileLimit()},
+         * read after this call). The caller sends {@link Held#data()} and must {@link Held#release()} it once sent
+         * or dropped: until then the block is not reused.
+         */
+        public Held recent(long offset, int max) {
+            return tee == null ? null : tee.recent(offset, available, max);
         }
 
         /**
@@ -286,6 +315,12 @@ public final class BlobFill {
          * @throws IllegalStateException if those bytes are not held (an offset this reader already passed)
          */
         public ByteBuffer memory(long offset, int max) {
+            if (tee != null) {
+                ByteBuffer copy = tee.copy(offset, available, max);
+                if (copy != null) {
+                    return copy;
+                }
+            }
             return window.memory(offset, max);
         }
 
@@ -296,12 +331,57 @@ public final class BlobFill {
             }
             position = offset;
             window.advanced();
+            trimTee();
         }
 
         /** Unregisters; idempotent. The last reader of a finished pass-through deletes the temp file. */
         @Override
         public void close() {
             window.close(this);
+        }
+    }
+
+    /**
+     * Bytes of the stream-tee's memory lent to a client ({@link Reader#recent}): send {@link #data()}, then
+     * {@link #release()} exactly once, whether the send worked or not.
+     */
+    public static final class Held {
+        private final ByteBuffer data;
+        private final Runnable release;
+
+        Held(ByteBuffer data, Runnable release) {
+            this.data = data;
+            this.release = release;
+        }
+
+        /** The bytes, read-only; valid until {@link #release()}. */
+        public ByteBuffer data() {
+            return data;
+        }
+
+        /** Lets go of the bytes. */
+        public void release() {
+            release.run();
+        }
+    }
+
+    /**
+     * Drops the tee's blocks that are in the file and that every reader is past (or beyond its cap); all of them once
+     * the fill is over and no reader is left. Any thread.
+     */
+    void trimTee() {
+        if (tee == null) {
+            return;
+        }
+        synchronized (lock) {
+            long min = window.minPositionLocked();
+            State s = state;
+            boolean over = s == State.COMMITTED || s == State.FAILED || s == State.PASSED_THROUGH;
+            if (s == State.FAILED || (over && min == Long.MAX_VALUE)) {
+                tee.closeLocked();
+                return;
+            }
+            tee.trimLocked(allDurable ? Long.MAX_VALUE : durable, min);
         }
     }
 
@@ -516,6 +596,9 @@ public final class BlobFill {
             failure = cause;
             state = State.FAILED;
             window.clearLocked(); // readers abort on FAILED; the writer's backpressure no longer matters
+            if (tee != null) {
+                tee.closeLocked();
+            }
         }
         log.debug("fill of {} failed: {}", digest, cause.toString());
         size.completeExceptionally(cause);

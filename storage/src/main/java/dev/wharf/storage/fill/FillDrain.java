@@ -7,6 +7,8 @@ import dev.wharf.storage.DigestMismatchException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import com.sun.nio.file.ExtendedOpenOption;
+import java.nio.file.Files;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
@@ -98,6 +100,13 @@ final class FillDrain {
 
     // Drainer only.
     private FileChannel channel;
+    /** The temp file opened for direct I/O (the stream-tee's writes), or null. */
+    private FileChannel direct;
+    /** Whether the stream-tee is on: decided at the first append ({@link #teeStarts}), off for good once off. */
+    private Boolean teeing;
+    /** The tee's block being filled, or null (none yet, or the last one was full and written). */
+    private TeeWindow.Block current;
+    /** Bytes taken from the upstream: in the file, in the tee's blocks, or (pass-through) in memory. */
     private long written;
     private boolean cleanedUp;
     /** Bytes reserved with {@link ContentStore#claimSpace} for the temp file. */
@@ -243,25 +252,18 @@ final class FillDrain {
         if (fill.state() != BlobFill.State.STREAMING) {
             return; // failed: drop unwritten
         }
+        ByteBuffer[] views = new ByteBuffer[batch.size()];
+        for (int i = 0; i < views.length; i++) {
+            views[i] = batch.get(i).view();
+        }
         if (!fill.passThrough) {
             try {
                 fill.store.claimSpace(bytes);
                 claimed += bytes;
-                FileChannel out = channel();
-                ByteBuffer[] views = new ByteBuffer[batch.size()];
-                for (int i = 0; i < views.length; i++) {
-                    views[i] = batch.get(i).view();
-                }
-                out.position(written);
-                long left = bytes;
-                while (left > 0) {
-                    left -= out.write(views);
-                }
-                written += bytes;
-                fill.available = written;
-                BlobUpload upload = fill.upload();
-                if (upload != null) {
-                    upload.written(written);
+                if (teeStarts()) {
+                    appendTee(views);
+                } else {
+                    appendBuffered(views);
                 }
                 return;
             } catch (IOException e) {
@@ -270,14 +272,157 @@ final class FillDrain {
                             "writing the fill of " + fill.digest() + " failed: " + e.getMessage(), e));
                     return;
                 }
-                // Whatever part of the batch reached the file lies beyond fileLimit and is never read from there.
-                startPassThrough(e, true); // and keep the batch, whole, in memory
+                // Whatever part of the batch reached the file lies beyond fileLimit and is never read from there;
+                // the views still hold what was not taken yet (a tee block's bytes move to memory in the switch).
+                startPassThrough(e, true);
             }
         }
-        for (Chunk chunk : batch) {
-            if (!keepInMemory(chunk.view(), chunk.length)) {
+        for (ByteBuffer view : views) {
+            if (view.hasRemaining() && !keepInMemory(view, view.remaining())) {
                 return;
             }
+        }
+    }
+
+    /** Writes the rest of {@code views} through the page cache at {@code written}: the bytes are readable at once. */
+    private void appendBuffered(ByteBuffer[] views) throws IOException {
+        FileChannel out = channel();
+        out.position(written);
+        long left = 0;
+        for (ByteBuffer v : views) {
+            left += v.remaining();
+        }
+        while (left > 0) {
+            long n = out.write(views);
+            left -= n;
+            written += n;
+            fill.available = written;
+            durableUpTo(written); // per write: if the next one fails, the views hold exactly what is not in the file
+        }
+    }
+
+    /**
+     * The stream-tee: copies the views into the window's blocks, publishes them to the readers at once (before any
+     * disk write), and writes each block as it fills with direct I/O. If the pool has no block left, the rest of the
+     * fill goes through the page cache.
+     */
+    private void appendTee(ByteBuffer[] views) throws IOException {
+        for (int i = 0; i < views.length; i++) {
+            ByteBuffer v = views[i];
+            while (v.hasRemaining()) {
+                if (current == null) {
+                    current = fill.tee.add(written);
+                    if (current == null) {
+                        teeing = false;
+                        fill.trimTee();
+                        appendBuffered(java.util.Arrays.copyOfRange(views, i, views.length));
+                        return;
+                    }
+                }
+                int at = (int) (written - current.start);
+                int n = Math.min(v.remaining(), TeeBlocks.BLOCK - at);
+                ByteBuffer part = v.duplicate();
+                part.limit(part.position() + n);
+                current.buffer.duplicate().position(at).put(part);
+                v.position(v.position() + n);
+                written += n;
+                fill.available = written; // the bytes are in the block: readable now
+                if (at + n == TeeBlocks.BLOCK) {
+                    fill.waiters.wakeUpTo(written); // readers go on while the block is written
+                    TeeWindow.Block full = current;
+                    current = null;
+                    writeDirect(full.buffer.duplicate().clear(), full.start);
+                    durableUpTo(full.end());
+                    fill.trimTee();
+                }
+            }
+        }
+    }
+
+    /** The tail of a tee'd body: the last, partial block goes to the file (its aligned part with direct I/O). */
+    private void flushTail() throws IOException {
+        TeeWindow.Block last = current;
+        current = null;
+        if (last != null) {
+            int length = (int) (written - last.start);
+            int aligned = length - length % directAlignment;
+            if (aligned > 0) {
+                writeDirect(last.buffer.duplicate().clear().limit(aligned), last.start);
+            }
+            if (aligned < length) {
+                ByteBuffer rest = last.buffer.duplicate().clear().limit(length).position(aligned);
+                FileChannel out = channel();
+                long at = last.start + aligned;
+                while (rest.hasRemaining()) {
+                    at += out.write(rest, at);
+                }
+            }
+        }
+        durableUpTo(written);
+    }
+
+    /** The alignment direct writes need on the temp file's file system. */
+    private int directAlignment = TeeBlocks.ALIGN;
+
+    /**
+     * Whether this fill tees: on if it has a window and the temp file opens for direct I/O on a file system whose
+     * alignment the blocks meet; decided once. Off, the fill writes through the page cache as before.
+     */
+    private boolean teeStarts() {
+        if (teeing == null) {
+            teeing = false;
+            if (fill.tee != null) {
+                try {
+                    int align = (int) Files.getFileStore(fill.temp).getBlockSize();
+                    if (align > 0 && TeeBlocks.ALIGN % align == 0) {
+                        direct = FileChannel.open(fill.temp, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);
+                        directAlignment = align;
+                        teeing = true;
+                    }
+                } catch (IOException | UnsupportedOperationException e) {
+                    log.debug("no direct I/O for the fill of {} ({}): writing through the page cache",
+                            fill.digest(), e.toString());
+                }
+            }
+        }
+        return teeing;
+    }
+
+    /**
+     * Writes an aligned block at {@code position} with direct I/O. A direct write the file system refuses for another
+     * reason than space goes through the page cache instead, for this and every later block of the fill.
+     */
+    private void writeDirect(ByteBuffer block, long position) throws IOException {
+        if (direct != null) {
+            try {
+                long at = position;
+                while (block.hasRemaining()) {
+                    at += direct.write(block, at);
+                }
+                return;
+            } catch (IOException e) {
+                if (fill.store.outOfSpace(e)) {
+                    throw e;
+                }
+                log.debug("direct write of the fill of {} refused ({}): writing through the page cache",
+                        fill.digest(), e.toString());
+                closeQuietly(direct);
+                direct = null;
+            }
+        }
+        FileChannel out = channel();
+        long at = position + block.position();
+        while (block.hasRemaining()) {
+            at += out.write(block, at);
+        }
+    }
+
+    /** The file holds every byte below {@code bytes}: readers may take them from it, the upload may send them. */
+    private void durableUpTo(long bytes) {
+        fill.durable = bytes;
+        BlobUpload upload = fill.upload();
+        if (upload != null) {
+            upload.written(bytes);
         }
     }
 
@@ -290,6 +435,24 @@ final class FillDrain {
         if (written != size) {
             fill.failInternal(new IOException(
                     "upstream body of " + fill.digest() + " ended after " + written + " of " + size + " bytes"));
+            return;
+        }
+        if (fill.passThrough) {
+            return;
+        }
+        try {
+            if (Boolean.TRUE.equals(teeing)) {
+                flushTail();
+            }
+            fill.allDurable = true;
+            fill.trimTee();
+        } catch (IOException e) {
+            if (!fill.store.outOfSpace(e)) {
+                fill.failInternal(new IOException(
+                        "writing the fill of " + fill.digest() + " failed: " + e.getMessage(), e));
+                return;
+            }
+            startPassThrough(e, true);
         }
     }
 
@@ -344,9 +507,11 @@ final class FillDrain {
         Digest digest = fill.digest();
         try {
             FileChannel out = channel();
-            out.force(false);
+            out.force(false); // the direct writes' data too: fsync is per file, and flushes the device's cache
             out.close();
             channel = null;
+            closeQuietly(direct);
+            direct = null;
             fill.store.commit(fill.temp, digest);
         } catch (IOException | RuntimeException e) {
             // Verified and released to the clients already, so never FAILED from here: every byte is in the temp
@@ -368,6 +533,7 @@ final class FillDrain {
             fill.onDone.accept(fill);
             fill.result.complete(fill.finalPath);
             fill.waiters.wakeAll();
+            fill.trimTee(); // the readers still streaming keep the blocks they have not passed
         }
     }
 
@@ -377,11 +543,33 @@ final class FillDrain {
             fill.upload().abort(); // the rest of the bytes will not be in the file: the copy can never be whole
         }
         fill.onDone.accept(fill); // leave Fills first: from now on a new request starts its own transfer
+        long inFile = fill.durable; // a tee'd fill's bytes beyond it are only in the tee's blocks: move them
         synchronized (fill.lock) {
-            fill.fileLimit = written;
+            fill.fileLimit = inFile;
             fill.passThrough = true;
             fill.window.closeToJoinersLocked(claimed);
         }
+        for (long at = inFile; fill.tee != null && at < written; ) {
+            ByteBuffer copy = fill.tee.copy(at, written, TeeBlocks.BLOCK);
+            if (copy == null) {
+                throw new IllegalStateException("the tee lost bytes at " + at + " of " + fill.digest());
+            }
+            int length = copy.remaining();
+            if (!fill.window.keep(at, copy)) {
+                fill.failInternal(new IOException(
+                        "storage is full and no client is left to pass " + fill.digest() + " through to"));
+                break;
+            }
+            fill.held(length);
+            at += length;
+        }
+        if (fill.tee != null) {
+            synchronized (fill.lock) {
+                fill.tee.closeLocked(); // readers holding a block keep it until they release it
+            }
+        }
+        teeing = false;
+        current = null;
         closeChannel();
         if (countAsFull) {
             fill.store.passedThrough(fill.digest(), cause);
@@ -434,15 +622,21 @@ final class FillDrain {
         fill.waiters.wakeAll();
     }
 
-    /** Closes the temp file's write channel, if open. */
+    /** Closes the temp file's write channels, if open. */
     private void closeChannel() {
-        if (channel != null) {
+        closeQuietly(channel);
+        channel = null;
+        closeQuietly(direct);
+        direct = null;
+    }
+
+    private void closeQuietly(FileChannel ch) {
+        if (ch != null) {
             try {
-                channel.close();
+                ch.close();
             } catch (IOException e) {
                 log.debug("closing the fill of {}: {}", fill.digest(), e.toString());
             }
-            channel = null;
         }
     }
 

@@ -120,17 +120,24 @@ final class PassThroughWindow {
             deleteTemp = takeTempForDeletionLocked();
         }
         fill.freed(freed);
+        fill.trimTee();
         if (deleteTemp) {
             deletePassedTemp();
         }
     }
 
-    /** Drops the segments every reader is past; returns their bytes. Caller holds the lock. */
-    private long trimLocked() {
+    /** The lowest position of a registered reader, or Long.MAX_VALUE if none is left. Caller holds the lock. */
+    long minPositionLocked() {
         long min = Long.MAX_VALUE;
         for (BlobFill.Reader r : readers) {
             min = Math.min(min, r.position);
         }
+        return min;
+    }
+
+    /** Drops the segments every reader is past; returns their bytes. Caller holds the lock. */
+    private long trimLocked() {
+        long min = minPositionLocked();
         long freed = 0;
         while (!segments.isEmpty() && segments.peekFirst().end() <= min) {
             freed += segments.pollFirst().data().capacity();

@@ -1,6 +1,7 @@
 package dev.wharf.storage.fill;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -97,15 +98,35 @@ public final class FillTesting {
         fill.complete();
     }
 
+    /** Where a {@link #read}'s bytes came from. */
+    static final class Sources {
+        long fromMemory;
+        long fromFile;
+    }
+
     /**
-     * Reads a fill the way a client response would: from its own channel, up to available(), waiting with
-     * whenAvailable. {@code pauseNanos} after each read makes a slow client. Throws the fill's failure.
+     * Reads a fill the way a client response would ({@code FillStream}): registered as a reader, each step from the
+     * stream-tee's memory if it still holds the bytes, else from its own file channel below fileLimit(), else from
+     * the pass-through memory, waiting with whenAvailable. {@code pauseNanos} after each read makes a slow client.
+     * Throws the fill's failure.
      */
     static byte[] read(BlobFill fill, int bufferSize, long pauseNanos) throws Exception {
+        return read(fill, bufferSize, pauseNanos, new Sources());
+    }
+
+    static byte[] read(BlobFill fill, int bufferSize, long pauseNanos, Sources sources) throws Exception {
+        BlobFill.Reader reader = fill.newReader();
+        assertNotNull(reader, "could not join the fill");
+        return read(fill, reader, bufferSize, pauseNanos, sources);
+    }
+
+    /** As above, as {@code reader} (registered earlier; closed here). */
+    static byte[] read(BlobFill fill, BlobFill.Reader reader, int bufferSize, long pauseNanos, Sources sources)
+            throws Exception {
         long size = fill.size().get(WAIT_SECONDS, TimeUnit.SECONDS);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
-        try (FileChannel channel = fill.openReader()) {
+        try (reader; FileChannel channel = fill.openReader()) {
             ByteBuffer buffer = ByteBuffer.allocate(bufferSize);
             long pos = 0;
             while (pos < size) {
@@ -114,13 +135,37 @@ public final class FillTesting {
                 }
                 long available = fill.available();
                 if (available > pos) {
-                    buffer.clear().limit((int) Math.min(bufferSize, available - pos));
-                    int n = channel.read(buffer, pos);
-                    if (n <= 0) {
-                        fail("read " + n + " at " + pos + " though " + available + " were available");
+                    int want = (int) Math.min(bufferSize, available - pos);
+                    BlobFill.Held held = reader.recent(pos, want);
+                    int n;
+                    if (held != null) {
+                        try {
+                            n = held.data().remaining();
+                            byte[] bytes = new byte[n];
+                            held.data().duplicate().get(bytes);
+                            out.write(bytes);
+                        } finally {
+                            held.release();
+                        }
+                        sources.fromMemory += n;
+                    } else if (pos < reader.fileLimit()) {
+                        buffer.clear().limit((int) Math.min(want, reader.fileLimit() - pos));
+                        n = channel.read(buffer, pos);
+                        if (n <= 0) {
+                            fail("read " + n + " at " + pos + " though " + available + " were available");
+                        }
+                        out.write(buffer.array(), 0, n);
+                        sources.fromFile += n;
+                    } else {
+                        ByteBuffer memory = reader.memory(pos, want);
+                        n = memory.remaining();
+                        byte[] bytes = new byte[n];
+                        memory.get(bytes);
+                        out.write(bytes);
+                        sources.fromMemory += n;
                     }
-                    out.write(buffer.array(), 0, n);
                     pos += n;
+                    reader.advance(pos);
                     if (pauseNanos > 0) {
                         LockSupport.parkNanos(pauseNanos);
                     }

@@ -112,8 +112,7 @@ class FillUploadTest {
         FillTesting.write(fill, content, content.length, 64 << 10, 4, new FillTesting.Releases());
         assertNull(fill.result().get(WAIT_SECONDS, TimeUnit.SECONDS), "passed through, not stored");
         assertEquals(BlobFill.State.PASSED_THROUGH, fill.state());
-        assertArrayEquals(content, FillTesting.read(fill, 8192, 0));
-        reader.close();
+        assertArrayEquals(content, FillTesting.read(fill, reader, 8192, 0, new FillTesting.Sources()));
         assertTrue(store.blobSize(digest).isEmpty());
         assertFalse(Files.exists(store.blobPath(digest)));
     }
