@@ -143,15 +143,7 @@ public final class FillStream {
                 return;
             }
             offset = start + count;
-            exchange.writeBody(body).addListener(f -> {
-                if (f.isSuccess()) {
-                    exchange.addBytesSent(count);
-                    reader.advance(start + count);
-                    step();
-                } else {
-                    clientGone();
-                }
-            });
+            exchange.writeBody(body).addListener(f -> sent(f.isSuccess(), start, count));
             return;
         }
         fill.whenAvailable(offset, () -> loop.execute(this::step));
@@ -176,14 +168,19 @@ public final class FillStream {
         }
         written.addListener(f -> {
             recent.release();
-            if (f.isSuccess()) {
-                exchange.addBytesSent(count);
-                reader.advance(start + count);
-                step();
-            } else {
-                clientGone();
-            }
+            sent(f.isSuccess(), start, count);
         });
+    }
+
+    /** A slice's write ended: on to the next one, or the client is gone. */
+    private void sent(boolean success, long start, long count) {
+        if (success) {
+            exchange.addBytesSent(count);
+            reader.advance(start + count);
+            step();
+        } else {
+            clientGone();
+        }
     }
 
     /**

@@ -11,6 +11,7 @@ import com.sun.nio.file.ExtendedOpenOption;
 import java.nio.file.Files;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
@@ -106,6 +107,8 @@ final class FillDrain {
     private Boolean teeing;
     /** The tee's block being filled, or null (none yet, or the last one was full and written). */
     private TeeWindow.Block current;
+    /** The alignment direct writes need on the temp file's file system. */
+    private int directAlignment = TeeBlocks.ALIGN;
     /** Bytes taken from the upstream: in the file, in the tee's blocks, or (pass-through) in memory. */
     private long written;
     private boolean cleanedUp;
@@ -267,14 +270,11 @@ final class FillDrain {
                 }
                 return;
             } catch (IOException e) {
-                if (!fill.store.outOfSpace(e)) {
-                    fill.failInternal(new IOException(
-                            "writing the fill of " + fill.digest() + " failed: " + e.getMessage(), e));
-                    return;
-                }
                 // Whatever part of the batch reached the file lies beyond fileLimit and is never read from there;
                 // the views still hold what was not taken yet (a tee block's bytes move to memory in the switch).
-                startPassThrough(e, true);
+                if (!writeFailed(e)) {
+                    return;
+                }
             }
         }
         for (ByteBuffer view : views) {
@@ -315,7 +315,7 @@ final class FillDrain {
                     if (current == null) {
                         teeing = false;
                         fill.trimTee();
-                        appendBuffered(java.util.Arrays.copyOfRange(views, i, views.length));
+                        appendBuffered(Arrays.copyOfRange(views, i, views.length));
                         return;
                     }
                 }
@@ -360,9 +360,6 @@ final class FillDrain {
         }
         durableUpTo(written);
     }
-
-    /** The alignment direct writes need on the temp file's file system. */
-    private int directAlignment = TeeBlocks.ALIGN;
 
     /**
      * Whether this fill tees: on if it has a window and the temp file opens for direct I/O on a file system whose
@@ -447,13 +444,22 @@ final class FillDrain {
             fill.allDurable = true;
             fill.trimTee();
         } catch (IOException e) {
-            if (!fill.store.outOfSpace(e)) {
-                fill.failInternal(new IOException(
-                        "writing the fill of " + fill.digest() + " failed: " + e.getMessage(), e));
-                return;
-            }
-            startPassThrough(e, true);
+            writeFailed(e);
         }
+    }
+
+    /**
+     * A write to the temp file failed: for lack of space the fill turns to pass-through (true: go on through
+     * memory), for any other cause it fails (false).
+     */
+    private boolean writeFailed(IOException e) {
+        if (!fill.store.outOfSpace(e)) {
+            fill.failInternal(new IOException(
+                    "writing the fill of " + fill.digest() + " failed: " + e.getMessage(), e));
+            return false;
+        }
+        startPassThrough(e, true);
+        return true;
     }
 
     /**
