@@ -17,6 +17,8 @@ ROOT="$(cd "$BENCH/.." && pwd)"
 WORK="$BENCH/work-cold"
 BLOB_MB="${BLOB_MB:-1024}"
 REPEAT="${REPEAT:-3}"
+WARMUP="${WARMUP:-4}"                    # warm-up pulls (each of its own blob of WARMUP_MB) before the measured ones
+WARMUP_MB="${WARMUP_MB:-256}"
 PROFILE="${PROFILE:-0}"
 JAVA_OPTS="${JAVA_OPTS:-}"
 JAR="${JAR:-$ROOT/server/target/wharf.jar}"
@@ -74,7 +76,15 @@ for i in $(seq 0 "$REPEAT"); do
   push_blob "$f" "$d"; rm -f "$f"
   DIGESTS+=("$d")
 done
-log "seeded $((REPEAT + 1)) blobs of $BLOB_MB MiB"
+WARM_DIGESTS=()
+for i in $(seq 1 "$WARMUP"); do
+  f="$WORK/blob-w$i.bin"
+  head -c "$((WARMUP_MB * 1024 * 1024))" /dev/urandom >"$f"
+  d="sha256:$(sha256sum "$f" | cut -d' ' -f1)"
+  push_blob "$f" "$d"; rm -f "$f"
+  WARM_DIGESTS+=("$d")
+done
+log "seeded $((REPEAT + 1)) blobs of $BLOB_MB MiB and $WARMUP of $WARMUP_MB MiB"
 
 cat >"$WORK/wharf.yml" <<EOF
 listen: 127.0.0.1:$WHARF_PORT
@@ -99,12 +109,12 @@ docker-registry serve "$WORK/peer.yml" >"$WORK/logs/peer.log" 2>&1 &
 PEER_PID=$!; track "$PEER_PID"
 wait_http "$PEER/v2/" "$PEER_PID" 30 || die "peer did not start"
 
-pull() {  # URL: prints wall seconds; fails unless 200 and the whole blob
-  local t0 out s
+pull() {  # URL [BYTES]: prints wall seconds; fails unless 200 and the whole blob
+  local t0 out s want="${2:-$BLOB_BYTES}"
   t0=$(now_ns)
   out=$(curl -s --max-time "$CURL_MAX" -o /dev/null -w '%{http_code} %{size_download}' "$1" || true)
   s=$(secs_since "$t0")
-  [ "$out" = "200 $BLOB_BYTES" ] || die "GET $1 -> '$out'"
+  [ "$out" = "200 $want" ] || die "GET $1 -> '$out'"
   echo "$s"
 }
 # CPU per thread: "name utime stime" in clock ticks, one line per thread (names can hold spaces: taken in parens)
@@ -127,10 +137,18 @@ cpu_delta() {  # BEFORE AFTER: per thread name (numbered pools folded), user and
     | sort -k2,2nr -k3,3nr | awk '{ printf "| %s | %d | %d | %d |\n", $1, $2, $3, $2 + $3 }' | sort -t'|' -k5,5nr
 }
 
-log "warm-up: one pull through wharf and the peer (blob 0)"
+# The JIT: one cold pull leaves C2 compiling through the next two (0.3-0.6 s of a core per 1 GiB pull on 2 cores,
+# from -XX:+PrintCompilation), which is start-up cost, not the steady state a long-running cache is in. So the
+# warm-up is one pull of blob 0 and WARMUP cold pulls of smaller blobs; the C2 row of the CPU tables shows what
+# compiling is left during the measured pulls.
+log "warm-up: one pull of blob 0 and $WARMUP of $WARMUP_MB MiB through wharf and the peer"
 pull "$WHARF/v2/bench/test/big/blobs/${DIGESTS[0]}" >/dev/null
 pull "$PEER/v2/test/big/blobs/${DIGESTS[0]}" >/dev/null
 pull "$UP/v2/test/big/blobs/${DIGESTS[0]}" >/dev/null
+for d in "${WARM_DIGESTS[@]}"; do
+  pull "$WHARF/v2/bench/test/big/blobs/$d" "$((WARMUP_MB * 1024 * 1024))" >/dev/null
+  pull "$PEER/v2/test/big/blobs/$d" "$((WARMUP_MB * 1024 * 1024))" >/dev/null
+done
 
 T_DIRECT=(); T_WHARF=(); T_PEER=(); CPU_TABLES=""; C_WHARF=(); C_PEER=(); C_UP_W=(); C_UP_P=()
 for r in $(seq 1 "$REPEAT"); do
@@ -138,8 +156,8 @@ for r in $(seq 1 "$REPEAT"); do
   sync; sleep 1
   T_DIRECT+=("$(pull "$UP/v2/test/big/blobs/$d")")
   sync; sleep 1
-  if [ "$PROFILE" = 1 ] && [ "$r" = 1 ]; then
-    jcmd "$WHARF_PID" JFR.start name=cold settings=profile >/dev/null
+  if [ "$PROFILE" = 1 ] && [ "$r" = "${PROFILE_REP:-1}" ]; then
+    jcmd "$WHARF_PID" JFR.start name=cold settings="${JFR_SETTINGS:-profile}" >/dev/null
   fi
   threads_cpu "$WHARF_PID" >"$WORK/cpu-before"
   w0=$(proc_cpu_ms "$WHARF_PID"); u0=$(proc_cpu_ms "$UP_PID")
@@ -147,7 +165,7 @@ for r in $(seq 1 "$REPEAT"); do
   sleep 0.5 # the commit (fsync, rename) follows the last byte: count it too
   threads_cpu "$WHARF_PID" >"$WORK/cpu-after"
   C_WHARF+=("$(( $(proc_cpu_ms "$WHARF_PID") - w0 ))"); C_UP_W+=("$(( $(proc_cpu_ms "$UP_PID") - u0 ))")
-  if [ "$PROFILE" = 1 ] && [ "$r" = 1 ]; then
+  if [ "$PROFILE" = 1 ] && [ "$r" = "${PROFILE_REP:-1}" ]; then
     jcmd "$WHARF_PID" JFR.stop name=cold filename="$WORK/cold.jfr" >/dev/null
   fi
   CPU_TABLES+="

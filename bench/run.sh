@@ -17,6 +17,7 @@ WORK="$BENCH/work"
 
 if [ "${SHORT:-0}" = 1 ]; then          # a quick end-to-end check of the script, not a measurement
   BLOB_MB="${BLOB_MB:-64}"; REPEAT="${REPEAT:-1}"; HEAD_SECONDS="${HEAD_SECONDS:-2}"; HEAD_WARMUP="${HEAD_WARMUP:-3}"
+  JIT_WARMUP="${JIT_WARMUP:-1}"
 fi
 BLOB_MB="${BLOB_MB:-1024}"              # size of the big blob, MiB
 REPEAT="${REPEAT:-3}"                   # repetitions of the slow (cold 1 GiB) measurements
@@ -27,6 +28,11 @@ if [ -z "${REPEAT_WARM:-}" ]; then     # warm throughput: a repetition is short,
   if [ "$REPEAT_FAST" -ge 5 ]; then REPEAT_WARM=$((2 * REPEAT_FAST - 1)); else REPEAT_WARM="$REPEAT_FAST"; fi
 fi
 PARALLEL="${PARALLEL:-8}"               # concurrent clients / streams
+# Cold pulls of other blobs of the big blob's size that each fresh wharf of phases 1 and 3 makes before its measured
+# pulls (after the fresh-JVM pull), so that "JVM already warm" means the JIT has settled: the tee's per-block code
+# runs about 1,000 times per GiB, so C2 still compiled 0.3-0.6 s of a core during each of the first 2-6 GiB pulled
+# (bench/coldpull.sh's C2 row, -XX:+LogCompilation) and 10-70 ms after 8 GiB.
+JIT_WARMUP="${JIT_WARMUP:-8}"
 HEAD_CONNS="${HEAD_CONNS:-32 256}"      # keep-alive connections of the HEAD load generator, one run per count
 HEAD_SECONDS="${HEAD_SECONDS:-5}"       # measured seconds per HEAD run (after 1 s of warm-up)
 HEAD_WARMUP="${HEAD_WARMUP:-10}"        # seconds of untimed HEAD load on each wharf target before the HEAD runs
@@ -258,7 +264,16 @@ BLOB2_FILE="$WORK/blob2.bin"
 head -c "$BLOB_BYTES" /dev/urandom >"$BLOB2_FILE"
 BLOB2_DIGEST="sha256:$(sha256sum "$BLOB2_FILE" | cut -d' ' -f1)"
 push_blob "$REPO_BIG" "$BLOB2_FILE" "$BLOB2_DIGEST"
-log "seeded: blobs $BLOB_DIGEST and $BLOB2_DIGEST ($BLOB_BYTES bytes each), $REPO_SMALL:latest = $MANIFEST_DIGEST"
+# The JIT warm-up blobs: copies of the second blob, each with its first 16 bytes changed (so a digest of its own).
+WARM_DIGESTS=()
+for i in $(seq 1 "$JIT_WARMUP"); do
+  printf 'wharf-jit-%06d' "$i" | dd of="$BLOB2_FILE" bs=16 count=1 conv=notrunc status=none
+  d="sha256:$(sha256sum "$BLOB2_FILE" | cut -d' ' -f1)"
+  push_blob "$REPO_BIG" "$BLOB2_FILE" "$d"
+  WARM_DIGESTS+=("$d")
+done
+rm -f "$BLOB2_FILE"
+log "seeded: blobs $BLOB_DIGEST and $BLOB2_DIGEST ($BLOB_BYTES bytes each), $JIT_WARMUP JIT warm-up blobs of the same size, $REPO_SMALL:latest = $MANIFEST_DIGEST"
 
 # --- the SHA-256 limit of this machine: the JDK's SHA-256 (what a fill uses) over the blob, from the page cache
 note_load "0-sha256"
@@ -460,21 +475,48 @@ check_fetch() {  # check_fetch OUT WHAT URL: 200 and the whole blob, or a record
   return 1
 }
 
-# pull_timed URL WHAT: one GET of the big blob; prints wall seconds
+# CPU time of the whole machine so far (every process: the clients, the upstream, the proxy), in clock ticks, from
+# /proc/stat's first line: user + nice + system + irq + softirq + steal
+machine_ticks() { awk 'NR == 1 { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+TICK_HZ=$(getconf CLK_TCK)
+CORES=$(nproc)
+cpu_since() {  # TICKS: CPU-seconds of the machine since then -> $WORK/logs/cpu.last
+  calc "($(machine_ticks) - $1) / $TICK_HZ" >"$WORK/logs/cpu.last"
+}
+# CPU of wharf's JIT compiler threads so far, ms
+jit_ms() {
+  local f sum=0 v
+  for f in /proc/"$1"/task/*/stat; do
+    v=$(awk '{ s = $0; a = index(s, "("); b = index(s, ")"); name = substr(s, a + 1, b - a - 1);
+               if (name ~ /^C[12] Compiler/) { split(substr(s, b + 2), r, " "); print r[12] + r[13] } }' "$f" 2>/dev/null)
+    [ -n "$v" ] && sum=$((sum + v))
+  done
+  echo $((sum * 1000 / TICK_HZ))
+}
+warm_jit() {  # JIT_WARMUP cold pulls through the running wharf of blobs it has not seen (see JIT_WARMUP)
+  local d
+  for d in "${WARM_DIGESTS[@]}"; do
+    pull_timed "$WHARF/v2/$PROJECT/$REPO_BIG/blobs/$d" "wharf JIT warm-up pull" >/dev/null || true
+  done
+  wait_upstream_idle
+}
+
+# pull_timed URL WHAT: one GET of the big blob; prints wall seconds; the machine's CPU-seconds meanwhile go to
+# $WORK/logs/cpu.last
 pull_timed() {
-  local t0 s out="$WORK/logs/fetch.out"
-  t0=$(now_ns); fetch "$1" "$out"; s=$(secs_since "$t0")
+  local t0 s out="$WORK/logs/fetch.out" c0
+  c0=$(machine_ticks); t0=$(now_ns); fetch "$1" "$out"; s=$(secs_since "$t0"); cpu_since "$c0"
   check_fetch "$out" "$2" "$1" || return 1
   echo "$s"
 }
 # pull_parallel URL N WHAT: N GETs at once; prints wall seconds until all N are done; the slowest client's first byte
 # (seconds from the start) goes to $WORK/logs/ttfb.last
 pull_parallel() {
-  local url="$1" n="$2" what="$3" t0 s i pids=()
-  t0=$(now_ns)
+  local url="$1" n="$2" what="$3" t0 s i pids=() c0
+  c0=$(machine_ticks); t0=$(now_ns)
   for i in $(seq 1 "$n"); do fetch "$url" "$WORK/logs/fetch.$i.out" & pids+=($!); done
   for p in "${pids[@]}"; do wait "$p" || true; done
-  s=$(secs_since "$t0")
+  s=$(secs_since "$t0"); cpu_since "$c0"
   awk 'BEGIN { m = 0 } $3 + 0 > m { m = $3 + 0 } END { printf "%.3f\n", m }' "$WORK"/logs/fetch.[0-9]*.out \
     >"$WORK/logs/ttfb.last" 2>/dev/null || echo n/a >"$WORK/logs/ttfb.last"
   local bad=0 first=0
@@ -503,19 +545,23 @@ N_BLOB="$NGINX/blob.bin"
 #    JVM); then once more without the archive (fresh JVM, no CDS). The upstream's files stay in the page cache
 #    throughout, the same for all paths.
 COLD_DIRECT=(); COLD_WHARF=(); COLD_PEER=(); UPX1_WHARF=(); UPX1_PEER=()
+MCPU1_DIRECT=(); MCPU1_WHARF=(); MCPU1_PEER=(); JIT1_WHARF=()
 FRESH_WHARF=(); FRESH_NOCDS=(); READY_CDS=(); READY_NOCDS=()
 note_load "1-cold"
 log "1. one cold pull x$REPEAT (direct, wharf fresh JVM then warm JVM, wharf without CDS, peer)"
 for r in $(seq 1 "$REPEAT"); do
   sync
-  if t=$(pull_timed "$U_BLOB" "direct pull"); then COLD_DIRECT+=("$t"); fi
+  if t=$(pull_timed "$U_BLOB" "direct pull"); then COLD_DIRECT+=("$t"); MCPU1_DIRECT+=("$(cat "$WORK/logs/cpu.last")"); fi
 
   wharf_start_fresh; sync
   [ -z "$CDS_OPTS" ] || READY_CDS+=("$WHARF_READY_S")
   if t=$(pull_timed "$W_BLOB2" "wharf fresh-JVM cold pull"); then FRESH_WHARF+=("$t"); fi
   wait_upstream_idle
-  off=$(up_lines)
-  ok=0; if t=$(pull_timed "$W_BLOB" "wharf cold pull"); then COLD_WHARF+=("$t"); ok=1; fi
+  warm_jit; sync; sleep 1
+  off=$(up_lines); j0=$(jit_ms "$WHARF_PID")
+  ok=0; if t=$(pull_timed "$W_BLOB" "wharf cold pull"); then
+    COLD_WHARF+=("$t"); ok=1; MCPU1_WHARF+=("$(cat "$WORK/logs/cpu.last")"); JIT1_WHARF+=("$(( $(jit_ms "$WHARF_PID") - j0 ))")
+  fi
   wait_upstream_idle; wharf_stop; sleep 0.5
   [ "$ok" = 0 ] || UPX1_WHARF+=("$(calc "$(up_blob_bytes_since "$off") / $BLOB_BYTES")")
 
@@ -526,7 +572,7 @@ for r in $(seq 1 "$REPEAT"); do
 
   peer_start_fresh; sync
   off=$(up_lines)
-  ok=0; if t=$(pull_timed "$P_BLOB" "peer cold pull"); then COLD_PEER+=("$t"); ok=1; fi
+  ok=0; if t=$(pull_timed "$P_BLOB" "peer cold pull"); then COLD_PEER+=("$t"); ok=1; MCPU1_PEER+=("$(cat "$WORK/logs/cpu.last")"); fi
   wait_upstream_idle; peer_stop; sleep 0.5
   [ "$ok" = 0 ] || UPX1_PEER+=("$(calc "$(up_blob_bytes_since "$off") / $BLOB_BYTES")")
   log "  rep $r: direct ${COLD_DIRECT[*]: -1} s, wharf fresh JVM ${FRESH_WHARF[*]: -1} s (no CDS ${FRESH_NOCDS[*]: -1} s), warm JVM ${COLD_WHARF[*]: -1} s (${UPX1_WHARF[*]: -1}x up), peer ${COLD_PEER[*]: -1} s (${UPX1_PEER[*]: -1}x up); ready in ${READY_CDS[*]: -1} s (no CDS ${READY_NOCDS[*]: -1} s)"
@@ -537,13 +583,17 @@ done
 #    each repetition; the slowest client's first byte; wharf's RSS idle (after start) and its peak during the pulls
 CONC_WHARF=(); CONC_PEER=(); CONC_LOCK=(); UPXN_WHARF=(); UPXN_PEER=(); UPXN_LOCK=()
 TTFB_WHARF=(); TTFB_PEER=(); TTFB_LOCK=(); RSS_IDLE=(); RSS_COLDN=()
+MCPUN_WHARF=(); MCPUN_PEER=(); MCPUN_LOCK=(); JITN_WHARF=()
 note_load "3-concurrent-cold"
 log "3. $PARALLEL concurrent cold clients x$REPEAT (wharf, peer, nginx proxy_cache_lock)"
 for r in $(seq 1 "$REPEAT"); do
   wharf_start_fresh; sync; sleep 1
   RSS_IDLE+=("$(mib "$(wharf_rss_kb "$WHARF_PID")")")
-  off=$(up_lines)
-  ok=0; if t=$(pull_parallel "$W_BLOB" "$PARALLEL" "wharf $PARALLEL concurrent cold"); then CONC_WHARF+=("$t"); ok=1; fi
+  warm_jit; sync; sleep 1
+  off=$(up_lines); j0=$(jit_ms "$WHARF_PID")
+  ok=0; if t=$(pull_parallel "$W_BLOB" "$PARALLEL" "wharf $PARALLEL concurrent cold"); then
+    CONC_WHARF+=("$t"); ok=1; MCPUN_WHARF+=("$(cat "$WORK/logs/cpu.last")"); JITN_WHARF+=("$(( $(jit_ms "$WHARF_PID") - j0 ))")
+  fi
   TTFB_WHARF+=("$(cat "$WORK/logs/ttfb.last")")
   RSS_COLDN+=("$(mib "$(wharf_hwm_kb "$WHARF_PID")")")
   wait_upstream_idle; wharf_stop; sleep 0.5
@@ -551,14 +601,14 @@ for r in $(seq 1 "$REPEAT"); do
 
   peer_start_fresh; sync
   off=$(up_lines)
-  ok=0; if t=$(pull_parallel "$P_BLOB" "$PARALLEL" "peer $PARALLEL concurrent cold"); then CONC_PEER+=("$t"); ok=1; fi
+  ok=0; if t=$(pull_parallel "$P_BLOB" "$PARALLEL" "peer $PARALLEL concurrent cold"); then CONC_PEER+=("$t"); ok=1; MCPUN_PEER+=("$(cat "$WORK/logs/cpu.last")"); fi
   TTFB_PEER+=("$(cat "$WORK/logs/ttfb.last")")
   wait_upstream_idle; peer_stop; sleep 0.5
   [ "$ok" = 0 ] || UPXN_PEER+=("$(calc "$(up_blob_bytes_since "$off") / $BLOB_BYTES")")
 
   nginx_lock_start_fresh; sync
   off=$(up_lines)
-  ok=0; if t=$(pull_parallel "$L_BLOB" "$PARALLEL" "nginx proxy_cache_lock $PARALLEL concurrent cold"); then CONC_LOCK+=("$t"); ok=1; fi
+  ok=0; if t=$(pull_parallel "$L_BLOB" "$PARALLEL" "nginx proxy_cache_lock $PARALLEL concurrent cold"); then CONC_LOCK+=("$t"); ok=1; MCPUN_LOCK+=("$(cat "$WORK/logs/cpu.last")"); fi
   TTFB_LOCK+=("$(cat "$WORK/logs/ttfb.last")")
   wait_upstream_idle; nginx_lock_stop; sleep 0.5
   [ "$ok" = 0 ] || UPXN_LOCK+=("$(calc "$(up_blob_bytes_since "$off") / $BLOB_BYTES")")
@@ -725,6 +775,10 @@ W1T_WHARF=$(m WARM1_WHARF_TLS); W1T_NGINX=$(m WARM1_NGINX_TLS)
 W1_WHARF=$(m WARM1_WHARF); W1_NGINX=$(m WARM1_NGINX); W1_PEER=$(m WARM1_PEER); WN_WHARF=$(m WARMN_WHARF); WN_NGINX=$(m WARMN_NGINX)
 RSS_MAX_MB=$(calc "$WHARF_HWM_MAX_KB / 1024" %.0f); RSS_LAST_MB=$(calc "$WHARF_HWM_LAST_KB / 1024" %.0f)
 M_RSS_IDLE=$(m RSS_IDLE); M_RSS_COLDN=$(m RSS_COLDN)
+MC1_DIRECT=$(m MCPU1_DIRECT); MC1_WHARF=$(m MCPU1_WHARF); MC1_PEER=$(m MCPU1_PEER); J1_WHARF=$(m JIT1_WHARF)
+MCN_WHARF=$(m MCPUN_WHARF); MCN_PEER=$(m MCPUN_PEER); MCN_LOCK=$(m MCPUN_LOCK); JN_WHARF=$(m JITN_WHARF)
+busy() { isnum "$1" && isnum "$2" && calc "100 * $1 / ($2 * $CORES)" %.0f || echo n/a; }  # CPU-s, wall s -> % of all cores
+cpu_cell() { echo "$(fmt "$1") CPU-s, $(busy "$1" "$2") % busy"; }
 LIMIT_1=$(isnum "$HASH_S" && isnum "$C_DIRECT" && calc "($HASH_S > $C_DIRECT) ? $HASH_S : $C_DIRECT" || echo n/a)
 
 T_C1=$(met "$C_WHARF <= 1.3 * $LIMIT_1 && $C_WHARF < $C_PEER" "$C_WHARF" "$LIMIT_1" "$C_PEER")
@@ -799,11 +853,14 @@ Every figure is beside the peers measured in the same run; the ratio column is w
 | 1 | one cold pull, JVM already warm (s) | $(fmt "$C_WHARF") | $(fmt "$C_PEER") | direct $(fmt "$C_DIRECT"); SHA-256 of the blob (JDK) $(fmt "$HASH_S") | wharf/max(direct, hash) $(ratio "$C_WHARF" "$LIMIT_1"), wharf/peer $(ratio "$C_WHARF" "$C_PEER") | <= 1.3x max(direct, hash) and faster than the peer | $T_C1 |
 | 1 | one cold pull, fresh JVM: the first request after start (s) | $(fmt "$F_WHARF") | - | without the CDS archive $(fmt "$F_NOCDS") | fresh/warm JVM $(ratio "$F_WHARF" "$C_WHARF"), no CDS/warm $(ratio "$F_NOCDS" "$C_WHARF") | <= 1.2x the warm-JVM pull | $T_F1 |
 | 1 | start-up, launch to /readyz 200 (s) | $(fmt "$R_CDS") | - | without the CDS archive $(fmt "$R_NOCDS") | CDS/no CDS $(ratio "$R_CDS" "$R_NOCDS") | - | |
+| 1 | the whole machine's CPU during the warm-JVM cold pull (CPU-seconds of all processes; % of the $CORES cores busy) | $(cpu_cell "$MC1_WHARF" "$C_WHARF") | $(cpu_cell "$MC1_PEER" "$C_PEER") | direct $(cpu_cell "$MC1_DIRECT" "$C_DIRECT") | wharf/peer $(ratio "$MC1_WHARF" "$MC1_PEER") | - | |
+| 1 | wharf's JIT compiler threads' CPU during the warm-JVM cold pull (ms) | $(fmt "$J1_WHARF" %.0f) | - | - | - | - | |
 | 1 | upstream bytes for one cold pull (x blob size) | $(fmt "$U1_WHARF") | $(fmt "$U1_PEER") | - | - | 1.0x | $T_UP1 |
 | 2 | warm throughput, 1 stream (MB/s) | $(fmt "$W1_WHARF" %.0f) | $(fmt "$W1_PEER" %.0f) | nginx static $(fmt "$W1_NGINX" %.0f) | wharf/nginx $(ratio "$W1_WHARF" "$W1_NGINX"), wharf/peer $(ratio "$W1_WHARF" "$W1_PEER") | >= 1.0x nginx and >= 0.9x the peer | $T_W1 |
 | 2 | warm throughput, $PARALLEL streams (MB/s, total) | $(fmt "$WN_WHARF" %.0f) | - | nginx static $(fmt "$WN_NGINX" %.0f) | wharf/nginx $(ratio "$WN_WHARF" "$WN_NGINX") | >= 1.0x nginx | $T_WN |
 | 2b | warm throughput over HTTPS, 1 stream, HTTP/1.1 (MB/s) | $(fmt "$W1T_WHARF" %.0f) | - | nginx with TLS $(fmt "$W1T_NGINX" %.0f) | wharf/nginx $(ratio "$W1T_WHARF" "$W1T_NGINX") | - | |
 | 3 | $PARALLEL concurrent cold clients, wall time until all done (s) | $(fmt "$N_WHARF") | $(fmt "$N_PEER") | nginx proxy_cache_lock $(fmt "$N_LOCK") | wharf/peer $(ratio "$N_WHARF" "$N_PEER"), wharf/nginx-lock $(ratio "$N_WHARF" "$N_LOCK") | <= 0.5x the peer | $T_CN |
+| 3 | the whole machine's CPU during the $PARALLEL concurrent cold pulls (CPU-seconds; % of the $CORES cores busy) | $(cpu_cell "$MCN_WHARF" "$N_WHARF") | $(cpu_cell "$MCN_PEER" "$N_PEER") | nginx proxy_cache_lock $(cpu_cell "$MCN_LOCK" "$N_LOCK") | wharf/peer $(ratio "$MCN_WHARF" "$MCN_PEER") | - | |
 | 3 | $PARALLEL concurrent cold clients, slowest client's first byte (s) | $(fmt "$FB_WHARF") | $(fmt "$FB_PEER") | nginx proxy_cache_lock $(fmt "$FB_LOCK") | wharf/nginx-lock $(ratio "$FB_WHARF" "$FB_LOCK") | - | |
 | 3 | upstream bytes for $PARALLEL concurrent cold clients (x blob size) | $(fmt "$UN_WHARF") | $(fmt "$UN_PEER") | nginx proxy_cache_lock $(fmt "$UN_LOCK") | - | 1.0x | $T_UPN |
 $(head_rows)
@@ -817,9 +874,14 @@ The met / NOT met column is computed from the medians above.
 1. **One cold pull**: \`curl -o /dev/null\` of the blob, wall time, through wharf
    (\`/v2/$PROJECT/$REPO_BIG/blobs/<digest>\`), through the peer and straight from the upstream. Every response
    is checked to be 200 with exactly $BLOB_BYTES bytes. Each repetition starts wharf on an empty storage directory;
-   its first request is a pull of a second random blob of the same size (**fresh JVM**), then the big blob is pulled
-   (**JVM already warm**, still a cold cache); a second fresh wharf started without the CDS archive pulls the
-   second blob too (**without the CDS archive**). **Start-up**: from the launch of the JVM to the first 200 from
+   its first request is a pull of a second random blob of the same size (**fresh JVM**); then it makes $JIT_WARMUP
+   cold pulls of other blobs of that size, so that its JIT has settled (the tee's per-block code runs about 1,000
+   times per GiB, so C2 compiles for the first several GiB; the JIT row shows what is left), and then the big blob
+   is pulled (**JVM already warm**, still a cold cache); a second fresh wharf started without the CDS archive pulls
+   the second blob too (**without the CDS archive**). **The machine's CPU**: \`/proc/stat\` (user, nice, system,
+   irq, softirq, steal) read before and after each timed pull: the CPU-seconds of every process on the machine
+   during the pull (the client, the upstream, the proxy), and that as a share of what the $CORES cores could give
+   in the pull's wall time. **JIT**: the CPU of wharf's \`C1/C2 CompilerThread\` threads over the pull. **Start-up**: from the launch of the JVM to the first 200 from
    \`/readyz\` (polled every 50 ms). **SHA-256 limit**: \`java bench/Sha256Rate.java\`, the JDK's SHA-256 over
    the blob file read in 1 MiB chunks from the page cache, median of 3 passes after warming up on at least 1 GiB. **Upstream
    bytes**: the upstream registry's access log (\`"GET /v2/.../blobs/<digest> HTTP/1.1" 200 <bytes>\`) summed over
@@ -828,7 +890,8 @@ The met / NOT met column is computed from the medians above.
    one \`curl -o /dev/null\`, and of $PARALLEL started together (total bytes / wall time until the last one ends);
    the same against nginx serving the same file (\`sendfile on\`, \`access_log off\`, \`worker_processes auto\`) and,
    for one stream, the peer with the blob cached.
-3. **$PARALLEL concurrent cold clients**: $PARALLEL curls of the blob started together on an empty cache; wall
+3. **$PARALLEL concurrent cold clients**: $PARALLEL curls of the blob started together on an empty cache (wharf
+   after the same $JIT_WARMUP warm-up pulls as in 1; the JIT's CPU during the $PARALLEL pulls, median: $(fmt "$JN_WHARF" %.0f) ms); wall
    time until the last one ends; the slowest client's first byte (the largest curl \`time_starttransfer\`); upstream
    bytes as in 1 (reported only for repetitions whose pulls all succeeded). The second peer is nginx as a caching
    proxy of the upstream with \`proxy_cache_lock on\`: one upstream request per miss, and the others wait until the
@@ -841,7 +904,7 @@ The met / NOT met column is computed from the medians above.
    same manifest as a static file on nginx. Before use, headload is checked against nginx: an existing file gives
    only 2xx, a missing one only non-2xx. Non-2xx / connection errors over all repetitions: $(head_errors).
 5. **RSS**: \`VmRSS\` of the wharf of phase 3 one second after it became ready (**idle**); its \`VmHWM\` when its
-   $PARALLEL cold pulls have ended (**peak during the cold pulls**); \`VmRSS\` of the warm wharf after the HEAD runs
+   $PARALLEL cold pulls have ended (**peak during the cold pulls**: the peak of its warm-up pulls too); \`VmRSS\` of the warm wharf after the HEAD runs
    (**after the HEAD load**). The peak over all $WHARF_RUNS wharf processes of the run was $RSS_MAX_MB MiB.
 
 ## Every repetition
@@ -854,11 +917,14 @@ The met / NOT met column is computed from the medians above.
 | one cold pull, wharf, fresh JVM without CDS (s) | $(all FRESH_NOCDS) |
 | start-up to ready, with / without CDS (s) | $(all READY_CDS) / $(all READY_NOCDS) |
 | one cold pull, peer (s) | $(all COLD_PEER) |
+| machine CPU-s during one cold pull, direct / wharf / peer | $(all MCPU1_DIRECT) / $(all MCPU1_WHARF) / $(all MCPU1_PEER) |
+| wharf JIT CPU during the warm-JVM cold pull / the $PARALLEL concurrent cold pulls (ms) | $(all JIT1_WHARF) / $(all JITN_WHARF) |
 | upstream bytes x, one cold pull, wharf | $(all UPX1_WHARF) |
 | upstream bytes x, one cold pull, peer | $(all UPX1_PEER) |
 | $PARALLEL concurrent cold, wharf (s) | $(all CONC_WHARF) |
 | $PARALLEL concurrent cold, peer (s) | $(all CONC_PEER) |
 | $PARALLEL concurrent cold, nginx proxy_cache_lock (s) | $(all CONC_LOCK) |
+| machine CPU-s during $PARALLEL concurrent cold, wharf / peer / nginx lock | $(all MCPUN_WHARF) / $(all MCPUN_PEER) / $(all MCPUN_LOCK) |
 | slowest first byte, wharf / peer / nginx lock (s) | $(all TTFB_WHARF) / $(all TTFB_PEER) / $(all TTFB_LOCK) |
 | upstream bytes x, $PARALLEL concurrent cold, wharf | $(all UPXN_WHARF) |
 | upstream bytes x, $PARALLEL concurrent cold, peer | $(all UPXN_PEER) |
