@@ -137,9 +137,10 @@ cpu_delta() {  # BEFORE AFTER: per thread name (numbered pools folded), user and
     | sort -k2,2nr -k3,3nr | awk '{ printf "| %s | %d | %d | %d |\n", $1, $2, $3, $2 + $3 }' | sort -t'|' -k5,5nr
 }
 
-# The JIT: one cold pull leaves C2 compiling through the next two (0.3-0.6 s of a core per 1 GiB pull on 2 cores,
-# from -XX:+PrintCompilation), which is start-up cost, not the steady state a long-running cache is in. So the
-# warm-up is one pull of blob 0 and WARMUP cold pulls of smaller blobs; the C2 row of the CPU tables shows what
+# The JIT: C2 keeps compiling through the first several GiB pulled (0.3-0.55 s of a core per 1 GiB pull on 2 cores,
+# from -XX:+LogCompilation; 10-70 ms per pull after 9 GiB), which is start-up cost, not the steady state a
+# long-running cache is in. So the warm-up is one pull of blob 0 and WARMUP cold pulls of WARMUP_MB blobs (the
+# default, 1 GiB in all, leaves some; WARMUP=8 WARMUP_MB=1024 settles it); the C2 row of the CPU tables shows what
 # compiling is left during the measured pulls.
 log "warm-up: one pull of blob 0 and $WARMUP of $WARMUP_MB MiB through wharf and the peer"
 pull "$WHARF/v2/bench/test/big/blobs/${DIGESTS[0]}" >/dev/null
