@@ -68,22 +68,17 @@ push_blob() {  # FILE DIGEST
          -H 'Content-Type: application/octet-stream' -T "$1" "$loc${sep}digest=$2")
   [ "$code" = 201 ] || die "blob PUT gave $code"
 }
+seed_blob() {  # NAME BYTES: pushes that many random bytes as a blob, prints its digest
+  local f="$WORK/blob-$1.bin" d
+  head -c "$2" /dev/urandom >"$f"
+  d="sha256:$(sha256sum "$f" | cut -d' ' -f1)"
+  push_blob "$f" "$d"; rm -f "$f"
+  echo "$d"
+}
 DIGESTS=()
-for i in $(seq 0 "$REPEAT"); do
-  f="$WORK/blob-$i.bin"
-  head -c "$BLOB_BYTES" /dev/urandom >"$f"
-  d="sha256:$(sha256sum "$f" | cut -d' ' -f1)"
-  push_blob "$f" "$d"; rm -f "$f"
-  DIGESTS+=("$d")
-done
+for i in $(seq 0 "$REPEAT"); do DIGESTS+=("$(seed_blob "$i" "$BLOB_BYTES")"); done
 WARM_DIGESTS=()
-for i in $(seq 1 "$WARMUP"); do
-  f="$WORK/blob-w$i.bin"
-  head -c "$((WARMUP_MB * 1024 * 1024))" /dev/urandom >"$f"
-  d="sha256:$(sha256sum "$f" | cut -d' ' -f1)"
-  push_blob "$f" "$d"; rm -f "$f"
-  WARM_DIGESTS+=("$d")
-done
+for i in $(seq 1 "$WARMUP"); do WARM_DIGESTS+=("$(seed_blob "w$i" "$((WARMUP_MB * 1024 * 1024))")"); done
 log "seeded $((REPEAT + 1)) blobs of $BLOB_MB MiB and $WARMUP of $WARMUP_MB MiB"
 
 cat >"$WORK/wharf.yml" <<EOF

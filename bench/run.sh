@@ -484,14 +484,10 @@ cpu_since() {  # TICKS: CPU-seconds of the machine since then -> $WORK/logs/cpu.
   calc "($(machine_ticks) - $1) / $TICK_HZ" >"$WORK/logs/cpu.last"
 }
 # CPU of wharf's JIT compiler threads so far, ms
-jit_ms() {
-  local f sum=0 v
-  for f in /proc/"$1"/task/*/stat; do
-    v=$(awk '{ s = $0; a = index(s, "("); b = index(s, ")"); name = substr(s, a + 1, b - a - 1);
-               if (name ~ /^C[12] Compiler/) { split(substr(s, b + 2), r, " "); print r[12] + r[13] } }' "$f" 2>/dev/null)
-    [ -n "$v" ] && sum=$((sum + v))
-  done
-  echo $((sum * 1000 / TICK_HZ))
+jit_ms() {  # (cat, not awk's file list: a thread that exits meanwhile must not stop the sum)
+  cat /proc/"$1"/task/*/stat 2>/dev/null | awk -v hz="$TICK_HZ" '{ s = $0; a = index(s, "("); b = index(s, ")"); name = substr(s, a + 1, b - a - 1);
+       if (name ~ /^C[12] Compiler/) { split(substr(s, b + 2), r, " "); t += r[12] + r[13] } }
+       END { printf "%d\n", t * 1000 / hz }'
 }
 warm_jit() {  # JIT_WARMUP cold pulls through the running wharf of blobs it has not seen (see JIT_WARMUP)
   local d
