@@ -394,6 +394,11 @@ EOF
 WHARF_PID=""; WHARF_RUNS=0; WHARF_HWM_MAX_KB=0; WHARF_HWM_LAST_KB=0; WHARF_HWMS=(); WHARF_READY_S=""
 wharf_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 wharf_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+reset_hwm() {  # PID: VmHWM back to the current RSS (Linux: clear_refs 5), or die: a peak must not be mislabelled
+  { echo 5 >"/proc/$1/clear_refs"; } 2>/dev/null || die "cannot reset wharf's peak RSS (/proc/$1/clear_refs)"
+  local hwm rss; hwm=$(wharf_hwm_kb "$1"); rss=$(wharf_rss_kb "$1")
+  [ "$hwm" -le $((rss + 4096)) ] || die "VmHWM ($hwm kB) did not drop to VmRSS ($rss kB) after clear_refs"
+}
 mib() { calc "${1:-0} / 1024" %.0f; }
 wharf_stop() {
   [ -n "$WHARF_PID" ] || return 0
@@ -576,9 +581,10 @@ done
 
 # ---------------------------------------------------------------------------------------------------------------
 # 3. PARALLEL concurrent cold clients of the same blob: wharf, the peer and nginx with proxy_cache_lock, fresh caches
-#    each repetition; the slowest client's first byte; wharf's RSS idle (after start) and its peak during the pulls
+#    each repetition; the slowest client's first byte; wharf's RSS idle (after start), its peak through the JIT
+#    warm-up, and its peak during the pulls (VmHWM reset after the warm-up)
 CONC_WHARF=(); CONC_PEER=(); CONC_LOCK=(); UPXN_WHARF=(); UPXN_PEER=(); UPXN_LOCK=()
-TTFB_WHARF=(); TTFB_PEER=(); TTFB_LOCK=(); RSS_IDLE=(); RSS_COLDN=()
+TTFB_WHARF=(); TTFB_PEER=(); TTFB_LOCK=(); RSS_IDLE=(); RSS_COLDN=(); RSS_WARMUP=(); RSS_BEFORE=()
 MCPUN_WHARF=(); MCPUN_PEER=(); MCPUN_LOCK=(); JITN_WHARF=()
 note_load "3-concurrent-cold"
 log "3. $PARALLEL concurrent cold clients x$REPEAT (wharf, peer, nginx proxy_cache_lock)"
@@ -586,6 +592,11 @@ for r in $(seq 1 "$REPEAT"); do
   wharf_start_fresh; sync; sleep 1
   RSS_IDLE+=("$(mib "$(wharf_rss_kb "$WHARF_PID")")")
   warm_jit; sync; sleep 1
+  # The peak so far (start and JIT warm-up: C2's compiler arenas, freed again) is kept apart; then VmHWM is reset
+  # to the current RSS (clear_refs 5), so the VmHWM read after the pulls is the peak during the pulls themselves.
+  RSS_WARMUP+=("$(mib "$(wharf_hwm_kb "$WHARF_PID")")")
+  reset_hwm "$WHARF_PID"
+  RSS_BEFORE+=("$(mib "$(wharf_rss_kb "$WHARF_PID")")")
   off=$(up_lines); j0=$(jit_ms "$WHARF_PID")
   ok=0; if t=$(pull_parallel "$W_BLOB" "$PARALLEL" "wharf $PARALLEL concurrent cold"); then
     CONC_WHARF+=("$t"); ok=1; MCPUN_WHARF+=("$(cat "$WORK/logs/cpu.last")"); JITN_WHARF+=("$(( $(jit_ms "$WHARF_PID") - j0 ))")
@@ -608,7 +619,7 @@ for r in $(seq 1 "$REPEAT"); do
   TTFB_LOCK+=("$(cat "$WORK/logs/ttfb.last")")
   wait_upstream_idle; nginx_lock_stop; sleep 0.5
   [ "$ok" = 0 ] || UPXN_LOCK+=("$(calc "$(up_blob_bytes_since "$off") / $BLOB_BYTES")")
-  log "  rep $r: wharf ${CONC_WHARF[*]: -1} s (${UPXN_WHARF[*]: -1}x up, slowest first byte ${TTFB_WHARF[*]: -1} s, RSS idle ${RSS_IDLE[*]: -1} MiB, peak ${RSS_COLDN[*]: -1} MiB), peer ${CONC_PEER[*]: -1} s (${UPXN_PEER[*]: -1}x up, ${TTFB_PEER[*]: -1} s), nginx lock ${CONC_LOCK[*]: -1} s (${UPXN_LOCK[*]: -1}x up, ${TTFB_LOCK[*]: -1} s)"
+  log "  rep $r: wharf ${CONC_WHARF[*]: -1} s (${UPXN_WHARF[*]: -1}x up, slowest first byte ${TTFB_WHARF[*]: -1} s, RSS idle ${RSS_IDLE[*]: -1} MiB, peak in the warm-up ${RSS_WARMUP[*]: -1} MiB, before the pulls ${RSS_BEFORE[*]: -1} MiB, peak during them ${RSS_COLDN[*]: -1} MiB), peer ${CONC_PEER[*]: -1} s (${UPXN_PEER[*]: -1}x up, ${TTFB_PEER[*]: -1} s), nginx lock ${CONC_LOCK[*]: -1} s (${UPXN_LOCK[*]: -1}x up, ${TTFB_LOCK[*]: -1} s)"
 done
 rm -rf "$WORK/nginx-lock/cache"
 
@@ -770,7 +781,7 @@ FB_WHARF=$(m TTFB_WHARF); FB_PEER=$(m TTFB_PEER); FB_LOCK=$(m TTFB_LOCK)
 W1T_WHARF=$(m WARM1_WHARF_TLS); W1T_NGINX=$(m WARM1_NGINX_TLS)
 W1_WHARF=$(m WARM1_WHARF); W1_NGINX=$(m WARM1_NGINX); W1_PEER=$(m WARM1_PEER); WN_WHARF=$(m WARMN_WHARF); WN_NGINX=$(m WARMN_NGINX)
 RSS_MAX_MB=$(calc "$WHARF_HWM_MAX_KB / 1024" %.0f); RSS_LAST_MB=$(calc "$WHARF_HWM_LAST_KB / 1024" %.0f)
-M_RSS_IDLE=$(m RSS_IDLE); M_RSS_COLDN=$(m RSS_COLDN)
+M_RSS_IDLE=$(m RSS_IDLE); M_RSS_COLDN=$(m RSS_COLDN); M_RSS_WARMUP=$(m RSS_WARMUP); M_RSS_BEFORE=$(m RSS_BEFORE)
 MC1_DIRECT=$(m MCPU1_DIRECT); MC1_WHARF=$(m MCPU1_WHARF); MC1_PEER=$(m MCPU1_PEER); J1_WHARF=$(m JIT1_WHARF)
 MCN_WHARF=$(m MCPUN_WHARF); MCN_PEER=$(m MCPUN_PEER); MCN_LOCK=$(m MCPUN_LOCK); JN_WHARF=$(m JITN_WHARF)
 busy() { isnum "$1" && isnum "$2" && calc "100 * $1 / ($2 * $CORES)" %.0f || echo n/a; }  # CPU-s, wall s -> % of all cores
@@ -860,7 +871,8 @@ Every figure is beside the peers measured in the same run; the ratio column is w
 | 3 | $PARALLEL concurrent cold clients, slowest client's first byte (s) | $(fmt "$FB_WHARF") | $(fmt "$FB_PEER") | nginx proxy_cache_lock $(fmt "$FB_LOCK") | wharf/nginx-lock $(ratio "$FB_WHARF" "$FB_LOCK") | - | |
 | 3 | upstream bytes for $PARALLEL concurrent cold clients (x blob size) | $(fmt "$UN_WHARF") | $(fmt "$UN_PEER") | nginx proxy_cache_lock $(fmt "$UN_LOCK") | - | 1.0x | $T_UPN |
 $(head_rows)
-| 5 | wharf RSS: idle after start / peak during $PARALLEL cold pulls / after the HEAD load (MiB) | $(fmt "$M_RSS_IDLE" %.0f) / $(fmt "$M_RSS_COLDN" %.0f) / $(fmt "$RSS_AFTER_HEAD" %.0f) | - | - | - | peak during the cold pulls <= 128 MiB | $T_RSS |
+| 5 | wharf RSS: idle after start / before the cold pulls / peak during $PARALLEL cold pulls / after the HEAD load (MiB) | $(fmt "$M_RSS_IDLE" %.0f) / $(fmt "$M_RSS_BEFORE" %.0f) / $(fmt "$M_RSS_COLDN" %.0f) / $(fmt "$RSS_AFTER_HEAD" %.0f) | - | - | - | peak during the cold pulls <= 128 MiB | $T_RSS |
+| 5 | wharf peak RSS from start through its JIT warm-up ($JIT_WARMUP cold pulls) (MiB) | $(fmt "$M_RSS_WARMUP" %.0f) | - | - | - | - (reported) | |
 
 wharf's JVM: $JAVA_OPTS_HOW (\`$JAVA_OPTS\`)$( [ -n "$CDS_OPTS" ] && echo ", with the class-data-sharing archive trained from the jar (\`java -XX:ArchiveClassesAtExit=... -jar wharf.jar cds-training\`) as \`./wharf\` and the image use it, except in the rows that say without").
 The met / NOT met column is computed from the medians above.
@@ -899,9 +911,13 @@ The met / NOT met column is computed from the medians above.
    on wharf (tagTtl 1h, cache filled by one GET of each first), \`$REPO_SMALL/manifests/...\` on the peer, and the
    same manifest as a static file on nginx. Before use, headload is checked against nginx: an existing file gives
    only 2xx, a missing one only non-2xx. Non-2xx / connection errors over all repetitions: $(head_errors).
-5. **RSS**: \`VmRSS\` of the wharf of phase 3 one second after it became ready (**idle**); its \`VmHWM\` when its
-   $PARALLEL cold pulls have ended (**peak during the cold pulls**: the peak of its warm-up pulls too); \`VmRSS\` of the warm wharf after the HEAD runs
-   (**after the HEAD load**). The peak over all $WHARF_RUNS wharf processes of the run was $RSS_MAX_MB MiB.
+5. **RSS**: \`VmRSS\` of the wharf of phase 3 one second after it became ready (**idle**); its \`VmHWM\` after its
+   JIT warm-up (**peak from start through the warm-up**, which holds the C2 compiler's arenas: native memory that is
+   freed again and returned to the system every second); \`VmRSS\` just before its $PARALLEL cold pulls, right after
+   \`VmHWM\` was reset to it (\`echo 5 > /proc/PID/clear_refs\`) (**before the cold pulls**); its \`VmHWM\` when
+   those pulls have ended (**peak during the cold pulls**); \`VmRSS\` of the warm wharf after the HEAD runs
+   (**after the HEAD load**). The peak over all $WHARF_RUNS wharf processes of the run (each from its start) was
+   $RSS_MAX_MB MiB.
 
 ## Every repetition
 
@@ -933,7 +949,7 @@ The met / NOT met column is computed from the medians above.
 | warm $PARALLEL streams, wharf (MB/s) | $(all WARMN_WHARF) |
 | warm $PARALLEL streams, nginx (MB/s) | $(all WARMN_NGINX) |
 $(head_reps)
-| wharf RSS idle / peak during $PARALLEL cold pulls (MiB) | $(all RSS_IDLE) / $(all RSS_COLDN) |
+| wharf RSS idle / peak through the warm-up / before / peak during $PARALLEL cold pulls (MiB) | $(all RSS_IDLE) / $(all RSS_WARMUP) / $(all RSS_BEFORE) / $(all RSS_COLDN) |
 | wharf peak RSS per process, in start order (MiB) | $(all WHARF_HWMS) |
 EOF
 mapfile -t FAILURES <"$FAIL_FILE"

@@ -32,10 +32,15 @@ import org.slf4j.LoggerFactory;
 public final class BlobFill {
     private static final Logger log = LoggerFactory.getLogger(BlobFill.class);
 
-    /** Queued (offered, not yet written) bytes above which {@link #offer} returns false. */
-    static final long HIGH_WATER = 8L << 20;
+    /**
+     * Queued (offered, not yet written) bytes above which {@link #offer} returns false. The queued chunks are the
+     * upstream connection's receive buffers, from Netty's pool: with 8 MiB here the pool held four of its 4 MiB
+     * chunks for good after 8 cold pulls of 1 GiB, with 4 MiB one ({@code netty_allocator_memory_used}), and
+     * hashing and writing keep pace as well (issue 11, bench/RESULTS.md).
+     */
+    static final long HIGH_WATER = 4L << 20;
     /** Queued bytes at or below which a paused writer is resumed. */
-    static final long LOW_WATER = 2L << 20;
+    static final long LOW_WATER = 1L << 20;
 
     /**
      * What the fill is doing now. PASSED_THROUGH: the blob reached its clients whole and verified, but was not

@@ -15,8 +15,13 @@ final class TeeBlocks {
     static final int BLOCK = 1 << 20;
     /** Alignment of each block's address (the largest block size direct I/O asks for on common file systems). */
     static final int ALIGN = 4096;
-    /** All blocks together, in use or free: a few fills' windows, well inside the container's direct memory. */
-    static final long BUDGET = 24L << 20;
+    /**
+     * All blocks together, in use or free: three fills' windows, or one fill's window and the blocks its clients'
+     * sockets still hold. 12 MiB rather than 24 (issue 11): the blocks are part of wharf's resident memory for good
+     * once taken, and with 24 MiB the peak during 8 cold pulls was 151 MiB against a goal of 128 in a 256 MiB
+     * container; cold pulls were no slower with 12 (bench/RESULTS.md).
+     */
+    static final long BUDGET = 12L << 20;
 
     /** Set to false to write every fill through the page cache (no direct I/O, no window). */
     static final String PROPERTY = "wharf.storage.directWrites";

@@ -19,8 +19,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * beyond {@code available} only, and readers read below it.
  */
 final class TeeWindow {
-    /** Window bytes above which blocks in the file are dropped even if a reader has not passed them. */
-    static final long CAP = 8L * TeeBlocks.BLOCK;
+    /**
+     * Window bytes above which blocks in the file are dropped even if a reader has not passed them: 4 MiB, a few
+     * milliseconds of a loopback client, so a client that far behind is slow and reads the file instead.
+     */
+    static final long CAP = 4L * TeeBlocks.BLOCK;
 
     /** One block of the window: bytes {@code [start, start + BLOCK)}; its first reference is the window's. */
     static final class Block {

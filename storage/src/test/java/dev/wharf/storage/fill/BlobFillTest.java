@@ -276,7 +276,11 @@ class BlobFillTest {
         Fills fills = new Fills(store, gatedIo());
         int mib = 1024 * 1024;
         byte[] block = randomBytes(7, mib);
-        int blocks = 12;
+        int high = (int) (BlobFill.HIGH_WATER / mib); // MiB blocks that fit under the high-water mark
+        int low = (int) (BlobFill.LOW_WATER / mib);
+        assertTrue(low < high, "low water below high water");
+        // One block past high water, then as many as fit above low water without a second pause.
+        int blocks = high + 1 + (high - low);
         byte[] content = new byte[blocks * mib];
         for (int i = 0; i < blocks; i++) {
             System.arraycopy(block, 0, content, i * mib, mib);
@@ -295,10 +299,11 @@ class BlobFillTest {
         FillTesting.Releases releases = new FillTesting.Releases();
 
         int sent = 0;
-        for (; sent < 8; sent++) {
+        for (; sent < high; sent++) {
             assertTrue(fill.offer(ByteBuffer.wrap(block), releases.track()), "below high water at " + sent);
         }
-        assertFalse(fill.offer(ByteBuffer.wrap(block), releases.track()), "9 MiB queued is above high water");
+        assertFalse(fill.offer(ByteBuffer.wrap(block), releases.track()),
+                (high + 1) + " MiB queued is above high water");
         sent++;
         assertEquals(0, fill.available());
         assertEquals(0, releases.released());
@@ -307,9 +312,10 @@ class BlobFillTest {
 
         gate.countDown();
         assertTrue(resumed.await(WAIT_SECONDS, TimeUnit.SECONDS), "onWritable called after draining");
-        // 9 MiB were queued: resumed once at most 2 MiB were left (low water), and before the queue ran dry.
+        // high + 1 MiB were queued: resumed once at most low MiB were left (low water), and before the queue ran dry.
         long atResume = availableAtResume.get();
-        assertTrue(atResume >= 7L * mib && atResume < 9L * mib, "available at resume: " + atResume);
+        assertTrue(atResume >= (long) (high + 1 - low) * mib && atResume < (long) (high + 1) * mib,
+                "available at resume: " + atResume);
         for (; sent < blocks; sent++) {
             fill.offer(ByteBuffer.wrap(block), releases.track());
         }
