@@ -546,7 +546,7 @@ N_BLOB="$NGINX/blob.bin"
 #    JVM); then once more without the archive (fresh JVM, no CDS). The upstream's files stay in the page cache
 #    throughout, the same for all paths.
 COLD_DIRECT=(); COLD_WHARF=(); COLD_PEER=(); UPX1_WHARF=(); UPX1_PEER=()
-MCPU1_DIRECT=(); MCPU1_WHARF=(); MCPU1_PEER=(); JIT1_WHARF=()
+MCPU1_DIRECT=(); MCPU1_WHARF=(); MCPU1_PEER=(); JIT1_WHARF=(); MCPUF_WHARF=(); JITF_WHARF=()
 FRESH_WHARF=(); FRESH_NOCDS=(); READY_CDS=(); READY_NOCDS=()
 note_load "1-cold"
 log "1. one cold pull x$REPEAT (direct, wharf fresh JVM then warm JVM, wharf without CDS, peer)"
@@ -556,7 +556,10 @@ for r in $(seq 1 "$REPEAT"); do
 
   wharf_start_fresh; sync
   [ -z "$CDS_OPTS" ] || READY_CDS+=("$WHARF_READY_S")
-  if t=$(pull_timed "$W_BLOB2" "wharf fresh-JVM cold pull"); then FRESH_WHARF+=("$t"); fi
+  j0=$(jit_ms "$WHARF_PID")
+  if t=$(pull_timed "$W_BLOB2" "wharf fresh-JVM cold pull"); then
+    FRESH_WHARF+=("$t"); MCPUF_WHARF+=("$(cat "$WORK/logs/cpu.last")"); JITF_WHARF+=("$(( $(jit_ms "$WHARF_PID") - j0 ))")
+  fi
   wait_upstream_idle
   warm_jit; sync; sleep 1
   off=$(up_lines); j0=$(jit_ms "$WHARF_PID")
@@ -783,6 +786,7 @@ W1_WHARF=$(m WARM1_WHARF); W1_NGINX=$(m WARM1_NGINX); W1_PEER=$(m WARM1_PEER); W
 RSS_MAX_MB=$(calc "$WHARF_HWM_MAX_KB / 1024" %.0f); RSS_LAST_MB=$(calc "$WHARF_HWM_LAST_KB / 1024" %.0f)
 M_RSS_IDLE=$(m RSS_IDLE); M_RSS_COLDN=$(m RSS_COLDN); M_RSS_WARMUP=$(m RSS_WARMUP); M_RSS_BEFORE=$(m RSS_BEFORE)
 MC1_DIRECT=$(m MCPU1_DIRECT); MC1_WHARF=$(m MCPU1_WHARF); MC1_PEER=$(m MCPU1_PEER); J1_WHARF=$(m JIT1_WHARF)
+MCF_WHARF=$(m MCPUF_WHARF); JF_WHARF=$(m JITF_WHARF)
 MCN_WHARF=$(m MCPUN_WHARF); MCN_PEER=$(m MCPUN_PEER); MCN_LOCK=$(m MCPUN_LOCK); JN_WHARF=$(m JITN_WHARF)
 busy() { isnum "$1" && isnum "$2" && calc "100 * $1 / ($2 * $CORES)" %.0f || echo n/a; }  # CPU-s, wall s -> % of all cores
 cpu_cell() { echo "$(fmt "$1") CPU-s, $(busy "$1" "$2") % busy"; }
@@ -862,6 +866,7 @@ Every figure is beside the peers measured in the same run; the ratio column is w
 | 1 | start-up, launch to /readyz 200 (s) | $(fmt "$R_CDS") | - | without the CDS archive $(fmt "$R_NOCDS") | CDS/no CDS $(ratio "$R_CDS" "$R_NOCDS") | - | |
 | 1 | the whole machine's CPU during the warm-JVM cold pull (CPU-seconds of all processes; % of the $CORES cores busy) | $(cpu_cell "$MC1_WHARF" "$C_WHARF") | $(cpu_cell "$MC1_PEER" "$C_PEER") | direct $(cpu_cell "$MC1_DIRECT" "$C_DIRECT") | wharf/peer $(ratio "$MC1_WHARF" "$MC1_PEER") | - | |
 | 1 | wharf's JIT compiler threads' CPU during the warm-JVM cold pull (ms) | $(fmt "$J1_WHARF" %.0f) | - | - | - | - | |
+| 1 | the fresh-JVM cold pull: the whole machine's CPU; wharf's JIT compiler threads' CPU (ms) | $(cpu_cell "$MCF_WHARF" "$F_WHARF"); JIT $(fmt "$JF_WHARF" %.0f) | - | - | fresh/warm machine CPU $(ratio "$MCF_WHARF" "$MC1_WHARF") | - | |
 | 1 | upstream bytes for one cold pull (x blob size) | $(fmt "$U1_WHARF") | $(fmt "$U1_PEER") | - | - | 1.0x | $T_UP1 |
 | 2 | warm throughput, 1 stream (MB/s) | $(fmt "$W1_WHARF" %.0f) | $(fmt "$W1_PEER" %.0f) | nginx static $(fmt "$W1_NGINX" %.0f) | wharf/nginx $(ratio "$W1_WHARF" "$W1_NGINX"), wharf/peer $(ratio "$W1_WHARF" "$W1_PEER") | >= 1.0x nginx and >= 0.9x the peer | $T_W1 |
 | 2 | warm throughput, $PARALLEL streams (MB/s, total) | $(fmt "$WN_WHARF" %.0f) | - | nginx static $(fmt "$WN_NGINX" %.0f) | wharf/nginx $(ratio "$WN_WHARF" "$WN_NGINX") | >= 1.0x nginx | $T_WN |
@@ -930,7 +935,7 @@ The met / NOT met column is computed from the medians above.
 | start-up to ready, with / without CDS (s) | $(all READY_CDS) / $(all READY_NOCDS) |
 | one cold pull, peer (s) | $(all COLD_PEER) |
 | machine CPU-s during one cold pull, direct / wharf / peer | $(all MCPU1_DIRECT) / $(all MCPU1_WHARF) / $(all MCPU1_PEER) |
-| wharf JIT CPU during the warm-JVM cold pull / the $PARALLEL concurrent cold pulls (ms) | $(all JIT1_WHARF) / $(all JITN_WHARF) |
+| wharf JIT CPU during the fresh-JVM cold pull / the warm-JVM cold pull / the $PARALLEL concurrent cold pulls (ms) | $(all JITF_WHARF) / $(all JIT1_WHARF) / $(all JITN_WHARF) |
 | upstream bytes x, one cold pull, wharf | $(all UPX1_WHARF) |
 | upstream bytes x, one cold pull, peer | $(all UPX1_PEER) |
 | $PARALLEL concurrent cold, wharf (s) | $(all CONC_WHARF) |
