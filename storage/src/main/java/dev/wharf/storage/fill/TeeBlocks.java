@@ -17,9 +17,9 @@ final class TeeBlocks {
     static final int ALIGN = 4096;
     /**
      * All blocks together, in use or free: three fills' windows, or one fill's window and the blocks its clients'
-     * sockets still hold. 12 MiB rather than 24 (issue 11): the blocks are part of wharf's resident memory for good
-     * once taken, and with 24 MiB the peak during 8 cold pulls was 151 MiB against a goal of 128 in a 256 MiB
-     * container; cold pulls were no slower with 12 (bench/RESULTS.md).
+     * sockets still hold. 12 MiB rather than 24 (issue 11): the blocks stay in wharf's resident memory once taken,
+     * and with 24 MiB a wharf's RSS peaked at 151 MiB over 8 cold pulls and 8 concurrent ones, against a goal of
+     * 128 in a 256 MiB container. With 12 the cold pull kept pace with the peer (1.01x in bench/RESULTS.md).
      */
     static final long BUDGET = 12L << 20;
 
