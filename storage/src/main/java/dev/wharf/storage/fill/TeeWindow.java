@@ -9,7 +9,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * clients are served while the same blocks are written to the temp file with direct I/O. So no client waits for a
  * block's write, and the write skips the page cache, whose cost on a fresh page was most of a cold pull
  * (bench/RESULTS.md). The fill as a whole still goes no faster than the disk: a full block is written before the
- * drainer goes on, and the upstream is paused once {@link BlobFill#HIGH_WATER} bytes wait for it.
+ * drainer goes on, and the upstream is paused once {@link BlobFill#HIGH_WATER} received bytes wait to be written.
  *
  * <p>A block leaves the window only once it is in the file ({@code durable}) and every reader is past it, or the
  * window holds more than {@link #CAP} bytes; a reader left behind reads the file, so every byte below
